@@ -1,0 +1,29 @@
+# The two commands the README opens with. Each sets up what it needs first.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-zoo fixtures clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/modeltool summary fixtures/models/news_model.k2.h5 || $(VENV)/bin/modeltool weights fixtures/models/news_model.k2.h5
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not zoo"
+
+test-zoo: $(STAMP)
+	$(PY) -m pytest -q -m zoo
+
+fixtures: $(STAMP)
+	$(PY) fixtures/generate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

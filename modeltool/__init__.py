@@ -1,0 +1,28 @@
+"""modeltool: read, inspect, transfer, freeze and convert Keras model files.
+
+The package imports no TensorFlow, Keras, tf2onnx or onnxruntime at import time: those are
+loaded inside the functions that need a live model.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import ConvertReport, WeightsReport, config, convert, open, save, weights  # noqa: E402
+from .artifact import ModelArtifact, WeightEntry, WeightStore  # noqa: E402
+from .errors import ModelToolError  # noqa: E402
+
+__all__ = [
+    "ConvertReport",
+    "ModelArtifact",
+    "ModelToolError",
+    "WeightEntry",
+    "WeightStore",
+    "WeightsReport",
+    "__version__",
+    "config",
+    "convert",
+    "open",
+    "save",
+    "weights",
+]

@@ -1,0 +1,5 @@
+"""``python -m modeltool``."""
+
+from modeltool.cli import run
+
+run()

@@ -1,0 +1,141 @@
+"""ModelArtifact: what every reader produces and every writer consumes.
+
+A ModelArtifact holds the architecture as a canonical (Keras 3 dialect) config, facts about the
+file, and a WeightStore whose entries know their shape and dtype but read their bytes only when
+asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Classes whose config holds a whole model (a model used as a layer).
+MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    """One weight tensor: where it belongs, what it looks like, and how to read it.
+
+    ``layer`` is the top-level layer name (the key Keras matches by name); ``path`` is the real
+    layer path, nested models included (``vision_model/conv2d_1``); ``name`` is the weight's name
+    relative to ``path`` (``kernel``, ``forward_gru/gru_cell/bias``), without ``:0``.
+    """
+
+    layer: str
+    path: str
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    location: str
+    loader: Callable[[], np.ndarray] = field(repr=False, compare=False)
+
+    def read(self) -> np.ndarray:
+        """Read the array from the file (the only place weight bytes are read)."""
+        return self.loader()
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype).itemsize
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}/{self.name}"
+
+
+class WeightStore:
+    """Ordered weights grouped by top-level layer name, in Keras' per-layer order."""
+
+    def __init__(self, layers: dict[str, list[WeightEntry]] | None = None,
+                 closer: Callable[[], None] | None = None) -> None:
+        self.layers: dict[str, list[WeightEntry]] = dict(layers or {})
+        self._closer = closer
+
+    def __iter__(self) -> Iterator[WeightEntry]:
+        for entries in self.layers.values():
+            yield from entries
+
+    def __len__(self) -> int:
+        return sum(len(entries) for entries in self.layers.values())
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def layer(self, name: str) -> list[WeightEntry]:
+        return self.layers.get(name, [])
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(entry.nbytes for entry in self)
+
+    @property
+    def total_params(self) -> int:
+        return sum(entry.size for entry in self)
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+
+@dataclass
+class ModelArtifact:
+    """A model file read as data.
+
+    Attributes:
+        kind: the file kind id (``h5``, ``k2-weights``, ``k3-weights``, ``keras``, ``json``,
+            ``yaml``, ``savedmodel``).
+        path: where it was read from (None for an artifact built in memory).
+        config: the architecture in the canonical Keras 3 dialect, or None (weights-only).
+        weights: the lazy WeightStore (empty for a config file).
+        keras_version: the Keras version that wrote the file, when it says.
+        dialect: the Keras generation the stored config was written in (1, 2 or 3).
+        source_config: the config exactly as stored, before canonicalisation.
+        notes: what the reader changed or noticed, one sentence each (the migration log).
+    """
+
+    kind: str
+    path: Path | None
+    config: dict[str, Any] | None = None
+    weights: WeightStore = field(default_factory=WeightStore)
+    keras_version: str | None = None
+    backend: str | None = None
+    dialect: int | None = None
+    source_config: Any = None
+    training_config: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    signatures: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_architecture(self) -> bool:
+        return self.config is not None
+
+    @property
+    def name(self) -> str | None:
+        if self.config is None:
+            return None
+        return str(self.config.get("config", {}).get("name") or "") or None
+
+    def close(self) -> None:
+        """Close any file handle held for lazy weight reads."""
+        self.weights.close()
+
+    def __enter__(self) -> ModelArtifact:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

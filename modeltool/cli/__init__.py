@@ -1,0 +1,98 @@
+"""The ``modeltool`` command line: a click group and the single error boundary.
+
+Commands only parse arguments, call ``modeltool.api`` and render. Errors that are the user's
+(ModelToolError) print one line on stderr and exit with their code (1 or 2); anything else is a
+bug: one line and exit 3. ``--debug`` or ``MODELTOOL_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from ..errors import ModelToolError
+from . import _console
+
+INTERNAL_ERROR = 3
+
+
+class ModeltoolGroup(click.Group):
+    """A click group whose ``invoke`` is the one place errors become exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug")) or os.environ.get("MODELTOOL_DEBUG") == "1"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+                raise
+            except ModelToolError as error:
+                if debug:
+                    raise
+                _console.err.print(f"error: {error.render()}")
+                ctx.exit(error.exit_code)
+            except KeyboardInterrupt:
+                _console.err.print("interrupted")
+                ctx.exit(130)
+            except Exception as error:  # noqa: BLE001 - the boundary for bugs
+                if debug:
+                    raise
+                text = " ".join(str(error).split())[:300]
+                _console.err.print(f"internal error: {type(error).__name__}: {text} "
+                                   "(re-run with --debug for the traceback)")
+                ctx.exit(INTERNAL_ERROR)
+            finally:
+                for warning in caught:
+                    if not issubclass(warning.category, (DeprecationWarning,
+                                                         PendingDeprecationWarning)):
+                        _console.err.print(f"warning: {warning.message}")
+
+
+@click.group(cls=ModeltoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="modeltool", prog_name="modeltool")
+@click.option("--debug", is_flag=True, help="Show tracebacks (also MODELTOOL_DEBUG=1).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only data and errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Read, inspect, transfer, freeze and convert Keras model files.
+
+    \b
+    Examples:
+      modeltool summary model.h5
+      modeltool weights model.keras --stats
+      modeltool convert old.h5 -o new.keras
+      modeltool config model.h5 --format yaml
+    """
+    ctx.obj = {"debug": debug, "quiet": quiet}
+
+
+def _register() -> None:
+    from .config import config_command
+    from .convert import convert_command
+    from .weights import weights_command
+
+    main.add_command(weights_command)
+    main.add_command(config_command)
+    main.add_command(convert_command)
+    try:
+        from .summary import summary as summary_command
+    except ImportError:  # the inspector lands separately
+        return
+    main.add_command(summary_command)
+
+
+_register()
+
+
+def run() -> None:
+    """Entry point for ``python -m modeltool``."""
+    main(prog_name="modeltool")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

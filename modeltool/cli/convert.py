@@ -1,0 +1,43 @@
+"""``modeltool convert``: between Keras file kinds."""
+
+from __future__ import annotations
+
+import click
+
+from .. import api
+from ..formats import FORMATS
+from ..render import convert_lines
+from . import _console
+
+
+@click.command("convert")
+@click.argument("source", type=click.Path(path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str),
+              help="Output path; its name gives the kind unless --to is given.")
+@click.option("--to", "kind", type=click.Choice(list(FORMATS)), default=None,
+              help="Output kind.")
+@click.option("--weights", type=click.Path(path_type=str), default=None,
+              help="Weights file to pair with an architecture-only SOURCE.")
+@click.option("--init", is_flag=True,
+              help="For an architecture-only SOURCE: fresh weights built through Keras.")
+@click.option("--force", is_flag=True, help="Replace an existing output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def convert_command(source: str, output: str, kind: str | None, weights: str | None,
+                    init: bool, force: bool, as_json: bool) -> None:
+    """Convert SOURCE to another kind: .h5, .keras, .weights.h5, Keras 2 weights, JSON, YAML,
+    SavedModel. Keras 1/2 configs are rewritten for Keras 3 and every change is listed.
+
+    \b
+    Examples:
+      modeltool convert old.h5 -o new.keras
+      modeltool convert model.keras -o model.h5
+      modeltool convert model.keras -o w.h5 --to k2-weights
+      modeltool convert arch.json --weights w.h5 -o model.keras
+    """
+    report = api.convert(source, output, kind, force=force, init=init, weights=weights)
+    if as_json:
+        _console.print_json(report.__dict__)
+        return
+    for line in convert_lines(report):
+        _console.err.print(line)
+    _console.out.print(report.output)

@@ -1,0 +1,205 @@
+"""Guarded HDF5 access shared by every HDF5-based format.
+
+No soft or external links are followed, no virtual or external datasets are read, and a dataset
+whose declared size is far beyond what the file stores is refused (a "shape bomb"). Long string
+lists are stored by Keras as chunked attributes (``layer_names0``, ``layer_names1``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any
+
+import h5py
+import numpy as np
+
+from ..errors import CorruptFileError, UnsafeContentError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: Keras' limit for one attribute in an object header; longer lists are chunked.
+HDF5_OBJECT_HEADER_LIMIT = 64512
+#: A dataset may declare at most this many bytes more than the file can hold.
+_MAX_UNBACKED_BYTES = 1 << 30
+
+
+def is_hdf5(path: str | os.PathLike[str]) -> bool:
+    """True when the file starts with the HDF5 signature (at offset 0, 512, 1024, ...)."""
+    try:
+        with open(path, "rb") as handle:
+            for offset in (0, 512, 1024, 2048):
+                handle.seek(offset)
+                if handle.read(8) == HDF5_SIGNATURE:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def open_h5(source: str | os.PathLike[str] | IO[bytes], display: str | os.PathLike[str],
+            mode: str = "r") -> h5py.File:
+    """Open an HDF5 file for reading, translating h5py's errors into CorruptFileError."""
+    try:
+        return h5py.File(source, mode, locking=False)
+    except (OSError, ValueError) as err:
+        raise CorruptFileError(f"not a readable HDF5 file ({_short(err)})", path=display,
+                               hint="the file may be truncated or damaged") from err
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).split("(")[0].strip().rstrip(":") or type(err).__name__
+    return text[:160]
+
+
+def check_link(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -> None:
+    """Refuse soft and external links: a Keras file never needs them."""
+    try:
+        link = parent.get(name, getlink=True)
+    except (KeyError, OSError, RuntimeError, ValueError) as err:
+        raise CorruptFileError(f"cannot read HDF5 object {parent.name}/{name} ({_short(err)})",
+                               path=display) from err
+    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+        kind = "external" if isinstance(link, h5py.ExternalLink) else "soft"
+        raise UnsafeContentError(f"HDF5 {kind} link at {_join(parent.name, name)}", path=display,
+                                 hint="modeltool never follows links inside model files")
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent.rstrip('/')}/{name}"
+
+
+def child(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -> Any:
+    """``parent[name]`` after the link check, with errors translated."""
+    for i, part in enumerate(name.split("/")):
+        if not part:
+            continue
+        check_link(parent, part, display)
+        try:
+            parent = parent[part]
+        except (KeyError, OSError, RuntimeError, ValueError) as err:
+            raise CorruptFileError(f"cannot read HDF5 object {_join(parent.name, part)} "
+                                   f"({_short(err)})", path=display) from err
+        if i < len(name.split("/")) - 1 and not isinstance(parent, h5py.Group):
+            raise CorruptFileError(f"{parent.name} is not an HDF5 group", path=display)
+    return parent
+
+
+def group(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -> h5py.Group:
+    obj = child(parent, name, display)
+    if not isinstance(obj, h5py.Group):
+        raise CorruptFileError(f"{obj.name} should be an HDF5 group", path=display)
+    return obj
+
+
+def dataset(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -> h5py.Dataset:
+    """A dataset checked for external storage, virtual sources and absurd declared sizes."""
+    obj = child(parent, name, display)
+    if not isinstance(obj, h5py.Dataset):
+        raise CorruptFileError(f"{obj.name} should be an HDF5 dataset", path=display)
+    check_dataset(obj, display)
+    return obj
+
+
+def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str]) -> None:
+    try:
+        if ds.is_virtual:
+            raise UnsafeContentError(f"virtual HDF5 dataset {ds.name}", path=display)
+        if ds.external:
+            raise UnsafeContentError(f"HDF5 dataset {ds.name} stores its data in another file",
+                                     path=display)
+        shape = ds.shape
+        dtype = ds.dtype
+    except UnsafeContentError:
+        raise
+    except (OSError, RuntimeError, ValueError, TypeError) as err:
+        raise CorruptFileError(f"cannot read HDF5 dataset {ds.name} ({_short(err)})",
+                               path=display) from err
+    if dtype.kind not in "biufc?":
+        raise CorruptFileError(f"HDF5 dataset {ds.name} has non-numeric type {dtype}",
+                               path=display)
+    if shape is not None:
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if declared > _MAX_UNBACKED_BYTES:
+            stored = ds.id.get_storage_size()
+            file_size = os.fstat(ds.file.id.get_vfd_handle()).st_size \
+                if ds.file.driver == "sec2" else None
+            limit = max(stored * 2000, file_size or 0) if ds.compression else (file_size or stored)
+            if declared > limit + _MAX_UNBACKED_BYTES:
+                raise CorruptFileError(
+                    f"HDF5 dataset {ds.name} declares shape {tuple(shape)} ({declared} bytes) "
+                    f"but the file holds only {stored} bytes for it", path=display)
+
+
+def read_array(ds: h5py.Dataset, display: str | os.PathLike[str]) -> np.ndarray:
+    """Read a whole dataset (after check_dataset)."""
+    check_dataset(ds, display)
+    try:
+        if ds.shape == ():
+            return np.asarray(ds[()])
+        return np.asarray(ds[...])
+    except (OSError, RuntimeError, ValueError, TypeError) as err:
+        raise CorruptFileError(f"cannot read weights {ds.name} ({_short(err)})", path=display,
+                               hint="the file may be truncated or damaged") from err
+
+
+def to_str(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return to_str(value[()])
+    return str(value)
+
+
+def attr(obj: h5py.HLObject, name: str, display: str | os.PathLike[str]) -> Any:
+    """An attribute, or None; errors translated."""
+    try:
+        if name not in obj.attrs:
+            return None
+        return obj.attrs[name]
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as err:
+        raise CorruptFileError(f"cannot read attribute {name!r} of {obj.name} ({_short(err)})",
+                               path=display) from err
+
+
+def attr_str(obj: h5py.HLObject, name: str, display: str | os.PathLike[str]) -> str | None:
+    value = attr(obj, name, display)
+    return None if value is None else to_str(value)
+
+
+def read_str_list(obj: h5py.HLObject, name: str,
+                  display: str | os.PathLike[str]) -> list[str] | None:
+    """A list of strings stored as ``name`` or as chunks ``name0``, ``name1``, ..."""
+    value = attr(obj, name, display)
+    if value is None:
+        if attr(obj, f"{name}0", display) is None:
+            return None
+        values: list[Any] = []
+        index = 0
+        while (chunk := attr(obj, f"{name}{index}", display)) is not None:
+            values.extend(np.atleast_1d(chunk).tolist())
+            index += 1
+        return [to_str(v) for v in values]
+    if isinstance(value, (str, bytes)):
+        return [to_str(value)]
+    return [to_str(v) for v in np.atleast_1d(value).tolist()]
+
+
+def write_str_list(obj: h5py.HLObject, name: str, values: list[str]) -> None:
+    """Write ``values`` as Keras does: one attribute, or chunks when over the header limit."""
+    if not values:
+        obj.attrs[name] = np.array([], dtype=np.float64)  # what Keras writes for an empty list
+        return
+    encoded = np.array([v.encode("utf-8") for v in values])
+    if encoded.nbytes <= HDF5_OBJECT_HEADER_LIMIT:
+        obj.attrs[name] = encoded
+        return
+    chunks = 1
+    while True:
+        parts = np.array_split(encoded, chunks)
+        if all(part.nbytes <= HDF5_OBJECT_HEADER_LIMIT for part in parts):
+            break
+        chunks += 1
+        if chunks > len(values):
+            raise CorruptFileError(f"a single {name} entry is longer than "
+                                   f"{HDF5_OBJECT_HEADER_LIMIT} bytes")
+    for index, part in enumerate(parts):
+        obj.attrs[f"{name}{index}"] = part

@@ -1,0 +1,204 @@
+"""Where each layer's weights live in each HDF5 layout, and what they are called.
+
+Keras 3 ``.weights.h5`` files store a layer's variables under a path generated from class names
+(``layers/dense_1/vars/0``, ``layers/lstm/cell/vars/2``), not under the layer's name; Keras 2
+files store them under the layer name with a ``weight_names`` list. This module maps both to
+``(layer path, weight name)`` and back, from the canonical config.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..artifact import MODEL_CLASSES
+
+RNN_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})
+WRAPPER_CLASSES = frozenset({"Bidirectional", "TimeDistributed"})
+
+_CONV = {"Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"}
+
+
+def to_snake_case(name: str) -> str:
+    """Keras' class-name-to-path rule (``BatchNormalization`` -> ``batch_normalization``)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def layer_configs(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The layers of a model config (canonical), InputLayer included."""
+    layers = model.get("config", {}).get("layers") or []
+    return [layer for layer in layers if isinstance(layer, dict)]
+
+
+def layer_name(layer: dict[str, Any]) -> str:
+    return str(layer.get("name") or layer.get("config", {}).get("name") or "")
+
+
+def saveable_layers(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The layers Keras 3 walks when saving: ``model.layers`` (a Sequential hides its input)."""
+    layers = layer_configs(model)
+    if model.get("class_name") == "Sequential":
+        layers = [layer for layer in layers if layer.get("class_name") != "InputLayer"]
+    return layers
+
+
+def generated_names(layers: list[dict[str, Any]]) -> list[str]:
+    """Keras 3's container names: snake_case class names, ``_1``, ``_2`` for repeats."""
+    used: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        class_name = str(layer.get("class_name"))
+        if class_name == "Model":
+            class_name = "Functional"
+        base = to_snake_case(class_name)
+        if base in used:
+            used[base] += 1
+            names.append(f"{base}_{used[base]}")
+        else:
+            used[base] = 0
+            names.append(base)
+    return names
+
+
+def weight_names(layer: dict[str, Any]) -> list[str] | None:
+    """The names of a layer's weights, in Keras order, from its config (None if unknown)."""
+    class_name = layer.get("class_name")
+    config = layer.get("config", {}) or {}
+    bias = ["bias"] if config.get("use_bias", True) else []
+    if class_name == "Dense" or class_name in _CONV:
+        return ["kernel", *bias]
+    if class_name in ("DepthwiseConv1D", "DepthwiseConv2D"):
+        return ["kernel", *bias]
+    if class_name in ("SeparableConv1D", "SeparableConv2D"):
+        return ["depthwise_kernel", "pointwise_kernel", *bias]
+    if class_name == "BatchNormalization":
+        return ([*(["gamma"] if config.get("scale", True) else []),
+                 *(["beta"] if config.get("center", True) else []),
+                 "moving_mean", "moving_variance"])
+    if class_name in ("LayerNormalization", "GroupNormalization"):
+        return [*(["gamma"] if config.get("scale", True) else []),
+                *(["beta"] if config.get("center", True) else [])]
+    if class_name == "Embedding":
+        return ["embeddings"]
+    if class_name in RNN_CLASSES:
+        return ["kernel", "recurrent_kernel", *bias]
+    if class_name == "PReLU":
+        return ["alpha"]
+    if class_name == "Normalization":
+        return ["mean", "variance", "count"]
+    if class_name in ("InputLayer", "Dropout", "Flatten", "Reshape", "Activation", "Permute",
+                      "RepeatVector", "Masking") or class_name in _NO_WEIGHT_CLASSES:
+        return []
+    return None
+
+
+_NO_WEIGHT_CLASSES = frozenset({
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "Add",
+    "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
+    "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "ReLU", "LeakyReLU", "ELU",
+    "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+    "GaussianDropout", "AlphaDropout", "Rescaling", "Identity", "ActivityRegularization",
+})
+
+
+def direction_name(direction: str, inner: dict[str, Any]) -> str:
+    """``forward_gru`` / ``backward_gru``: Keras' names for a Bidirectional's two layers."""
+    base = layer_name(inner)
+    for prefix in ("forward_", "backward_"):
+        base = base.removeprefix(prefix)
+    return f"{direction}_{base}"
+
+
+def inner_model(layer: dict[str, Any]) -> dict[str, Any] | None:
+    """The model config inside a layer: the layer itself, or a wrapper's model."""
+    if layer.get("class_name") in MODEL_CLASSES:
+        return layer
+    if layer.get("class_name") in WRAPPER_CLASSES:
+        inner = (layer.get("config") or {}).get("layer")
+        if isinstance(inner, dict) and inner.get("class_name") in MODEL_CLASSES:
+            return inner
+    return None
+
+
+def split_legacy_weight_name(layer: str, weight_name: str,
+                             inner_layers: list[str] | None) -> tuple[str, str]:
+    """A Keras 1/2/3 legacy ``weight_names`` entry as (layer path, weight name).
+
+    ``inner_layers`` lists the layer names of a nested model (None for a plain layer); the
+    nested layer is found from the first path component, with or without the model name first.
+    """
+    name = re.sub(r":\d+$", "", weight_name)
+    parts = name.split("/")
+    if inner_layers is not None:
+        if len(parts) > 2 and parts[0] == layer and parts[1] in inner_layers:
+            parts = parts[1:]
+        if len(parts) > 1 and parts[0] in inner_layers:
+            return f"{layer}/{parts[0]}", "/".join(parts[1:])
+        return layer, "/".join(parts)
+    if len(parts) > 1:
+        # Keras 2 prefixes the layer's name, sometimes with a uniquifying suffix (conv1_1/).
+        if parts[0] == layer or parts[0].startswith(f"{layer}_"):
+            return layer, "/".join(parts[1:])
+        return layer, name
+    if name.startswith(f"{layer}_"):  # Keras 1: dense_1_W, gru_1_U_z
+        return layer, name[len(layer) + 1:]
+    return layer, name
+
+
+_NON_TRAINABLE_NAMES = frozenset({"moving_mean", "moving_variance"})
+
+
+def _is_non_trainable(entry_name: str, flags: list[bool]) -> bool:
+    return not all(flags) or entry_name.rsplit("/", 1)[-1] in _NON_TRAINABLE_NAMES
+
+
+def nested_trainable_flags(layer: dict[str, Any]) -> dict[str, bool]:
+    """For a layer holding a model: inner layer path -> is it trainable (its own flag)."""
+    flags: dict[str, bool] = {}
+    model = inner_model(layer)
+    if model is None:
+        return flags
+
+    def walk(model_cfg: dict[str, Any], prefix: str) -> None:
+        for inner in layer_configs(model_cfg):
+            path = f"{prefix}/{layer_name(inner)}"
+            flags[path] = bool((inner.get("config") or {}).get("trainable", True))
+            sub = inner_model(inner)
+            if sub is not None:
+                walk(sub, path)
+
+    walk(model, layer_name(layer))
+    return flags
+
+
+def legacy_order(layer: dict[str, Any] | None, entries: list[Any]) -> list[Any]:
+    """Entries in the order Keras' legacy HDF5 code lists them (``trainable + non_trainable``).
+
+    Only a layer that holds a model differs from the per-layer order: its trainable weights of
+    every inner layer come before all the non-trainable ones (BatchNormalization statistics).
+    """
+    if layer is None or inner_model(layer) is None:
+        return list(entries)
+    if not (layer.get("config") or {}).get("trainable", True):
+        return list(entries)
+    flags = nested_trainable_flags(layer)
+
+    def chain(path: str) -> list[bool]:
+        parts = path.split("/")
+        return [flags.get("/".join(parts[:i]), True) for i in range(2, len(parts) + 1)]
+
+    return sorted(entries, key=lambda e: _is_non_trainable(e.name, chain(e.path)))
+
+
+def canonical_order(layer: dict[str, Any] | None, entries: list[Any]) -> list[Any]:
+    """Entries grouped by inner layer in the model's layer order (the inverse of legacy_order)."""
+    if layer is None or inner_model(layer) is None:
+        return list(entries)
+    order = {path: i for i, path in enumerate(nested_trainable_flags(layer))}
+    return sorted(entries, key=lambda e: order.get(e.path, len(order)))

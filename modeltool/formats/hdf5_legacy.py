@@ -1,0 +1,210 @@
+"""Legacy HDF5: full models (``model.save("m.h5")``) and Keras 2 weights-only files.
+
+A full model has ``model_config`` (JSON) on the root and its weights under ``model_weights``;
+a Keras 2 weights-only file (``save_weights("w.h5")``) has the same weight layout on the root:
+``layer_names`` lists the layers, each layer group's ``weight_names`` lists its datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..artifact import ModelArtifact, WeightEntry, WeightStore
+from ..errors import CorruptFileError, UnsupportedError
+from ..io import atomic_path, check_output
+from . import _h5
+from ._dialects import attach_config, keras_loadable_config
+from ._layout import (canonical_order, inner_model, layer_configs, layer_name, legacy_order,
+                      saveable_layers, split_legacy_weight_name)
+
+KIND = "h5"
+WEIGHTS_KIND = "k2-weights"
+EXTENSIONS = (".h5", ".hdf5", ".keras.h5")
+#: The Keras version whose legacy format modeltool writes.
+WRITES_KERAS_VERSION = "3.15.1"
+
+
+def sniff_kind(path: str | os.PathLike[str]) -> str | None:
+    """``h5`` or ``k2-weights`` if the file is one of them, else None (never raises)."""
+    if not _h5.is_hdf5(path):
+        return None
+    try:
+        with h5py.File(path, "r", locking=False) as handle:
+            if "model_config" in handle.attrs:
+                return KIND
+            if "layer_names" in handle.attrs or "layer_names0" in handle.attrs:
+                return WEIGHTS_KIND
+            if "model_weights" in handle and "layers" not in handle:
+                return KIND
+    except Exception:  # noqa: BLE001 - sniffing never raises
+        return None
+    return None
+
+
+def read_hdf5_legacy(path: str | os.PathLike[str]) -> ModelArtifact:
+    """Read a legacy full-model HDF5 file or a Keras 2 weights-only HDF5 file.
+
+    Args:
+        path: the ``.h5`` file.
+
+    Returns:
+        A ModelArtifact whose weights are read lazily.
+
+    Raises:
+        CorruptFileError: the file is damaged or is not a Keras HDF5 file.
+
+    Example:
+        >>> art = read_hdf5_legacy("model.h5")  # doctest: +SKIP
+    """
+    display = os.fspath(path)
+    handle = _h5.open_h5(path, display)
+    try:
+        return _read_open(handle, Path(path), display)
+    except BaseException:
+        handle.close()
+        raise
+
+
+def _read_open(handle: h5py.File, path: Path, display: str) -> ModelArtifact:
+    raw_config = _h5.attr_str(handle, "model_config", display)
+    if raw_config is None and "model_weights" in handle:
+        kind = KIND
+    else:
+        kind = KIND if raw_config is not None else WEIGHTS_KIND
+    weights_root = _h5.group(handle, "model_weights", display) if "model_weights" in handle \
+        else handle
+    keras_version = _h5.attr_str(weights_root, "keras_version", display) \
+        or _h5.attr_str(handle, "keras_version", display)
+    backend = _h5.attr_str(weights_root, "backend", display) \
+        or _h5.attr_str(handle, "backend", display)
+    artifact = ModelArtifact(kind=kind, path=path, keras_version=keras_version, backend=backend)
+    if raw_config is not None:
+        try:
+            artifact.source_config = json.loads(raw_config)
+        except json.JSONDecodeError as err:
+            raise CorruptFileError(f"model_config is not valid JSON ({err.msg})",
+                                   path=display) from err
+        attach_config(artifact, artifact.source_config, display)
+    training = _h5.attr_str(handle, "training_config", display)
+    if training is not None:
+        try:
+            artifact.training_config = json.loads(training)
+        except json.JSONDecodeError:
+            artifact.notes.append("training_config is not valid JSON; ignored")
+    layer_names = _h5.read_str_list(weights_root, "layer_names", display)
+    if layer_names is None:
+        if kind == WEIGHTS_KIND:
+            raise CorruptFileError("HDF5 file has no layer_names", path=display)
+        layer_names = []
+    layers = read_weight_groups(weights_root, layer_names, artifact.config, display)
+    artifact.weights = WeightStore(layers, closer=handle.close)
+    if "optimizer_weights" in handle:
+        artifact.metadata["optimizer_weights"] = True
+    return artifact
+
+
+def read_weight_groups(root: h5py.Group, layer_names: list[str],
+                       config: dict[str, Any] | None,
+                       display: str) -> dict[str, list[WeightEntry]]:
+    """The ``layer_names`` / ``weight_names`` layout, keyed by layer name, read lazily."""
+    by_name = {layer_name(layer): layer for layer in layer_configs(config)} if config else {}
+    layers: dict[str, list[WeightEntry]] = {}
+    for name in layer_names:
+        layer_group = _h5.group(root, name, display)
+        weight_names = _h5.read_str_list(layer_group, "weight_names", display) or []
+        layer_cfg = by_name.get(name)
+        model = inner_model(layer_cfg) if layer_cfg else None
+        inner = [layer_name(x) for x in _all_inner(model)] if model else None
+        entries = []
+        for weight_name in weight_names:
+            ds = _h5.dataset(layer_group, weight_name, display)
+            layer_path, short = split_legacy_weight_name(name, weight_name, inner)
+            entries.append(WeightEntry(
+                layer=name, path=layer_path, name=short, shape=tuple(int(d) for d in ds.shape),
+                dtype=str(ds.dtype), location=ds.name,
+                loader=partial(_h5.read_array, ds, display)))
+        if len({(e.path, e.name) for e in entries}) < len(entries):
+            entries = [WeightEntry(e.layer, e.path, wn.split(":")[0], e.shape, e.dtype,
+                                   e.location, e.loader) for e, wn in zip(entries, weight_names)]
+        layers[name] = canonical_order(layer_cfg, entries)
+    return layers
+
+
+def _all_inner(model: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for layer in layer_configs(model):
+        found.append(layer)
+        sub = inner_model(layer)
+        if sub is not None:
+            found.extend(_all_inner(sub))
+    return found
+
+
+def write_hdf5_legacy(artifact: ModelArtifact, path: str | os.PathLike[str], *,
+                      force: bool = False) -> Path:
+    """Write a legacy full-model HDF5 file (config + weights) that Keras 3 and tf.keras load.
+
+    Raises:
+        UnsupportedError: the artifact has no architecture.
+    """
+    if artifact.config is None:
+        raise UnsupportedError("a full-model .h5 needs an architecture and this model has none",
+                               path=path, hint="write k2-weights or k3-weights instead")
+    out = check_output(path, force=force)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
+        handle.attrs["backend"] = artifact.backend or "tensorflow"
+        handle.attrs["keras_version"] = WRITES_KERAS_VERSION
+        handle.attrs["model_config"] = json.dumps(keras_loadable_config(artifact.config))
+        group = handle.create_group("model_weights")
+        _write_weight_groups(group, artifact)
+    return out
+
+
+def write_k2_weights(artifact: ModelArtifact, path: str | os.PathLike[str], *,
+                     force: bool = False) -> Path:
+    """Write a Keras 2 weights-only HDF5 file (``layer_names`` / ``weight_names``)."""
+    out = check_output(path, force=force)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
+        _write_weight_groups(handle, artifact)
+    return out
+
+
+def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
+    root.attrs["backend"] = artifact.backend or "tensorflow"
+    root.attrs["keras_version"] = WRITES_KERAS_VERSION
+    root.attrs["modeltool_version"] = __version__
+    if artifact.config is not None:
+        layers = saveable_layers(artifact.config)
+        names = [layer_name(layer) for layer in layers]
+        configs = dict(zip(names, layers))
+        extra = [name for name in artifact.weights.layers if name not in configs]
+        if extra:
+            raise UnsupportedError(f"weights for layers not in the architecture: "
+                                   f"{', '.join(extra[:5])}", path=artifact.path)
+    else:
+        names = list(artifact.weights.layers)
+        configs = {}
+    _h5.write_str_list(root, "layer_names", names)
+    for name in names:
+        group = root.create_group(name)
+        entries = legacy_order(configs.get(name), artifact.weights.layer(name))
+        weight_names = [_stored_name(entry) for entry in entries]
+        _h5.write_str_list(group, "weight_names", weight_names)
+        for entry, weight_name in zip(entries, weight_names):
+            array = np.asarray(entry.read())
+            if tuple(array.shape) != tuple(entry.shape):
+                raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
+                                       f"expected {entry.shape}", path=artifact.path)
+            group.create_dataset(weight_name, data=array)
+
+
+def _stored_name(entry: WeightEntry) -> str:
+    return f"{entry.path}/{entry.name}"

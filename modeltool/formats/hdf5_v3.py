@@ -1,0 +1,314 @@
+"""Keras 3 ``.weights.h5``: variables under generated paths (``layers/<name>/vars/<i>``).
+
+Keras 3 names each layer's group after its class (``dense``, ``dense_1``, ...), puts an RNN's
+weights under ``cell``, a Bidirectional's under ``forward_layer``/``backward_layer``, a
+TimeDistributed's under ``layer`` and a nested model's under ``layers``. Since Keras 3.10 or so
+each ``vars`` group also carries the real name in a ``name`` attribute. With the architecture at
+hand both directions are exact; without it, the reader falls back to a generic walk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..artifact import ModelArtifact, WeightEntry, WeightStore
+from ..errors import CorruptFileError, UnsupportedError
+from ..io import atomic_path, check_output
+from . import _h5
+from ._layout import (RNN_CLASSES, direction_name, generated_names, inner_model, layer_name, saveable_layers,
+                      to_snake_case, weight_names)
+
+KIND = "k3-weights"
+EXTENSIONS = (".weights.h5",)
+
+
+def sniff_kind(path: str | os.PathLike[str]) -> str | None:
+    """``k3-weights`` when the HDF5 file has the Keras 3 ``layers/.../vars`` layout."""
+    if not _h5.is_hdf5(path):
+        return None
+    try:
+        with h5py.File(path, "r", locking=False) as handle:
+            if "model_config" in handle.attrs or "layer_names" in handle.attrs:
+                return None
+            if isinstance(handle.get("layers", getlink=True), h5py.HardLink) \
+                    or "vars" in handle or "_layer_checkpoint_dependencies" in handle:
+                return KIND
+    except Exception:  # noqa: BLE001 - sniffing never raises
+        return None
+    return None
+
+
+def read_weights_h5(path: str | os.PathLike[str],
+                    config: dict[str, Any] | None = None) -> ModelArtifact:
+    """Read a Keras 3 ``.weights.h5`` file (lazily).
+
+    Args:
+        path: the file.
+        config: the model architecture, when known (maps generated paths exactly).
+
+    Example:
+        >>> art = read_weights_h5("model.weights.h5")  # doctest: +SKIP
+    """
+    display = os.fspath(path)
+    handle = _h5.open_h5(path, display)
+    try:
+        layers = read_v3_layers(handle, config, display)
+    except BaseException:
+        handle.close()
+        raise
+    artifact = ModelArtifact(kind=KIND, path=Path(path), config=config,
+                             weights=WeightStore(layers, closer=handle.close), dialect=3)
+    if "optimizer" in handle:
+        artifact.metadata["optimizer_weights"] = True
+    return artifact
+
+
+def read_v3_layers(root: h5py.Group, config: dict[str, Any] | None,
+                   display: str) -> dict[str, list[WeightEntry]]:
+    """Weights of a Keras 3 layout, keyed by real top-level layer name."""
+    if "layers" not in root:
+        if "_layer_checkpoint_dependencies" in root:
+            # tf.keras 2.13 wrote this name for what Keras 3 calls "layers".
+            root = _h5.group(root, "_layer_checkpoint_dependencies", display)
+            return _walk_model(_Reader(display), root, None, "", key="")
+        return {}
+    reader = _Reader(display)
+    if config is not None:
+        layers = reader.model_with_config(root, config, ())
+        if layers is not None:
+            return layers
+    return _walk_model(reader, root, None, "")
+
+
+@dataclass
+class _Reader:
+    display: str
+    seen: set[str] = field(default_factory=set)
+
+    def entries(self, vars_group: h5py.Group, top: str, path: str, prefix: str,
+                names: list[str] | None) -> list[WeightEntry]:
+        keys = sorted((k for k in vars_group.keys()), key=_numeric)
+        if names is not None and len(names) != len(keys):
+            names = None
+        found = []
+        for i, key in enumerate(keys):
+            ds = _h5.dataset(vars_group, key, self.display)
+            short = names[i] if names is not None else key
+            found.append(WeightEntry(
+                layer=top, path=path, name=f"{prefix}{short}",
+                shape=tuple(int(d) for d in ds.shape), dtype=str(ds.dtype), location=ds.name,
+                loader=partial(_h5.read_array, ds, self.display)))
+        return found
+
+    def model_with_config(self, root: h5py.Group, model: dict[str, Any],
+                          path: tuple[str, ...]) -> dict[str, list[WeightEntry]] | None:
+        layers_group = _h5.group(root, "layers", self.display) if "layers" in root else None
+        if layers_group is None:
+            return None
+        result: dict[str, list[WeightEntry]] = {}
+        saveable = saveable_layers(model)
+        by_attr = {_attr_name(layers_group, g, self.display): g for g in layers_group.keys()}
+        by_attr.pop(None, None)
+        for layer, generated in zip(saveable, generated_names(saveable)):
+            name = layer_name(layer)
+            group_name = by_attr.get(name) or (generated if generated in layers_group else None)
+            if group_name is None:
+                return None  # the file does not follow this architecture: walk it instead
+            group = _h5.group(layers_group, group_name, self.display)
+            top = path[0] if path else name
+            full = "/".join((*path, name))
+            result[name] = self.layer(group, layer, top, full, "")
+        return result
+
+    def layer(self, group: h5py.Group, layer: dict[str, Any], top: str, path: str,
+              prefix: str) -> list[WeightEntry]:
+        class_name = layer.get("class_name")
+        config = layer.get("config") or {}
+        found: list[WeightEntry] = []
+        if "vars" in group:
+            found += self.entries(_h5.group(group, "vars", self.display), top, path, prefix,
+                                  weight_names(layer) if class_name not in RNN_CLASSES else None)
+        model = inner_model(layer)
+        if class_name in RNN_CLASSES and "cell" in group:
+            cell = _h5.group(group, "cell", self.display)
+            found += self.entries(_h5.group(cell, "vars", self.display), top, path,
+                                  f"{prefix}{to_snake_case(class_name)}_cell/",
+                                  weight_names(layer))
+        elif class_name == "Bidirectional":
+            inner = config.get("layer") or {}
+            backward = config.get("backward_layer") or inner
+            for attr, sub in (("forward_layer", inner), ("backward_layer", backward)):
+                if attr in group:
+                    direction = attr.split("_")[0]
+                    found += self.layer(_h5.group(group, attr, self.display), sub, top, path,
+                                        f"{prefix}{direction_name(direction, sub)}/")
+        elif model is not None:
+            model_group = group if model is layer else _h5.group(group, "layer", self.display)
+            nested = self.model_with_config(model_group, model, tuple(path.split("/")))
+            if nested is None:
+                raise CorruptFileError(f"weights of nested model {path!r} do not follow its "
+                                       "architecture", path=self.display)
+            for entries in nested.values():
+                found += entries
+        elif class_name == "TimeDistributed" and "layer" in group:
+            found += self.layer(_h5.group(group, "layer", self.display),
+                                config.get("layer") or {}, top, path, prefix)
+        return found
+
+
+def _numeric(key: str) -> tuple[int, str]:
+    return (int(key), "") if key.isdigit() else (1 << 62, key)
+
+
+def _natural(key: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+
+def _attr_name(parent: h5py.Group, child: str, display: str) -> str | None:
+    """The real name Keras records on ``<child>/vars`` (Keras 3.10+), if any."""
+    group = parent.get(child)
+    if isinstance(group, h5py.Group) and isinstance(group.get("vars"), h5py.Group):
+        return _h5.attr_str(group["vars"], "name", display) or None
+    return None
+
+
+def _vars_name(parent: h5py.Group, child: str, display: str) -> str:
+    return _attr_name(parent, child, display) or child
+
+
+def _walk_model(reader: _Reader, root: h5py.Group, top: str | None, path: str,
+                key: str = "layers") -> dict[str, list[WeightEntry]]:
+    """The architecture-free reading: real names from ``name`` attributes where Keras wrote
+    them, generated names otherwise; sub-objects in Keras' weight order."""
+    layers_group = _h5.group(root, key, reader.display) if key else root
+    result: dict[str, list[WeightEntry]] = {}
+    for child in sorted(layers_group.keys(), key=_natural):
+        obj = layers_group[child]
+        if not isinstance(obj, h5py.Group):
+            continue
+        name = _vars_name(layers_group, child, reader.display)
+        layer_top = top or name
+        layer_path = f"{path}/{name}" if path else name
+        result[name] = _walk_layer(reader, obj, layer_top, layer_path, "")
+    return result
+
+
+def _walk_layer(reader: _Reader, group: h5py.Group, top: str, path: str,
+                prefix: str) -> list[WeightEntry]:
+    found: list[WeightEntry] = []
+    if "vars" in group:
+        found += reader.entries(_h5.group(group, "vars", reader.display), top, path, prefix, None)
+    children = [c for c in group.keys() if c != "vars" and isinstance(group[c], h5py.Group)]
+    order = {"forward_layer": 0, "backward_layer": 1}
+    for child in sorted(children, key=lambda c: (order.get(c, 2), _natural(c))):
+        if child == "layers":
+            for entries in _walk_model(reader, group, top, path).values():
+                found += entries
+        else:
+            sub = _h5.group(group, child, reader.display)
+            label = _vars_name(group, child, reader.display)
+            found += _walk_layer(reader, sub, top, path, f"{prefix}{label}/")
+    return found
+
+
+def write_weights_h5(artifact: ModelArtifact, path: str | os.PathLike[str], *,
+                     force: bool = False) -> Path:
+    """Write a Keras 3 ``.weights.h5`` file that ``model.load_weights`` accepts.
+
+    Raises:
+        UnsupportedError: the artifact has no architecture (the generated paths need it).
+    """
+    out = check_output(path, force=force)
+    with atomic_path(out, suffix=".weights.h5") as tmp, h5py.File(tmp, "w") as handle:
+        write_v3_layers(handle, artifact)
+    return out
+
+
+def write_v3_layers(root: h5py.Group, artifact: ModelArtifact) -> None:
+    """The Keras 3 layout of ``artifact``'s weights into an open HDF5 group."""
+    if artifact.config is None:
+        raise UnsupportedError("a Keras 3 weights file needs the model architecture to name "
+                               "its paths, and this file has none", path=artifact.path,
+                               hint="convert from a file with an architecture, or give one")
+    writer = _Writer(artifact)
+    root.create_group("vars").attrs["name"] = artifact.name or "model"
+    writer.model(root, artifact.config, None)
+    left = [name for name, entries in artifact.weights.layers.items()
+            if entries and name not in writer.written]
+    if left:
+        raise UnsupportedError(f"weights for layers not in the architecture: {', '.join(left)}",
+                               path=artifact.path)
+
+
+@dataclass
+class _Writer:
+    artifact: ModelArtifact
+    written: set[str] = field(default_factory=set)
+
+    def model(self, root: h5py.Group, model: dict[str, Any],
+              entries: list[WeightEntry] | None, path: str = "") -> None:
+        layers_group = root.create_group("layers")
+        saveable = saveable_layers(model)
+        for layer, generated in zip(saveable, generated_names(saveable)):
+            name = layer_name(layer)
+            group = layers_group.create_group(generated)
+            if entries is None:  # top level
+                self.written.add(name)
+                own = list(self.artifact.weights.layer(name))
+                self.layer(group, layer, own, name)
+            else:
+                full = f"{path}/{name}"
+                own = [e for e in entries if e.path == full or e.path.startswith(f"{full}/")]
+                self.layer(group, layer, own, full)
+
+    def layer(self, group: h5py.Group, layer: dict[str, Any], entries: list[WeightEntry],
+              path: str) -> None:
+        class_name = layer.get("class_name")
+        config = layer.get("config") or {}
+        own_vars = group.create_group("vars")
+        own_vars.attrs["name"] = layer_name(layer)
+        model = inner_model(layer)
+        if class_name in RNN_CLASSES:
+            cell = group.create_group("cell").create_group("vars")
+            cell.attrs["name"] = f"{to_snake_case(class_name)}_cell"
+            self.vars(cell, entries)
+        elif class_name == "Bidirectional":
+            half = len(entries) // 2
+            inner = config.get("layer") or {}
+            backward = config.get("backward_layer") or inner
+            self.layer(group.create_group("forward_layer"),
+                       _named(inner, direction_name("forward", inner)), entries[:half], path)
+            self.layer(group.create_group("backward_layer"),
+                       _named(backward, direction_name("backward", backward)), entries[half:],
+                       path)
+        elif model is not None:
+            if model is layer:
+                self.model(group, model, entries, path)
+            else:
+                inner_group = group.create_group("layer")
+                inner_group.create_group("vars").attrs["name"] = layer_name(model)
+                self.model(inner_group, model, entries, path)
+        elif class_name == "TimeDistributed":
+            self.layer(group.create_group("layer"), config.get("layer") or {}, entries, path)
+        else:
+            self.vars(own_vars, entries)
+
+    def vars(self, group: h5py.Group, entries: list[WeightEntry]) -> None:
+        for index, entry in enumerate(entries):
+            array = np.asarray(entry.read())
+            if tuple(array.shape) != tuple(entry.shape):
+                raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
+                                       f"expected {entry.shape}", path=self.artifact.path)
+            group.create_dataset(str(index), data=array)
+
+
+def _named(layer: dict[str, Any], name: str) -> dict[str, Any]:
+    return {**layer, "name": name, "config": {**(layer.get("config") or {}), "name": name}}

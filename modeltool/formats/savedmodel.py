@@ -1,0 +1,166 @@
+"""TF SavedModel directories.
+
+Detected in pure Python (``saved_model.pb`` + ``variables/``). A tf.keras SavedModel also holds
+``keras_metadata.pb``, whose root object carries the Keras config as JSON: that is read with a
+small protobuf wire-format reader, without TensorFlow. Signatures and variables need TensorFlow,
+which is imported only inside the functions that read them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..artifact import ModelArtifact, WeightEntry, WeightStore
+from ..errors import CorruptFileError, UnsupportedError
+from ..io import atomic_dir, check_output
+from .. import _optional
+from ._dialects import attach_config
+
+KIND = "savedmodel"
+EXTENSIONS = ()
+_PB = "saved_model.pb"
+_KERAS_METADATA = "keras_metadata.pb"
+_MAX_PB = 1 << 30
+
+
+def sniff_kind(path: str | os.PathLike[str]) -> str | None:
+    """``savedmodel`` for a directory holding saved_model.pb (never raises)."""
+    p = Path(path)
+    try:
+        return KIND if p.is_dir() and (p / _PB).is_file() else None
+    except OSError:
+        return None
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: bytes) -> list[tuple[int, int, Any]]:
+    """Top-level protobuf fields: (number, wire type, value); nested messages stay bytes."""
+    found = []
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 1:
+            value, pos = data[pos:pos + 8], pos + 8
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise ValueError("truncated field")
+            value, pos = data[pos:pos + length], pos + length
+        elif wire == 5:
+            value, pos = data[pos:pos + 4], pos + 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        found.append((number, wire, value))
+    return found
+
+
+def keras_metadata_config(path: Path) -> dict[str, Any] | None:
+    """The model config recorded in a tf.keras ``keras_metadata.pb``, if any."""
+    meta = path / _KERAS_METADATA
+    if not meta.is_file():
+        return None
+    data = meta.read_bytes()
+    try:
+        for number, wire, node in _fields(data):
+            if number != 1 or wire != 2:
+                continue
+            fields = {n: v for n, w, v in _fields(node) if w == 2}
+            if fields.get(3, b"") != b"root":
+                continue
+            metadata = json.loads(fields.get(5, b"{}").decode("utf-8"))
+            if isinstance(metadata, dict) and "config" in metadata:
+                return {"class_name": metadata.get("class_name"), "config": metadata["config"],
+                        "keras_version": metadata.get("keras_version")}
+    except (ValueError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptFileError(f"{_KERAS_METADATA} cannot be parsed ({err})",
+                               path=path) from err
+    return None
+
+
+def read_savedmodel(path: str | os.PathLike[str], *, with_tf: bool = True) -> ModelArtifact:
+    """Read a SavedModel: the Keras config if recorded, signatures and variables.
+
+    Args:
+        path: the SavedModel directory.
+        with_tf: also read signatures and variables (imports TensorFlow).
+    """
+    p = Path(path)
+    if not (p / _PB).is_file():
+        raise CorruptFileError(f"directory has no {_PB}", path=p,
+                               hint="this is not a SavedModel directory")
+    artifact = ModelArtifact(kind=KIND, path=p)
+    raw = keras_metadata_config(p)
+    if raw is not None:
+        artifact.keras_version = raw.pop("keras_version", None)
+        artifact.source_config = raw
+        attach_config(artifact, raw, os.fspath(p))
+    if with_tf:
+        _read_with_tf(artifact, p)
+    return artifact
+
+
+def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
+    tf = _optional.require("tensorflow", "reading a SavedModel's signatures and variables")
+    try:
+        loaded = tf.saved_model.load(os.fspath(path))
+    except Exception as err:  # noqa: BLE001 - TensorFlow raises many types here
+        raise CorruptFileError(f"TensorFlow cannot load this SavedModel "
+                               f"({str(err).splitlines()[0][:160]})", path=path) from err
+    signatures: dict[str, Any] = {}
+    for name, function in loaded.signatures.items():
+        inputs = function.structured_input_signature[1]
+        outputs = function.structured_outputs
+        signatures[name] = {
+            "inputs": {k: {"shape": spec.shape.as_list(), "dtype": spec.dtype.name}
+                       for k, spec in inputs.items()},
+            "outputs": {k: {"shape": spec.shape.as_list(), "dtype": spec.dtype.name}
+                        for k, spec in outputs.items()},
+        }
+    artifact.signatures = signatures
+    variables = [v for v in getattr(loaded, "variables", [])]
+    layers: dict[str, list[WeightEntry]] = {}
+    for variable in variables:
+        name = variable.name.split(":")[0]
+        layer, _, short = name.rpartition("/")
+        layer = layer or "variables"
+        layers.setdefault(layer.split("/")[0], []).append(WeightEntry(
+            layer=layer.split("/")[0], path=layer, name=short,
+            shape=tuple(int(d) for d in variable.shape), dtype=variable.dtype.name,
+            location=variable.name, loader=lambda v=variable: np.asarray(v.numpy())))
+    artifact.weights = WeightStore(layers)
+    artifact.metadata["saved_model_object"] = loaded
+
+
+def write_savedmodel(artifact: ModelArtifact, path: str | os.PathLike[str], *,
+                     force: bool = False) -> Path:
+    """Export a SavedModel (Keras ``model.export``) from any artifact Keras can build."""
+    from .. import keras_bridge
+
+    if artifact.config is None:
+        raise UnsupportedError("a SavedModel needs an architecture and this model has none",
+                               path=path)
+    out = check_output(path, force=force)
+    model = keras_bridge.model_from_artifact(artifact)
+    with atomic_dir(out) as tmp:
+        keras_bridge.export_savedmodel(model, tmp)
+    return out

@@ -1,0 +1,84 @@
+"""Atomic output: write beside the target, fsync, rename into place."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import ModelToolError, OutputExistsError
+
+TEMP_PREFIX = ".modeltool-tmp-"
+
+
+def check_output(path: str | os.PathLike[str], *, force: bool = False,
+                 inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
+    """Apply the overwrite policy: refuse an existing output unless ``force``."""
+    out = Path(path)
+    if out.exists() and not force:
+        raise OutputExistsError("output already exists", path=out,
+                                hint="pass --force to replace it")
+    for src in inputs:
+        if out.exists() and Path(src).exists() and os.path.samefile(out, src) and not force:
+            raise OutputExistsError("output is the input", path=out,
+                                    hint="pass --force (or --in-place) to replace the input")
+    if not out.parent.exists():
+        raise ModelToolError("output folder does not exist", path=out.parent)
+    return out
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary file path beside ``path``; on success it replaces ``path``.
+
+    The temporary name keeps ``suffix`` (some writers, such as Keras, look at the extension).
+    On any failure the temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix or target.suffix,
+                                    dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; on success it replaces ``path``."""
+    target = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+            old.rmdir()
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

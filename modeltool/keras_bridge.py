@@ -1,0 +1,89 @@
+"""The only module that handles live Keras/TensorFlow objects. Imports happen inside functions.
+
+A live model and a ModelArtifact meet through the one writer of each kind: an artifact becomes
+a model by writing a temporary ``.keras`` and loading it with ``safe_mode`` on; a model becomes an
+artifact by saving it the same way and reading it back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import _optional
+from .artifact import ModelArtifact
+from .errors import KerasError, UnsupportedError
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:240]
+
+
+def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -> Any:
+    """Build a live ``keras.Model`` (``safe_mode`` on: no Lambda bytecode is run).
+
+    With ``with_weights`` and a weightless artifact the model keeps fresh initial weights.
+    """
+    keras = _optional.require("keras", "building the model with Keras")
+    if artifact.config is None:
+        raise UnsupportedError("this file has no architecture to build a model from",
+                               path=artifact.path)
+    from .formats._dialects import keras_loadable_config
+    from .formats.keras_archive import write_keras_archive
+
+    if not (with_weights and artifact.weights):
+        try:
+            return keras.saving.deserialize_keras_object(
+                keras_loadable_config(artifact.config), safe_mode=True)
+        except Exception as err:  # noqa: BLE001 - Keras raises anything here
+            raise KerasError(f"Keras cannot build this architecture: {_first_line(err)}",
+                             path=artifact.path) from err
+    scratch = Path(tempfile.mkdtemp(prefix="modeltool-"))
+    try:
+        tmp = scratch / "model.keras"
+        write_keras_archive(artifact, tmp)
+        try:
+            return keras.models.load_model(tmp, compile=False, safe_mode=True)
+        except Exception as err:  # noqa: BLE001
+            raise KerasError(f"Keras cannot load this model: {_first_line(err)}",
+                             path=artifact.path) from err
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def artifact_from_model(model: Any) -> ModelArtifact:
+    """A ModelArtifact from a live ``keras.Model`` (saved once to a private temporary file)."""
+    from .formats.keras_archive import read_keras_archive
+
+    scratch = Path(tempfile.mkdtemp(prefix="modeltool-"))
+    path = scratch / "model.keras"
+    try:
+        model.save(path)
+    except Exception as err:  # noqa: BLE001
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise KerasError(f"Keras cannot save this model: {_first_line(err)}") from err
+    artifact = read_keras_archive(path)
+    artifact.path = None
+    closer = artifact.weights._closer
+
+    def close() -> None:
+        if closer is not None:
+            closer()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    artifact.weights._closer = close
+    return artifact
+
+
+def export_savedmodel(model: Any, directory: str | os.PathLike[str]) -> None:
+    """Write ``model`` as a SavedModel into an existing empty directory."""
+    try:
+        model.export(os.fspath(directory), format="tf_saved_model", verbose=False)
+    except TypeError:
+        model.export(os.fspath(directory), format="tf_saved_model")
+    except Exception as err:  # noqa: BLE001
+        raise KerasError(f"Keras cannot export a SavedModel: {_first_line(err)}") from err

@@ -1,0 +1,67 @@
+"""Report objects to rich renderables and JSON-able dicts. Nothing here prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from .api import ConvertReport, WeightsReport
+
+SCHEMA = 1
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"
+
+
+def weights_table(report: WeightsReport) -> Table:
+    stats = any(row.stats for row in report.rows)
+    title = f"{report.path} ({report.kind}" + (
+        f", Keras {report.keras_version})" if report.keras_version else ")")
+    table = Table(title=title, title_justify="left")
+    for column in ("layer", "weight", "shape", "dtype", "bytes"):
+        table.add_column(column, justify="right" if column == "bytes" else "left")
+    if stats:
+        for column in ("min", "max", "mean", "std", "nan", "inf"):
+            table.add_column(column, justify="right")
+    for row in report.rows:
+        cells = [row.path, row.name, _shape(row.shape), row.dtype, f"{row.bytes:,}"]
+        if stats and row.stats:
+            cells += [f"{row.stats[k]:.4g}" for k in ("min", "max", "mean", "std")]
+            cells += [str(row.stats["nan"]), str(row.stats["inf"])]
+        table.add_row(*cells)
+    table.caption = (f"{len(report.rows)} tensors, {report.total_params:,} params, "
+                     f"{human_bytes(report.total_bytes)}")
+    table.caption_justify = "left"
+    return table
+
+
+def weights_dict(report: WeightsReport) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA, "path": report.path, "kind": report.kind,
+        "keras_version": report.keras_version, "has_architecture": report.has_architecture,
+        "weights": [{"layer": row.layer, "path": row.path, "name": row.name,
+                     "shape": list(row.shape), "dtype": row.dtype, "bytes": row.bytes,
+                     **({"stats": row.stats} if row.stats is not None else {})}
+                    for row in report.rows],
+        "totals": {"tensors": len(report.rows), "params": report.total_params,
+                   "bytes": report.total_bytes},
+    }
+
+
+def convert_lines(report: ConvertReport) -> list[str]:
+    lines = [f"{report.source} ({report.source_kind}) -> {report.output} ({report.output_kind})"]
+    if report.tensors:
+        lines.append(f"{report.tensors} weight tensors, {human_bytes(report.bytes)}")
+    lines += [f"  changed: {note}" for note in report.notes]
+    return lines
