@@ -37,9 +37,15 @@ def layer_name(layer: dict[str, Any]) -> str:
     return str(layer.get("name") or layer.get("config", {}).get("name") or "")
 
 
+def is_operation(layer: dict[str, Any]) -> bool:
+    """A Keras 3 op recorded in a functional graph (``keras.ops.not_equal``): not a layer."""
+    return str(layer.get("module") or "").startswith(("keras.src.ops", "keras.ops"))
+
+
 def saveable_layers(model: dict[str, Any]) -> list[dict[str, Any]]:
-    """The layers Keras 3 walks when saving: ``model.layers`` (a Sequential hides its input)."""
-    layers = layer_configs(model)
+    """The layers Keras 3 walks when saving: ``model.layers`` (a Sequential hides its input,
+    and graph operations are not layers)."""
+    layers = [layer for layer in layer_configs(model) if not is_operation(layer)]
     if model.get("class_name") == "Sequential":
         layers = [layer for layer in layers if layer.get("class_name") != "InputLayer"]
     return layers

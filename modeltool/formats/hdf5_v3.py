@@ -74,24 +74,22 @@ def read_weights_h5(path: str | os.PathLike[str],
 def read_v3_layers(root: h5py.Group, config: dict[str, Any] | None,
                    display: str) -> dict[str, list[WeightEntry]]:
     """Weights of a Keras 3 layout, keyed by real top-level layer name."""
-    if "layers" not in root:
-        if "_layer_checkpoint_dependencies" in root:
-            # tf.keras 2.13 wrote this name for what Keras 3 calls "layers".
-            root = _h5.group(root, "_layer_checkpoint_dependencies", display)
-            return _walk_model(_Reader(display), root, None, "", key="")
+    # tf.keras 2.13 wrote "_layer_checkpoint_dependencies" for what Keras 3 calls "layers".
+    key = "layers" if "layers" in root else "_layer_checkpoint_dependencies"
+    if key not in root:
         return {}
-    reader = _Reader(display)
+    reader = _Reader(display, key)
     if config is not None:
         layers = reader.model_with_config(root, config, ())
         if layers is not None:
             return layers
-    return _walk_model(reader, root, None, "")
+    return _walk_model(reader, root, None, "", key=key)
 
 
 @dataclass
 class _Reader:
     display: str
-    seen: set[str] = field(default_factory=set)
+    key: str = "layers"
 
     def entries(self, vars_group: h5py.Group, top: str, path: str, prefix: str,
                 names: list[str] | None) -> list[WeightEntry]:
@@ -110,16 +108,19 @@ class _Reader:
 
     def model_with_config(self, root: h5py.Group, model: dict[str, Any],
                           path: tuple[str, ...]) -> dict[str, list[WeightEntry]] | None:
-        layers_group = _h5.group(root, "layers", self.display) if "layers" in root else None
+        layers_group = _h5.group(root, self.key, self.display) if self.key in root else None
         if layers_group is None:
             return None
         result: dict[str, list[WeightEntry]] = {}
         saveable = saveable_layers(model)
         by_attr = {_attr_name(layers_group, g, self.display): g for g in layers_group.keys()}
         by_attr.pop(None, None)
+        ordinal = _ordinal_names(saveable, list(layers_group.keys()))
         for layer, generated in zip(saveable, generated_names(saveable)):
             name = layer_name(layer)
             group_name = by_attr.get(name) or (generated if generated in layers_group else None)
+            if ordinal is not None:
+                group_name = by_attr.get(name) or ordinal.get(name)
             if group_name is None:
                 return None  # the file does not follow this architecture: walk it instead
             group = _h5.group(layers_group, group_name, self.display)
@@ -162,6 +163,27 @@ class _Reader:
             found += self.layer(_h5.group(group, "layer", self.display),
                                 config.get("layer") or {}, top, path, prefix)
         return found
+
+
+def _ordinal_names(layers: list[dict[str, Any]], groups: list[str]) -> dict[str, str] | None:
+    """Layer name -> group when generated names are not consecutive (tf.keras 2.13 skipped
+    numbers): the k-th layer of a class takes the k-th group of that class's base name."""
+    generated = generated_names(layers)
+    if all(g in groups for g in generated):
+        return None
+    by_base: dict[str, list[str]] = {}
+    for group in sorted(groups, key=_natural):
+        by_base.setdefault(re.sub(r"_\d+$", "", group), []).append(group)
+    result: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for layer, name in zip(layers, generated):
+        base = re.sub(r"_\d+$", "", name)
+        index = seen.get(base, 0)
+        seen[base] = index + 1
+        candidates = by_base.get(base, [])
+        if index < len(candidates):
+            result[layer_name(layer)] = candidates[index]
+    return result
 
 
 def _numeric(key: str) -> tuple[int, str]:
@@ -209,8 +231,8 @@ def _walk_layer(reader: _Reader, group: h5py.Group, top: str, path: str,
     children = [c for c in group.keys() if c != "vars" and isinstance(group[c], h5py.Group)]
     order = {"forward_layer": 0, "backward_layer": 1}
     for child in sorted(children, key=lambda c: (order.get(c, 2), _natural(c))):
-        if child == "layers":
-            for entries in _walk_model(reader, group, top, path).values():
+        if child == reader.key:
+            for entries in _walk_model(reader, group, top, path, key=child).values():
                 found += entries
         else:
             sub = _h5.group(group, child, reader.display)

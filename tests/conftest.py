@@ -1,0 +1,90 @@
+"""Shared test fixtures: the committed fixture manifest, the real-world folder, the CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+MANIFEST: dict[str, Any] = json.loads((FIXTURES / "manifest.json").read_text())
+REALWORLD = ROOT.parent / "shared" / "realworld"
+
+
+def fixture_files(*, kind: str | None = None, writer: str | None = None,
+                  model: str | None = None) -> list[dict[str, Any]]:
+    """Manifest entries, filtered; ``path`` is added as an absolute Path."""
+    found = []
+    for entry in MANIFEST["files"]:
+        if kind is not None and entry["kind"] != kind:
+            continue
+        if writer is not None and not entry["writer"].startswith(writer):
+            continue
+        if model is not None and entry["model"] != model:
+            continue
+        found.append({**entry, "path": FIXTURES / entry["file"]})
+    return found
+
+
+def fixture_path(model: str, variant: str) -> Path:
+    return FIXTURES / "models" / f"{model}.{variant}"
+
+
+def sample_inputs(model_name: str, keras_model: Any, batch: int = 3, seed: int = 0) -> list[Any]:
+    """Inputs for a live model: floats in [0, 1), integers inside the Embedding vocabulary."""
+    rng = np.random.default_rng(seed)
+    ints = MANIFEST["models"].get(model_name, {}).get("int_inputs", {})
+    values = []
+    for tensor in keras_model.inputs:
+        shape = [batch, *[d if d is not None else 4 for d in tensor.shape[1:]]]
+        name = tensor.name.split(":")[0]
+        dtype = np.dtype(getattr(tensor.dtype, "name", tensor.dtype))
+        vocab = ints.get(name) or (next(iter(ints.values())) if len(ints) == 1 else None)
+        if dtype.kind in "iu" or name in ints:
+            values.append(rng.integers(0, vocab or 10, size=shape).astype(dtype))
+        else:
+            values.append(rng.random(shape, dtype=np.float32))
+    return values
+
+
+def predict(model: Any, inputs: list[Any]) -> list[np.ndarray]:
+    out = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    if isinstance(out, dict):
+        out = list(out.values())
+    if not isinstance(out, (list, tuple)):
+        out = [out]
+    return [np.asarray(o) for o in out]
+
+
+@pytest.fixture(scope="session")
+def keras() -> Any:
+    import keras as keras3
+
+    return keras3
+
+
+@pytest.fixture(scope="session")
+def tf_keras() -> Any:
+    import tf_keras
+
+    return tf_keras
+
+
+@pytest.fixture()
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def realworld() -> Path:
+    if not REALWORLD.is_dir():
+        pytest.skip(f"real-world files not found at {REALWORLD}")
+    return REALWORLD

@@ -1,0 +1,50 @@
+"""Every real-world file opens: weights under their real layer names, the architecture parsed
+where the file has one, or one clear line saying what is not supported."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+import modeltool
+from tests.conftest import REALWORLD
+
+pytestmark = pytest.mark.realworld
+
+
+def _manifest() -> list[dict[str, str]]:
+    if not REALWORLD.is_dir():
+        return []
+    with open(REALWORLD / "MANIFEST.tsv", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+ROWS = _manifest()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["local_name"] for r in ROWS])
+def test_realworld_file_opens(row: dict[str, str], realworld: Path) -> None:
+    path = realworld / row["local_name"]
+    with modeltool.open(path) as artifact:
+        carries_architecture = row["kind"] in ("full-h5", "keras-zip", "json-config",
+                                               "yaml-config")
+        if carries_architecture:
+            assert artifact.config is not None, artifact.metadata.get("config_error")
+            assert artifact.config["config"]["layers"]
+        if row["kind"] not in ("json-config", "yaml-config"):
+            entries = list(artifact.weights)
+            assert entries, "weights are listed"
+            for entry in entries:
+                assert entry.layer and entry.shape is not None and entry.dtype
+            # names are the file's real layer names
+            if artifact.config is not None:
+                assert {entry.layer for entry in entries} <= _layer_names(artifact)
+
+
+def _layer_names(artifact: modeltool.ModelArtifact) -> set[str]:
+    names = set()
+    for layer in artifact.config["config"]["layers"]:
+        names.add(layer.get("name") or layer["config"].get("name"))
+    return names

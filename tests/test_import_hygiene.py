@@ -1,0 +1,42 @@
+"""The core never imports TensorFlow, Keras, tf2onnx or onnxruntime: checked in a fresh
+interpreter for ``import modeltool``, its CLI, and opening every non-SavedModel fixture kind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import fixture_files
+
+HEAVY = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnxruntime")
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = code + f"\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} " \
+                   "if m in sys.modules]))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, timeout=120)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_import_and_cli_stay_light() -> None:
+    assert _loaded_after("import modeltool, modeltool.cli") == []
+
+
+def test_open_every_kind_stays_light() -> None:
+    paths = []
+    for kind in ("h5", "k2-weights", "k3-weights", "keras", "json", "yaml"):
+        paths += [str(e["path"]) for e in fixture_files(kind=kind)][:3]
+    code = ("import modeltool\n"
+            f"for p in {paths!r}:\n"
+            "    with modeltool.open(p) as a:\n"
+            "        [w.shape for w in a.weights]\n")
+    assert _loaded_after(code) == []
+
+
+def test_cli_help_stays_light() -> None:
+    code = ("from click.testing import CliRunner\nfrom modeltool.cli import main\n"
+            "for c in [[], ['weights'], ['convert'], ['config']]:\n"
+            "    CliRunner().invoke(main, [*c, '--help'])\n")
+    assert _loaded_after(code) == []
