@@ -131,12 +131,17 @@ def attach_weights(artifact: ModelArtifact, weights: PathLike) -> ModelArtifact:
 
     if not Path(weights).exists():
         raise InputNotFoundError("no such file or directory", path=weights)
+    from .formats._migrate import migrate_weights
+
     kind = detect_kind(weights)
     if kind == "k3-weights":
         source = read_weights_h5(weights, artifact.config)
     else:
         source = open_artifact(weights)
     artifact.weights = source.weights
+    if source.kind != "k3-weights":
+        migrate_weights(artifact, weights_version=source.keras_version,
+                        weights_backend=source.backend)
     return artifact
 
 

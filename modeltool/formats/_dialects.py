@@ -303,6 +303,8 @@ def _explicit_input_layer(layers: list[Any], inner: dict[str, Any], notes: list[
             shape = build
     if shape is None:
         return layers
+    if layers[0].get("class_name") == "Embedding" and not str(dtype or "").startswith("int"):
+        dtype = "int32"
     input_layer = {
         "module": "keras.layers", "class_name": "InputLayer",
         "config": {"batch_shape": list(shape), "dtype": dtype or "float32", "sparse": False,
@@ -351,7 +353,7 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         if class_name != "InputLayer":
             # Input shapes live on the InputLayer in Keras 3 (moved there for Sequential).
             for key in ("batch_input_shape", "input_shape", "batch_size",
-                        *(() if class_name == "Embedding" else ("input_dim",))):
+                        *(() if class_name == "Embedding" else ("input_dim", "input_length"))):
                 config.pop(key, None)
         _rename_args(class_name, config, name, notes)
         _drop_removed_args(class_name, config, name, notes)
@@ -367,6 +369,12 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         if "backward_layer" in config and isinstance(config["backward_layer"], dict):
             config["backward_layer"] = _canonical_layer(config["backward_layer"], notes, path,
                                                         dialect, with_nodes=False)
+    if class_name == "Embedding" and dialect < 3 and str(config.get("dtype", "")).startswith(
+            ("int", "uint")):
+        # Keras 1 gave an Embedding the dtype of its integer input; its weights are floats.
+        notes.append(f"layer {name!r}: Embedding dtype {config['dtype']!r} describes its input: "
+                     "weights kept float32")
+        config["dtype"] = "float32"
     if class_name == "GRU" and "reset_after" not in config and dialect < 3:
         config["reset_after"] = False
         notes.append(f"layer {name!r}: GRU without reset_after is the old GRU: "

@@ -22,6 +22,7 @@ from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output
 from . import _h5
 from ._dialects import attach_config, keras_loadable_config
+from ._migrate import migrate_weights
 from ._layout import (canonical_order, inner_model, layer_configs, layer_name, legacy_order,
                       saveable_layers, split_legacy_weight_name)
 
@@ -106,6 +107,7 @@ def _read_open(handle: h5py.File, path: Path, display: str) -> ModelArtifact:
         layer_names = []
     layers = read_weight_groups(weights_root, layer_names, artifact.config, display)
     artifact.weights = WeightStore(layers, closer=handle.close)
+    migrate_weights(artifact, weights_version=keras_version, weights_backend=backend)
     if "optimizer_weights" in handle:
         artifact.metadata["optimizer_weights"] = True
     return artifact

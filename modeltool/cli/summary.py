@@ -1,0 +1,40 @@
+"""``modeltool summary``: the layers of a model, one row per call, with shapes and params."""
+
+from __future__ import annotations
+
+import click
+
+from ..ops.summary import ENGINES
+from ..ops.summary import summary as summarize_file
+from ..render_summary import summary_dict, summary_table
+from . import _console
+
+
+@click.command("summary")
+@click.argument("file", type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema 1) instead of a table.")
+@click.option("--expand-nested", is_flag=True, help="Add rows for layers inside nested models.")
+@click.option("--depth", type=click.IntRange(min=0), default=None,
+              help="Expand nested models this many levels deep (0: none).")
+@click.option("--no-shapes", is_flag=True, help="Leave the input/output shape columns out.")
+@click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
+              help="fast: no TensorFlow; keras: shapes from a model Keras builds from the "
+                   "config; auto: fast, Keras only for layer classes modeltool does not know.")
+def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no_shapes: bool,
+            engine: str) -> None:
+    """Show a model's layers: shapes, params, connections and MACs of every layer call.
+
+    Reads the file as data: no TensorFlow import and no weight bytes read (except with
+    --engine keras, or --engine auto on a layer class modeltool does not know).
+
+    \b
+    Examples:
+      modeltool summary model.h5
+      modeltool summary model.keras --expand-nested
+      modeltool summary model.json --json | jq '.totals'
+    """
+    report = summarize_file(file, expand_nested=expand_nested, depth=depth, engine=engine)
+    if as_json:
+        _console.print_json(summary_dict(report))
+    else:
+        _console.out.print(summary_table(report, show_shapes=not no_shapes))

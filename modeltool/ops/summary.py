@@ -1,0 +1,557 @@
+"""``summary``: one row per layer call, with shapes, connections, params and MACs.
+
+The fast engine reads the file as data: the graph from the config, shapes from the rules in
+``graph.shapes`` (and shapes Keras recorded in the file), params from the weight shapes the
+file lists (no weight bytes are read) or from the config. Only the ``keras`` engine, or the
+``auto`` engine meeting a layer class it does not know, imports Keras.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
+from ..errors import ModelToolError, UnsupportedError
+from ..formats._layout import weight_names
+from ..graph.model import Graph, LayerInfo, Shape, build_graph
+from ..graph.shapes import (SOURCE_KERAS, SOURCE_UNKNOWN, ZERO, NodeShapes, Params, ShapeMap,
+                            config_macs, config_params, infer_shapes, macs_defined)
+
+ENGINES = ("auto", "fast", "keras")
+
+_NON_TRAINABLE_WEIGHTS = frozenset({"moving_mean", "moving_variance", "running_mean",
+                                    "running_std"})
+_NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
+
+
+@dataclass
+class SummaryRow:
+    """One call of one layer (one row of the table).
+
+    ``params``/``trainable_params`` count the layer's weights on its first node only; the
+    other nodes of a shared layer carry 0 and ``shared=True``. None means unknown.
+    """
+
+    layer: str
+    path: str
+    class_name: str
+    node: int | None
+    depth: int
+    input_shapes: list[Shape | None]
+    output_shapes: list[Shape | None] | None
+    params: int | None
+    trainable_params: int | None
+    trainable: bool
+    inbound: list[str]
+    macs: int | None
+    shape_source: str
+    shared: bool = False
+
+    @property
+    def non_trainable_params(self) -> int | None:
+        if self.params is None or self.trainable_params is None:
+            return None
+        return self.params - self.trainable_params
+
+
+@dataclass
+class WeightInfo:
+    """One weight tensor (what a weights-only file shows instead of rows)."""
+
+    layer: str
+    path: str
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes: int
+
+
+@dataclass
+class SummaryTotals:
+    """Whole-model numbers. ``params`` is None when some layer's count is unknown, ``macs``
+    when some layer that has MACs has unknown ones."""
+
+    params: int | None
+    trainable_params: int | None
+    non_trainable_params: int | None
+    macs: int | None
+    bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.bytes.values())
+
+
+@dataclass
+class Summary:
+    """What ``modeltool summary`` reports about one file."""
+
+    path: str | None
+    kind: str
+    keras_version: str | None
+    model_name: str | None
+    model_class: str | None
+    has_architecture: bool
+    rows: list[SummaryRow]
+    totals: SummaryTotals
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    weights: list[WeightInfo] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    migration_notes: list[str] = field(default_factory=list)
+    engine: str = "fast"
+    bytes_from_weights: bool = False
+
+    def __str__(self) -> str:
+        from ..render_summary import summary_text
+
+        return summary_text(self)
+
+    @property
+    def unknown_shapes(self) -> list[str]:
+        """Paths of the rows whose output shape is not (fully) known."""
+        return [row.path for row in self.rows
+                if row.output_shapes is None or any(s is None for s in row.output_shapes)]
+
+
+def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
+            depth: int | None = None, engine: str | None = None) -> Summary:
+    """Summarize a model file: one row per layer call, with shapes, params and MACs.
+
+    Args:
+        path: any file kind ``modeltool.open`` reads.
+        expand_nested: add rows for the layers inside nested models.
+        depth: how many levels of nested models to expand (implies ``expand_nested`` when
+            above 0); None for all.
+        engine: ``fast`` (no TensorFlow), ``keras`` (build the model through Keras from the
+            config alone), ``auto`` (default: fast, Keras only for unknown layer classes).
+
+    Returns:
+        A Summary; ``str(summary)`` is the rendered table.
+
+    Raises:
+        ModelToolError: unreadable input, a damaged graph, or a Keras failure with
+            ``engine="keras"``.
+
+    Example:
+        >>> s = modeltool.summary("model.h5")  # doctest: +SKIP
+        >>> s.totals.params, s.rows[0].output_shapes
+    """
+    from ..api import open as open_file
+
+    with open_file(path) as artifact:
+        return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine)
+
+
+def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: int | None = None,
+              engine: str | None = None) -> Summary:
+    """Summarize an opened artifact (see ``summary``). Never reads weight bytes."""
+    engine = engine or "auto"
+    if engine not in ENGINES:
+        raise UnsupportedError(f"unknown engine {engine!r}", hint="use auto, fast or keras")
+    if depth is not None and depth < 0:
+        raise UnsupportedError("depth must be 0 or more", hint="pass --depth 0, 1, 2, ...")
+    max_depth = depth if depth is not None else (None if expand_nested else 0)
+    if artifact.config is None:
+        return _weights_only(artifact)
+    display = os.fspath(artifact.path) if artifact.path is not None else None
+    graph = build_graph(artifact.config, dialect=artifact.dialect, path=display)
+    notes: list[str] = []
+    keras_params: dict[str, Params] | None = None
+    if engine == "keras":
+        overrides, keras_params = _keras_overrides(artifact)
+        shapes = infer_shapes(graph, overrides=overrides, override_all=True)
+        used = "keras"
+    else:
+        shapes = infer_shapes(graph)
+        used = "fast"
+        unknown = _unknown_classes(shapes)
+        if unknown and engine == "auto":
+            names = ", ".join(sorted({f"{path} ({cls})" for path, cls in unknown}))
+            try:
+                overrides, keras_params = _keras_overrides(artifact)
+            except ModelToolError as err:
+                notes.append(f"no shape rule for {names}; Keras could not help either "
+                             f"({err.problem}): shown as ?")
+            else:
+                shapes = infer_shapes(graph, overrides=overrides)
+                used = "auto"
+                notes.append(f"shapes of {names} came from Keras (no built-in rule)")
+        elif unknown:
+            names = ", ".join(sorted({f"{path} ({cls})" for path, cls in unknown}))
+            notes.append(f"no shape rule for {names}: shown as ?")
+    builder = _RowBuilder(artifact, keras_params)
+    rows = builder.rows(graph, shapes, max_depth)
+    totals = builder.totals(graph, shapes)
+    return Summary(
+        path=display, kind=artifact.kind, keras_version=artifact.keras_version,
+        model_name=graph.name, model_class=graph.class_name, has_architecture=True,
+        rows=rows, totals=totals, inputs=[str(r) for r in graph.inputs],
+        outputs=[str(r) for r in graph.outputs], notes=notes,
+        migration_notes=list(artifact.notes), engine=used, bytes_from_weights=bool(artifact.weights))
+
+
+def _weights_only(artifact: ModelArtifact) -> Summary:
+    weights = [WeightInfo(e.layer, e.path, e.name, e.shape, e.dtype, e.nbytes)
+               for e in artifact.weights]
+    by_dtype: dict[str, int] = {}
+    for entry in artifact.weights:
+        by_dtype[entry.dtype] = by_dtype.get(entry.dtype, 0) + entry.nbytes
+    problem = artifact.metadata.get("config_error")
+    note = ("this file holds no architecture (weights only): the weights are listed instead"
+            if not problem else f"the architecture is not usable ({problem}): "
+            "the weights are listed instead")
+    total = artifact.weights.total_params
+    return Summary(
+        path=os.fspath(artifact.path) if artifact.path is not None else None,
+        kind=artifact.kind, keras_version=artifact.keras_version, model_name=None,
+        model_class=None, has_architecture=False, rows=[],
+        totals=SummaryTotals(total, None, None, 0, by_dtype), weights=weights,
+        notes=[note], migration_notes=list(artifact.notes), engine="fast",
+        bytes_from_weights=True)
+
+
+def _unknown_classes(shapes: ShapeMap, prefix: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for (name, _), node in shapes.nodes.items():
+        info = shapes.graph.layers[name]
+        if not node.known_class and (node.outputs is None
+                                     or any(s is None for s in node.outputs)):
+            found.append((f"{prefix}{name}", info.class_name))
+        if node.inner is not None:
+            found.extend(_unknown_classes(node.inner, f"{prefix}{name}/"))
+    return found
+
+
+class _RowBuilder:
+    """Turns a Graph and its ShapeMap into rows and totals."""
+
+    def __init__(self, artifact: ModelArtifact, keras_params: dict[str, Params] | None) -> None:
+        self.weights = artifact.weights
+        self.has_weights = bool(artifact.weights)
+        self.keras_params = keras_params or {}
+        self.entries: dict[str, list[WeightEntry]] = {}
+        for entry in artifact.weights:
+            self.entries.setdefault(entry.path, []).append(entry)
+        self.classes: dict[str, LayerInfo] = {}
+        self.flags: dict[str, bool] = {}
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def rows(self, graph: Graph, shapes: ShapeMap, max_depth: int | None) -> list[SummaryRow]:
+        self._index(graph, "")
+        out: list[SummaryRow] = []
+        self._graph_rows(graph, shapes, "", 0, True, max_depth, out)
+        return out
+
+    def _index(self, graph: Graph, prefix: str) -> None:
+        for info in graph.layers.values():
+            path = f"{prefix}{info.name}"
+            self.classes[path] = info
+            self.flags[path] = info.trainable
+            if info.graph is not None:
+                self._index(info.graph, f"{path}/")
+
+    def _graph_rows(self, graph: Graph, shapes: ShapeMap, prefix: str, depth: int,
+                    trainable: bool, max_depth: int | None, out: list[SummaryRow]) -> None:
+        for info in graph.visible_layers():
+            path = f"{prefix}{info.name}"
+            layer_trainable = trainable and info.trainable
+            nodes = info.nodes or [None]
+            for position, node in enumerate(nodes):
+                node_shapes = shapes.nodes.get(node.key) if node is not None else None
+                ins = node_shapes.inputs if node_shapes else []
+                outs = node_shapes.outputs if node_shapes else None
+                if position == 0:
+                    params = self.layer_params(info, path, shapes, layer_trainable)
+                else:
+                    params = ZERO
+                out.append(SummaryRow(
+                    layer=info.name, path=path, class_name=info.class_name,
+                    node=node.index if node is not None else None, depth=depth,
+                    input_shapes=list(ins), output_shapes=None if outs is None else list(outs),
+                    params=None if params is None else params.total,
+                    trainable_params=None if params is None else params.trainable,
+                    trainable=layer_trainable,
+                    inbound=[str(ref) for ref in node.inbound] if node is not None else [],
+                    macs=self.node_macs(info, node_shapes),
+                    shape_source=node_shapes.source if node_shapes else SOURCE_UNKNOWN,
+                    shared=position > 0))
+                expand = max_depth is None or depth < max_depth
+                if position == 0 and expand and info.graph is not None and node_shapes \
+                        and node_shapes.inner is not None:
+                    self._graph_rows(info.graph, node_shapes.inner, f"{path}/", depth + 1,
+                                     layer_trainable, max_depth, out)
+
+    # -- params -------------------------------------------------------------------------------
+
+    def layer_params(self, info: LayerInfo, path: str, shapes: ShapeMap,
+                     trainable: bool) -> Params | None:
+        """Params of one layer: file weights first, then Keras (engine keras), then config."""
+        if info.is_input:
+            return ZERO
+        entries = [e for key, group in self.entries.items()
+                   if key == path or key.startswith(f"{path}/") for e in group]
+        if entries:
+            return self._from_weights(entries, trainable)
+        if path in self.keras_params:
+            p = self.keras_params[path]
+            return p if trainable else Params(p.total, 0)
+        p = self._from_config(info, shapes)
+        if p is None:
+            return None
+        return p if trainable else Params(p.total, 0)
+
+    def _from_config(self, info: LayerInfo, shapes: ShapeMap) -> Params | None:
+        node = info.nodes[0] if info.nodes else None
+        node_shapes = shapes.nodes.get(node.key) if node is not None else None
+        if info.graph is not None:
+            if node_shapes is None or node_shapes.inner is None:
+                return None
+            return _graph_params(info.graph, node_shapes.inner)
+        return _config_params_of(info, node_shapes)
+
+    def _from_weights(self, entries: list[WeightEntry], trainable: bool) -> Params:
+        total = trainable_count = 0
+        for entry in entries:
+            size = entry.size
+            total += size
+            if trainable and self._entry_trainable(entry):
+                trainable_count += size
+        return Params(total, trainable_count)
+
+    def _entry_trainable(self, entry: WeightEntry) -> bool:
+        parts = entry.path.split("/")
+        for i in range(1, len(parts) + 1):
+            if not self.flags.get("/".join(parts[:i]), True):
+                return False
+        owner = self.classes.get(entry.path)
+        name = entry.name.rsplit("/", 1)[-1]
+        if owner is not None:
+            if owner.class_name in _NON_TRAINABLE_CLASSES:
+                return False
+            if name.isdigit():
+                names = weight_names(owner.raw) if owner.raw else None
+                if names and int(name) < len(names):
+                    name = names[int(name)]
+        return name not in _NON_TRAINABLE_WEIGHTS
+
+    # -- macs ---------------------------------------------------------------------------------
+
+    def node_macs(self, info: LayerInfo, node_shapes: NodeShapes | None) -> int | None:
+        return _node_macs(info, node_shapes)
+
+    # -- totals -------------------------------------------------------------------------------
+
+    def totals(self, graph: Graph, shapes: ShapeMap) -> SummaryTotals:
+        params: Params | None = ZERO
+        for info in graph.visible_layers():
+            p = self.layer_params(info, info.name, shapes, info.trainable)
+            params = None if p is None or params is None else params + p
+        macs: int | None = 0
+        for info in graph.visible_layers():
+            if not _has_macs(info):
+                continue
+            for node in info.nodes:
+                m = self.node_macs(info, shapes.nodes.get(node.key))
+                macs = None if m is None or macs is None else macs + m
+        if self.has_weights:
+            by_dtype: dict[str, int] = {}
+            for entry in self.weights:
+                by_dtype[entry.dtype] = by_dtype.get(entry.dtype, 0) + entry.nbytes
+        else:
+            by_dtype = _config_bytes(graph, shapes) if params is not None else {}
+        if params is None:
+            return SummaryTotals(None, None, None, macs, by_dtype)
+        return SummaryTotals(params.total, params.trainable, params.non_trainable, macs,
+                             by_dtype)
+
+
+def _config_params_of(info: LayerInfo, node_shapes: NodeShapes | None) -> Params | None:
+    if node_shapes is None:
+        return config_params(info.class_name, info.config, [], info.module)
+    return config_params(info.class_name, info.config, list(node_shapes.inputs), info.module,
+                         node_shapes.extra)
+
+
+def _graph_params(graph: Graph, shapes: ShapeMap) -> Params | None:
+    total = ZERO
+    for info in graph.visible_layers():
+        if info.is_input:
+            continue
+        node = info.nodes[0] if info.nodes else None
+        node_shapes = shapes.nodes.get(node.key) if node is not None else None
+        if info.graph is not None:
+            if node_shapes is None or node_shapes.inner is None:
+                return None
+            p = _graph_params(info.graph, node_shapes.inner)
+        else:
+            p = _config_params_of(info, node_shapes)
+        if p is None:
+            return None
+        total = total + (p if info.trainable else Params(p.total, 0))
+    return total
+
+
+def _node_macs(info: LayerInfo, node_shapes: NodeShapes | None) -> int | None:
+    """MACs per sample of one call; None where not defined or not known."""
+    if node_shapes is None:
+        return None
+    if info.graph is None:
+        return config_macs(info.class_name, info.config, node_shapes.inputs,
+                           node_shapes.outputs)
+    if node_shapes.inner is None:
+        return None
+    inner = _graph_macs(info.graph, node_shapes.inner)
+    if inner is None or info.class_name != "TimeDistributed":
+        return inner
+    x = node_shapes.inputs[0] if node_shapes.inputs else None
+    if x is None or len(x) < 2 or x[1] is None:
+        return None
+    return inner * int(x[1])
+
+
+def _graph_macs(graph: Graph, shapes: ShapeMap) -> int | None:
+    """MACs of one call of a nested model; None when a layer that has MACs has unknown ones
+    (or when no layer inside has any)."""
+    total = 0
+    defined = False
+    for info in graph.visible_layers():
+        if not _has_macs(info):
+            continue
+        for node in info.nodes:
+            m = _node_macs(info, shapes.nodes.get(node.key))
+            if m is None:
+                return None
+            total += m
+            defined = True
+    return total if defined else None
+
+
+def _has_macs(info: LayerInfo) -> bool:
+    """Whether a layer (or any layer inside it) is one whose MACs are counted."""
+    if info.graph is None:
+        return macs_defined(info.class_name, info.config)
+    return any(_has_macs(inner) for inner in info.graph.layers.values())
+
+
+def _config_bytes(graph: Graph, shapes: ShapeMap) -> dict[str, int]:
+    """Bytes the weights would take, by dtype, for a file without weights (float32 unless the
+    layer's dtype policy says otherwise)."""
+    out: dict[str, int] = {}
+
+    def walk(g: Graph, sm: ShapeMap) -> None:
+        for info in g.visible_layers():
+            node = info.nodes[0] if info.nodes else None
+            ns = sm.nodes.get(node.key) if node is not None else None
+            if info.graph is not None:
+                if ns is not None and ns.inner is not None:
+                    walk(info.graph, ns.inner)
+                continue
+            p = _config_params_of(info, ns)
+            if not p or p.total == 0:
+                continue
+            dtype = _variable_dtype(info.config.get("dtype"))
+            out[dtype] = out.get(dtype, 0) + p.total * np.dtype(dtype).itemsize
+
+    walk(graph, shapes)
+    return out
+
+
+def _variable_dtype(policy: Any) -> str:
+    # Variables are floats: a "mixed_*" policy keeps float32 variables, and an integer dtype
+    # on a layer is a Keras 1 input dtype, not the dtype of its weights.
+    if isinstance(policy, dict):
+        policy = (policy.get("config") or {}).get("name")
+    if isinstance(policy, str) and not policy.startswith("mixed"):
+        try:
+            dtype = np.dtype(policy)
+        except TypeError:
+            return "float32"
+        if dtype.kind == "f":
+            return dtype.name
+    return "float32"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Keras engine (imports Keras; only on request or for unknown layer classes)
+# ---------------------------------------------------------------------------------------------
+
+
+def _keras_overrides(artifact: ModelArtifact) -> tuple[dict[tuple[str, ...], NodeShapes],
+                                                        dict[str, Params]]:
+    """Shapes of every node and params of every layer, from a model Keras builds from the
+    config alone (``safe_mode`` on, no weight data read)."""
+    from .. import keras_bridge
+
+    model = keras_bridge.model_from_artifact(artifact, with_weights=False)
+    shapes: dict[tuple[str, ...], NodeShapes] = {}
+    params: dict[str, Params] = {}
+    _walk_keras(model, (), shapes, params)
+    return shapes, params
+
+
+def _own_nodes(model: Any) -> set[Any] | None:
+    functional = getattr(model, "_functional", None) or model
+    nodes = getattr(functional, "_nodes", None)
+    return set(nodes) if nodes is not None else None
+
+
+def _walk_keras(model: Any, prefix: tuple[str, ...], shapes: dict[tuple[str, ...], NodeShapes],
+                params: dict[str, Params]) -> None:
+    from keras.src.ops.function import make_node_key  # noqa: TID253 - keras engine only
+
+    own = _own_nodes(model)
+    for layer in _keras_layers(model):
+        path = (*prefix, layer.name)
+        index = 0
+        for i, node in enumerate(layer._inbound_nodes):
+            if own is not None and make_node_key(layer, i) not in own:
+                continue
+            ins = [_keras_shape(t) for t in _positional_tensors(node)]
+            outs = [_keras_shape(t) for t in node.output_tensors]
+            shapes[(*path, str(index))] = NodeShapes(ins, outs, SOURCE_KERAS)
+            index += 1
+        weights = list(getattr(layer, "weights", []))
+        trainable = list(getattr(layer, "trainable_weights", []))
+        params["/".join(path)] = Params(sum(_size(w) for w in weights),
+                                        sum(_size(w) for w in trainable))
+        inner = getattr(layer, "layer", None)
+        if hasattr(layer, "_inbound_nodes") and hasattr(layer, "layers") \
+                and hasattr(layer, "inputs"):
+            _walk_keras(layer, path, shapes, params)
+        elif inner is not None and hasattr(inner, "layers") and hasattr(inner, "inputs"):
+            _walk_keras(inner, path, shapes, params)
+
+
+def _keras_layers(model: Any) -> Iterable[Any]:
+    functional = getattr(model, "_functional", None)
+    layers = list(getattr(functional or model, "operations", None) or model.layers)
+    return layers
+
+
+def _positional_tensors(node: Any) -> list[Any]:
+    from keras.src import tree  # noqa: TID253 - keras engine only
+    from keras.src.backend import KerasTensor  # noqa: TID253
+
+    return [t for t in tree.flatten(node.arguments.args) if isinstance(t, KerasTensor)]
+
+
+def _keras_shape(tensor: Any) -> Shape | None:
+    shape = getattr(tensor, "shape", None)
+    if shape is None:
+        return None
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _size(weight: Any) -> int:
+    return int(np.prod(weight.shape, dtype=np.int64)) if len(weight.shape) else 1
+
+
+__all__ = ["ENGINES", "Summary", "SummaryRow", "SummaryTotals", "WeightInfo", "summarize",
+           "summary"]

@@ -1,0 +1,196 @@
+"""Summary reports to rich renderables, plain text and JSON-able dicts. Nothing here prints.
+
+Every cell is a ``rich.text.Text``, so layer names such as ``[None, 3]`` are never read as
+markup. The JSON schema (``"schema": 1``)::
+
+    {"schema": 1, "path", "kind", "keras_version", "engine", "has_architecture",
+     "model": {"name", "class"}, "inputs": ["layer[node][tensor]"], "outputs": [...],
+     "rows": [{"layer", "path", "class", "node", "depth", "input_shapes", "output_shapes",
+               "params", "trainable_params", "trainable", "inbound", "macs", "shape_source",
+               "shared"}],
+     "totals": {"params", "trainable_params", "non_trainable_params", "macs", "bytes",
+                "bytes_by_dtype"},
+     "weights": [{"layer", "path", "name", "shape", "dtype", "bytes"}],   # weights-only files
+     "notes": [...], "migration_notes": [...]}
+
+Shapes are lists with null for unknown dimensions; a wholly unknown shape is null, and an
+unknown list of outputs is null. ``params`` of a shared layer is counted on its first node
+(later nodes carry 0 and ``"shared": true``); null means unknown.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .graph.model import Shape
+from .ops.summary import Summary, SummaryRow
+from .render import human_bytes
+
+SCHEMA = 1
+
+#: Width of ``str(summary)`` (fixed, so text output is the same on every terminal).
+TEXT_WIDTH = 120
+
+
+def format_shape(shape: Shape | None) -> str:
+    """``(None, 28, 28, 1)``; ``?`` for an unknown shape."""
+    if shape is None:
+        return "?"
+    inner = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def format_shapes(shapes: list[Shape | None] | None) -> str:
+    if shapes is None:
+        return "?"
+    if not shapes:
+        return ""
+    if len(shapes) == 1:
+        return format_shape(shapes[0])
+    return "[" + ", ".join(format_shape(s) for s in shapes) + "]"
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _layer_cell(row: SummaryRow) -> Text:
+    text = Text("  " * row.depth + row.layer)
+    if row.node is not None and (row.node > 0 or row.shared):
+        text.append(f" #{row.node}")
+    return text
+
+
+def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableType:
+    """The summary as rich renderables: the layer table (or the weights table of a weights-only
+    file), then totals and notes."""
+    parts: list[RenderableType] = [Text(_title(summary))]
+    if summary.has_architecture:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("Layer", overflow="fold", max_width=40)
+        table.add_column("Class", no_wrap=True)
+        if show_shapes:
+            table.add_column("Input shape", overflow="fold", min_width=12)
+            table.add_column("Output shape", overflow="fold", min_width=12)
+        table.add_column("Param #", justify="right", no_wrap=True)
+        table.add_column("Train", justify="center", no_wrap=True)
+        table.add_column("Connected to", overflow="fold", min_width=12)
+        table.add_column("MACs", justify="right", no_wrap=True)
+        for row in summary.rows:
+            params = "shared" if row.shared else _count(row.params)
+            cells = [_layer_cell(row), Text(row.class_name)]
+            if show_shapes:
+                cells += [Text(format_shapes(row.input_shapes) or "-"),
+                          Text(format_shapes(row.output_shapes))]
+            cells += [Text(params), Text("Y" if row.trainable else "N"),
+                      Text(", ".join(row.inbound) or "-"),
+                      Text("" if row.macs is None else f"{row.macs:,}")]
+            table.add_row(*cells)
+        parts.append(table)
+    else:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ("Layer", "Weight", "Shape", "Dtype", "Bytes"):
+            table.add_column(column, justify="right" if column == "Bytes" else "left",
+                             overflow="fold")
+        for weight in summary.weights:
+            table.add_row(Text(weight.path), Text(weight.name), Text(format_shape(weight.shape)),
+                          Text(weight.dtype), Text(f"{weight.bytes:,}"))
+        parts.append(table)
+    parts.append(_totals(summary))
+    for note in summary.notes:
+        parts.append(Text(f"Note: {note}"))
+    return Group(*parts)
+
+
+def _title(summary: Summary) -> str:
+    version = f", Keras {summary.keras_version}" if summary.keras_version else ""
+    where = summary.path or "<memory>"
+    if not summary.has_architecture:
+        return f"{where} ({summary.kind}{version}): weights only, no architecture"
+    model = f'{summary.model_class} "{summary.model_name}"'
+    return f"{model} from {where} ({summary.kind}{version})"
+
+
+def _totals(summary: Summary) -> Text:
+    totals = summary.totals
+    lines = []
+    size = human_bytes(totals.total_bytes) if totals.bytes else "?"
+    lines.append(f"Total params: {_count(totals.params)} ({size})")
+    if summary.has_architecture:
+        lines.append(f"Trainable params: {_count(totals.trainable_params)}")
+        lines.append(f"Non-trainable params: {_count(totals.non_trainable_params)}")
+        lines.append(f"MACs per sample: {_count(totals.macs)}")
+    if totals.bytes:
+        how = "" if summary.bytes_from_weights else " (estimated from the config)"
+        by_dtype = ", ".join(f"{dtype} {human_bytes(n)}" for dtype, n in
+                             sorted(totals.bytes.items()))
+        lines.append(f"Weights{how}: {by_dtype}")
+    return Text("\n".join(lines))
+
+
+def summary_text(summary: Summary, *, width: int = TEXT_WIDTH, show_shapes: bool = True) -> str:
+    """The table as plain text at a fixed width, without colour (what ``str(summary)`` is)."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
+                      markup=False, highlight=False, emoji=False, legacy_windows=False,
+                      record=False, soft_wrap=False)
+    console.print(summary_table(summary, show_shapes=show_shapes))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def _json_shape(shape: Shape | None) -> list[int | None] | None:
+    return None if shape is None else list(shape)
+
+
+def _json_shapes(shapes: list[Shape | None] | None) -> list[list[int | None] | None] | None:
+    return None if shapes is None else [_json_shape(s) for s in shapes]
+
+
+def summary_dict(summary: Summary) -> dict[str, Any]:
+    """The ``--json`` document (see the module docstring for the schema)."""
+    totals = summary.totals
+    return {
+        "schema": SCHEMA,
+        "path": summary.path,
+        "kind": summary.kind,
+        "keras_version": summary.keras_version,
+        "engine": summary.engine,
+        "has_architecture": summary.has_architecture,
+        "model": {"name": summary.model_name, "class": summary.model_class},
+        "inputs": list(summary.inputs),
+        "outputs": list(summary.outputs),
+        "rows": [{
+            "layer": row.layer,
+            "path": row.path,
+            "class": row.class_name,
+            "node": row.node,
+            "depth": row.depth,
+            "input_shapes": _json_shapes(row.input_shapes),
+            "output_shapes": _json_shapes(row.output_shapes),
+            "params": row.params,
+            "trainable_params": row.trainable_params,
+            "trainable": row.trainable,
+            "inbound": list(row.inbound),
+            "macs": row.macs,
+            "shape_source": row.shape_source,
+            "shared": row.shared,
+        } for row in summary.rows],
+        "totals": {
+            "params": totals.params,
+            "trainable_params": totals.trainable_params,
+            "non_trainable_params": totals.non_trainable_params,
+            "macs": totals.macs,
+            "bytes": totals.total_bytes,
+            "bytes_by_dtype": dict(sorted(totals.bytes.items())),
+        },
+        "weights": [{"layer": w.layer, "path": w.path, "name": w.name, "shape": list(w.shape),
+                     "dtype": w.dtype, "bytes": w.bytes} for w in summary.weights],
+        "notes": list(summary.notes),
+        "migration_notes": list(summary.migration_notes),
+    }
