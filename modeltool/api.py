@@ -132,14 +132,20 @@ def attach_weights(artifact: ModelArtifact, weights: PathLike) -> ModelArtifact:
     if not Path(weights).exists():
         raise InputNotFoundError("no such file or directory", path=weights)
     from .formats._migrate import migrate_weights
+    from .formats.hdf5_legacy import read_hdf5_legacy
 
     kind = detect_kind(weights)
     if kind == "k3-weights":
         source = read_weights_h5(weights, artifact.config)
+    elif kind in ("h5", "k2-weights"):
+        # a weights-only file is read against the architecture (nested names, migration)
+        source = read_hdf5_legacy(weights, artifact if kind == "k2-weights" else None)
     else:
         source = open_artifact(weights)
     artifact.weights = source.weights
-    if source.kind != "k3-weights":
+    if kind == "k2-weights":
+        artifact.notes.extend(note for note in source.notes if note not in artifact.notes)
+    elif source.kind != "k3-weights":
         migrate_weights(artifact, weights_version=source.keras_version,
                         weights_backend=source.backend)
     return artifact

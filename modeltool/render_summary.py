@@ -35,7 +35,7 @@ from .render import human_bytes
 SCHEMA = 1
 
 #: Width of ``str(summary)`` (fixed, so text output is the same on every terminal).
-TEXT_WIDTH = 120
+TEXT_WIDTH = 132
 
 
 def format_shape(shape: Shape | None) -> str:
@@ -46,14 +46,18 @@ def format_shape(shape: Shape | None) -> str:
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
-def format_shapes(shapes: list[Shape | None] | None) -> str:
+def format_shapes(shapes: list[Shape | None] | None, sep: str = ", ") -> str:
+    """One shape as ``(None, 3)``, several as ``[(None, 3), (None, 4)]`` (or one per line
+    with ``sep="\n"``), ``?`` when even their number is unknown."""
     if shapes is None:
         return "?"
     if not shapes:
         return ""
     if len(shapes) == 1:
         return format_shape(shapes[0])
-    return "[" + ", ".join(format_shape(s) for s in shapes) + "]"
+    if sep == "\n":
+        return sep.join(format_shape(s) for s in shapes)
+    return "[" + sep.join(format_shape(s) for s in shapes) + "]"
 
 
 def _count(value: int | None) -> str:
@@ -73,23 +77,23 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
     parts: list[RenderableType] = [Text(_title(summary))]
     if summary.has_architecture:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        table.add_column("Layer", overflow="fold", max_width=40)
-        table.add_column("Class", no_wrap=True)
+        table.add_column("Layer", overflow="fold", max_width=32)
+        table.add_column("Class", overflow="fold")
         if show_shapes:
             table.add_column("Input shape", overflow="fold", min_width=12)
             table.add_column("Output shape", overflow="fold", min_width=12)
-        table.add_column("Param #", justify="right", no_wrap=True)
+        table.add_column("Param #", justify="right", overflow="fold")
         table.add_column("Train", justify="center", no_wrap=True)
-        table.add_column("Connected to", overflow="fold", min_width=12)
-        table.add_column("MACs", justify="right", no_wrap=True)
+        table.add_column("Connected to", overflow="fold", min_width=20)
+        table.add_column("MACs", justify="right", overflow="fold")
         for row in summary.rows:
             params = "shared" if row.shared else _count(row.params)
             cells = [_layer_cell(row), Text(row.class_name)]
             if show_shapes:
-                cells += [Text(format_shapes(row.input_shapes) or "-"),
-                          Text(format_shapes(row.output_shapes))]
+                cells += [Text(format_shapes(row.input_shapes, "\n") or "-"),
+                          Text(format_shapes(row.output_shapes, "\n"))]
             cells += [Text(params), Text("Y" if row.trainable else "N"),
-                      Text(", ".join(row.inbound) or "-"),
+                      Text("\n".join(row.inbound) or "-"),
                       Text("" if row.macs is None else f"{row.macs:,}")]
             table.add_row(*cells)
         parts.append(table)

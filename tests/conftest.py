@@ -56,7 +56,8 @@ def sample_inputs(model_name: str, keras_model: Any, batch: int = 3, seed: int =
 
 
 def predict(model: Any, inputs: list[Any]) -> list[np.ndarray]:
-    out = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    single = len(inputs) == 1 and type(model).__name__ == "Sequential"
+    out = model(inputs[0] if single else list(inputs), training=False)
     if isinstance(out, dict):
         out = list(out.values())
     if not isinstance(out, (list, tuple)):

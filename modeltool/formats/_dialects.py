@@ -95,7 +95,13 @@ _REMOVED_ARGS: dict[str, dict[str, Any]] = {
     "BatchNormalization": {"fused": None, "renorm": False, "renorm_clipping": None,
                            "renorm_momentum": None, "virtual_batch_size": None,
                            "adjustment": None, "mode": 0},
-    "DepthwiseConv2D": {"groups": 1},
+    "DepthwiseConv2D": {"groups": 1, "kernel_initializer": None, "kernel_regularizer": None,
+                        "kernel_constraint": None},
+    # Keras 2 separable convolutions inherited the plain convolution's kernel arguments.
+    "SeparableConv1D": {"groups": 1, "kernel_initializer": None, "kernel_regularizer": None,
+                        "kernel_constraint": None},
+    "SeparableConv2D": {"groups": 1, "kernel_initializer": None, "kernel_regularizer": None,
+                        "kernel_constraint": None},
     "Conv2DTranspose": {"groups": 1},
     "Conv1DTranspose": {"groups": 1},
     "Conv3DTranspose": {"groups": 1},
@@ -205,6 +211,10 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
                            for layer in raw_layers]
         for key in ("input_layers", "output_layers"):
             inner[key] = _canonical_refs(inner.get(key), key, path)
+            if dialect < 3 and len(inner[key]) == 1 and isinstance(inner[key][0], list):
+                # Keras 1/2 listed a single input/output as a list of one, yet called and
+                # returned it bare; Keras 3 writes it bare, and treats a list as structure.
+                inner[key] = inner[key][0]
         if shifted:
             _unshift_node_indices(inner, shifted)
         _canonical_dtype(inner, notes)
@@ -558,14 +568,18 @@ def keras_loadable_config(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _loadable_model(model: dict[str, Any]) -> None:
-    for layer in model.get("config", {}).get("layers", []) or []:
-        if layer.get("class_name") in MODEL_CLASSES:
-            _loadable_model(layer)
-        nodes = layer.get("inbound_nodes")
-        if not nodes:
-            continue
-        layer["inbound_nodes"] = [_loadable_node(node) for node in nodes]
+def _loadable_model(value: Any) -> None:
+    """Every ``inbound_nodes`` list in the tree, nested models and wrapped models included."""
+    if isinstance(value, dict):
+        nodes = value.get("inbound_nodes")
+        if isinstance(nodes, list) and nodes:
+            value["inbound_nodes"] = [_loadable_node(node) for node in nodes]
+        for key, item in value.items():
+            if key != "inbound_nodes":
+                _loadable_model(item)
+    elif isinstance(value, list):
+        for item in value:
+            _loadable_model(item)
 
 
 def _loadable_node(node: Any) -> Any:

@@ -50,11 +50,14 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def read_hdf5_legacy(path: str | os.PathLike[str]) -> ModelArtifact:
+def read_hdf5_legacy(path: str | os.PathLike[str],
+                     architecture: ModelArtifact | None = None) -> ModelArtifact:
     """Read a legacy full-model HDF5 file or a Keras 2 weights-only HDF5 file.
 
     Args:
         path: the ``.h5`` file.
+        architecture: for a weights-only file, the architecture it belongs to: names nested
+            layers and tells how to migrate old layouts.
 
     Returns:
         A ModelArtifact whose weights are read lazily.
@@ -68,13 +71,14 @@ def read_hdf5_legacy(path: str | os.PathLike[str]) -> ModelArtifact:
     display = os.fspath(path)
     handle = _h5.open_h5(path, display)
     try:
-        return _read_open(handle, Path(path), display)
+        return _read_open(handle, Path(path), display, architecture)
     except BaseException:
         handle.close()
         raise
 
 
-def _read_open(handle: h5py.File, path: Path, display: str) -> ModelArtifact:
+def _read_open(handle: h5py.File, path: Path, display: str,
+               architecture: ModelArtifact | None) -> ModelArtifact:
     raw_config = _h5.attr_str(handle, "model_config", display)
     if raw_config is None and "model_weights" in handle:
         kind = KIND
@@ -105,6 +109,10 @@ def _read_open(handle: h5py.File, path: Path, display: str) -> ModelArtifact:
         if kind == WEIGHTS_KIND:
             raise CorruptFileError("HDF5 file has no layer_names", path=display)
         layer_names = []
+    if artifact.config is None and architecture is not None:
+        artifact.config = architecture.config
+        artifact.dialect = architecture.dialect
+        artifact.source_config = architecture.source_config
     layers = read_weight_groups(weights_root, layer_names, artifact.config, display)
     artifact.weights = WeightStore(layers, closer=handle.close)
     migrate_weights(artifact, weights_version=keras_version, weights_backend=backend)

@@ -268,12 +268,19 @@ def write_v3_layers(root: h5py.Group, artifact: ModelArtifact) -> None:
     if left:
         raise UnsupportedError(f"weights for layers not in the architecture: {', '.join(left)}",
                                path=artifact.path)
+    for name, entries in artifact.weights.layers.items():
+        if len(entries) != writer.stored.get(name, 0):
+            raise UnsupportedError(
+                f"the weights of layer {name!r} do not fit its architecture "
+                f"({len(entries)} tensors, {writer.stored.get(name, 0)} placed)",
+                path=artifact.path)
 
 
 @dataclass
 class _Writer:
     artifact: ModelArtifact
     written: set[str] = field(default_factory=set)
+    stored: dict[str, int] = field(default_factory=dict)
 
     def model(self, root: h5py.Group, model: dict[str, Any],
               entries: list[WeightEntry] | None, path: str = "") -> None:
@@ -330,6 +337,7 @@ class _Writer:
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=self.artifact.path)
             group.create_dataset(str(index), data=array)
+            self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
 
 
 def _named(layer: dict[str, Any], name: str) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def build_graph(config: dict[str, Any], *, dialect: int | None = None,
         CorruptFileError: a reference to a missing layer or node, a duplicate layer name, a
             cycle, or a config that is not a model.
     """
-    return _Builder(dialect, path).model(config, 0)
+    return _Builder(dialect, path).model(_untuple(config), 0)
 
 
 class _Builder:
@@ -268,6 +268,10 @@ class _Builder:
                 ref = self.resolve(_history(obj), layers, offsets, where)
                 found.append(ref)
                 node.recorded[ref] = _shape(obj.get("config", {}).get("shape"))
+            if not found and self.dialect != 3 and _legacy_ref(value, layers):
+                # tf.keras 2 writes a tensor passed by keyword as a bare [layer, node, tensor]
+                # (TFOpLambda: ``tf.math.multiply(x, y=other)``).
+                found.append(self.resolve(value, layers, offsets, where))
             if found:
                 node.extra[key] = found
 
@@ -352,6 +356,23 @@ class _Builder:
         return order
 
 
+def _untuple(value: Any, depth: int = 0) -> Any:
+    """Configs from a SavedModel's Keras metadata spell tuples ``{"class_name": "__tuple__",
+    "items": [...]}``; they are lists everywhere else. Returns ``value`` itself when unchanged."""
+    if depth > 4 * MAX_NESTING:
+        return value
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
+            return [_untuple(item, depth + 1) for item in value["items"]]
+        changed = {key: _untuple(item, depth + 1) for key, item in value.items()}
+        same = all(changed[key] is value[key] for key in value)
+        return value if same else changed
+    if isinstance(value, list):
+        items = [_untuple(item, depth + 1) for item in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
+    return value
+
+
 def _tensor_objects(value: Any) -> list[dict[str, Any]]:
     """Every ``__keras_tensor__`` object in an argument structure, in order."""
     if is_tensor_ref(value):
@@ -364,6 +385,12 @@ def _tensor_objects(value: Any) -> list[dict[str, Any]]:
         for item in value:
             found.extend(_tensor_objects(item))
     return found
+
+
+def _legacy_ref(value: Any, layers: dict[str, LayerInfo]) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and value[0] in layers and all(isinstance(v, int) and not isinstance(v, bool)
+                                           for v in value[1:]))
 
 
 def _history(value: dict[str, Any]) -> Any:

@@ -57,6 +57,8 @@ class NodeShapes:
     outputs: Outputs
     source: str
     inner: ShapeMap | None = None
+    #: False when no rule answers for this node (an unknown class, or a rule that cannot
+    #: answer although its inputs are known): the node the ``auto`` engine asks Keras about.
     known_class: bool = True
     extra: dict[str, list[Shape | None]] = field(default_factory=dict)
 
@@ -173,15 +175,19 @@ def _evaluate(info: LayerInfo, node: Node, ins: list[Shape | None],
         step = [None if x is None or len(x) < 3 else (x[0], *x[2:])]
         inner = infer_shapes(held, step, use_recorded=use_recorded, overrides=overrides,
                              override_all=override_all, prefix=path)
-        outs = [None if x is None or o is None else (o[0], x[1], *o[1:])
-                for o in (inner.outputs() or [None])]
-        return NodeShapes(ins, outs, _source(outs), inner)
+        steps: list[Shape | None] = [None if x is None or o is None else (o[0], x[1], *o[1:])
+                                     for o in (inner.outputs() or [None])]
+        return NodeShapes(ins, steps, _source(steps), inner)
     call = Call(info.class_name, info.config, ins, extra, node.kwargs, node.args, info.module)
     rule = rule_for(info.class_name, info.module)
     if rule is None:
         return NodeShapes(ins, None, SOURCE_UNKNOWN, known_class=False)
-    outs = _run(rule, call)
-    return NodeShapes(ins, outs, _source(outs))
+    answer = _run(rule, call)
+    # A rule that cannot answer although every input is known (a Lambda without a declared
+    # output_shape, a contradictory config) leaves the node to the fallbacks, like a custom
+    # layer; unknown inputs merely propagate.
+    answered = answer is not None or any(s is None for s in ins) or not ins
+    return NodeShapes(ins, answer, _source(answer), known_class=answered)
 
 
 def _source(outs: Outputs) -> str:
@@ -669,7 +675,7 @@ def _attention(call: Call) -> Outputs:
 
 
 def _mha(call: Call) -> Outputs:
-    q, v, _ = _attention_inputs(call)
+    q = _attention_inputs(call)[0]
     if q is None:
         return None
     target = call.config.get("output_shape")
@@ -681,15 +687,16 @@ def _mha(call: Call) -> Outputs:
         out = (*q[:-1], *(int(d) for d in target))
     outputs: list[Shape | None] = [out]
     if _wants_scores(call):
-        if v is None or len(q) != 3 or call.config.get("attention_axes") not in (None, [1], (1,)):
-            outputs.append(None)
-        else:
-            outputs.append((q[0], int(call.config["num_heads"]), q[1], v[1]))
+        # Keras 3's compute_output_spec reports (batch, heads, Tq, Tq) for the scores (the
+        # tensor computed at run time is (batch, heads, Tq, Tk)); a summary shows what Keras
+        # reports, since every layer downstream was built on it.
+        outputs.append((q[0], int(call.config["num_heads"]), q[1], q[1]) if len(q) > 1
+                       else None)
     return outputs
 
 
 def _resize_like(config: dict[str, Any], x: Shape) -> Shape:
-    spatial, channels = _split(x, 2, config)
+    channels = _split(x, 2, config)[1]
     return _join(x[0], (int(config["height"]), int(config["width"])), channels, config)
 
 
@@ -721,8 +728,10 @@ def _op_scalar_args_only(call: Call) -> bool:
     """True when everything but the tensors is a scalar (safe to broadcast the tensors)."""
     def scalar(value: Any) -> bool:
         return value is None or isinstance(value, (int, float, bool, str))
-    args_ok = all(scalar(a) or (isinstance(a, dict) and a.get("class_name") == "__keras_tensor__")
-                  or (isinstance(a, list) and all(isinstance(i, dict) for i in a))
+    def tensor(value: Any) -> bool:
+        return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+    args_ok = all(scalar(a) or tensor(a) or (isinstance(a, list) and all(map(tensor, a)))
                   for a in call.args)
     kwargs_ok = all(scalar(v) or k in call.extra for k, v in call.kwargs.items())
     return args_ok and kwargs_ok
@@ -1136,7 +1145,7 @@ def _config_macs(class_name: str, config: dict[str, Any], inputs: list[Shape | N
         rank = _CONV_RANK[class_name]
         channels = _channels(x, rank, config)
         kernel = math.prod(_tuple(config.get("kernel_size"), rank))
-        out_spatial, out_channels = _split(y, rank, config)
+        out_spatial = _split(y, rank, config)[0]
         in_spatial, _ = _split(x, rank, config)
         if class_name.endswith("Transpose"):
             positions = _prod(in_spatial)
@@ -1173,8 +1182,8 @@ def _config_macs(class_name: str, config: dict[str, Any], inputs: list[Shape | N
         inner = config.get("layer") or {}
         if len(x) < 3 or x[1] is None:
             return None
-        step_in = [(x[0], *x[2:])]
-        step_out = None if y is None else [(y[0], *y[2:])]
+        step_in: list[Shape | None] = [(x[0], *x[2:])]
+        step_out: list[Shape | None] | None = None if y is None else [(y[0], *y[2:])]
         macs = config_macs(str(inner.get("class_name")), inner.get("config") or {}, step_in,
                            step_out)
         return None if macs is None else macs * int(x[1])

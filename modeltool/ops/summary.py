@@ -15,12 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
-from ..errors import ModelToolError, UnsupportedError
+from ..artifact import ModelArtifact, WeightEntry
+from ..errors import KerasError, ModelToolError, UnsupportedError
 from ..formats._layout import weight_names
-from ..graph.model import Graph, LayerInfo, Shape, build_graph
-from ..graph.shapes import (SOURCE_KERAS, SOURCE_UNKNOWN, ZERO, NodeShapes, Params, ShapeMap,
-                            config_macs, config_params, infer_shapes, macs_defined)
+from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
+from ..graph.shapes import (
+    SOURCE_KERAS,
+    SOURCE_UNKNOWN,
+    ZERO,
+    NodeShapes,
+    Params,
+    ShapeMap,
+    config_macs,
+    config_params,
+    infer_shapes,
+    macs_defined,
+)
 
 ENGINES = ("auto", "fast", "keras")
 
@@ -142,9 +152,9 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
         >>> s = modeltool.summary("model.h5")  # doctest: +SKIP
         >>> s.totals.params, s.rows[0].output_shapes
     """
-    from ..api import open as open_file
+    from ..formats import open_artifact
 
-    with open_file(path) as artifact:
+    with open_artifact(path) as artifact:
         return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine)
 
 
@@ -176,15 +186,15 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
             try:
                 overrides, keras_params = _keras_overrides(artifact)
             except ModelToolError as err:
-                notes.append(f"no shape rule for {names}; Keras could not help either "
-                             f"({err.problem}): shown as ?")
+                notes.append(f"no shape rule answers for {names}; Keras could not help "
+                             f"either ({err.problem}): shown as ?")
             else:
                 shapes = infer_shapes(graph, overrides=overrides)
                 used = "auto"
-                notes.append(f"shapes of {names} came from Keras (no built-in rule)")
+                notes.append(f"shapes of {names} came from Keras (no shape rule answers)")
         elif unknown:
             names = ", ".join(sorted({f"{path} ({cls})" for path, cls in unknown}))
-            notes.append(f"no shape rule for {names}: shown as ?")
+            notes.append(f"no shape rule answers for {names}: shown as ?")
     builder = _RowBuilder(artifact, keras_params)
     rows = builder.rows(graph, shapes, max_depth)
     totals = builder.totals(graph, shapes)
@@ -262,15 +272,13 @@ class _RowBuilder:
         for info in graph.visible_layers():
             path = f"{prefix}{info.name}"
             layer_trainable = trainable and info.trainable
-            nodes = info.nodes or [None]
+            nodes: list[Node | None] = list(info.nodes) or [None]
             for position, node in enumerate(nodes):
                 node_shapes = shapes.nodes.get(node.key) if node is not None else None
                 ins = node_shapes.inputs if node_shapes else []
                 outs = node_shapes.outputs if node_shapes else None
-                if position == 0:
-                    params = self.layer_params(info, path, shapes, layer_trainable)
-                else:
-                    params = ZERO
+                params = self.layer_params(info, path, shapes, layer_trainable) \
+                    if position == 0 else ZERO
                 out.append(SummaryRow(
                     layer=info.name, path=path, class_name=info.class_name,
                     node=node.index if node is not None else None, depth=depth,
@@ -299,13 +307,10 @@ class _RowBuilder:
                    if key == path or key.startswith(f"{path}/") for e in group]
         if entries:
             return self._from_weights(entries, trainable)
-        if path in self.keras_params:
-            p = self.keras_params[path]
-            return p if trainable else Params(p.total, 0)
-        p = self._from_config(info, shapes)
-        if p is None:
+        counted = self.keras_params.get(path) or self._from_config(info, shapes)
+        if counted is None:
             return None
-        return p if trainable else Params(p.total, 0)
+        return counted if trainable else Params(counted.total, 0)
 
     def _from_config(self, info: LayerInfo, shapes: ShapeMap) -> Params | None:
         node = info.nodes[0] if info.nodes else None
@@ -492,7 +497,11 @@ def _keras_overrides(artifact: ModelArtifact) -> tuple[dict[tuple[str, ...], Nod
     model = keras_bridge.model_from_artifact(artifact, with_weights=False)
     shapes: dict[tuple[str, ...], NodeShapes] = {}
     params: dict[str, Params] = {}
-    _walk_keras(model, (), shapes, params)
+    try:
+        _walk_keras(model, (), shapes, params)
+    except Exception as err:
+        raise KerasError(f"cannot read shapes from the Keras model: {err}",
+                         path=artifact.path) from err
     return shapes, params
 
 
@@ -504,7 +513,7 @@ def _own_nodes(model: Any) -> set[Any] | None:
 
 def _walk_keras(model: Any, prefix: tuple[str, ...], shapes: dict[tuple[str, ...], NodeShapes],
                 params: dict[str, Params]) -> None:
-    from keras.src.ops.function import make_node_key  # noqa: TID253 - keras engine only
+    from keras.src.ops.function import make_node_key
 
     own = _own_nodes(model)
     for layer in _keras_layers(model):
@@ -536,8 +545,8 @@ def _keras_layers(model: Any) -> Iterable[Any]:
 
 
 def _positional_tensors(node: Any) -> list[Any]:
-    from keras.src import tree  # noqa: TID253 - keras engine only
-    from keras.src.backend import KerasTensor  # noqa: TID253
+    from keras.src import tree
+    from keras.src.backend import KerasTensor
 
     return [t for t in tree.flatten(node.arguments.args) if isinstance(t, KerasTensor)]
 

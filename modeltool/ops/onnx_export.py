@@ -1,0 +1,941 @@
+"""``to_onnx``: a live Keras model -> tf.function with an input signature -> tf2onnx -> checks.
+
+The route, and why each step is there:
+
+* tf2onnx's ``from_keras`` fails on Keras 3 models and Keras' own ``export(format="onnx")`` fails
+  on a model fresh from ``load_model``, so the model is traced here: a ``tf.function`` whose input
+  signature is built from the Keras inputs (dtypes kept, so integer inputs stay integer) calls
+  ``model(..., training=False)`` and returns the outputs as a *list* in Keras' output order (a
+  dict would come out sorted by name).
+* The concrete function is frozen here rather than by ``tf2onnx.convert.from_function``: that one
+  hands tf2onnx *every* non-resource placeholder as a graph input, so tensors a layer captured
+  (EfficientNet's Normalization mean and variance) leaked in as extra inputs that onnx.checker does
+  not notice. Freezing turns those captures into constants; only the signature's placeholders are
+  given to tf2onnx as inputs, and the result is checked to have exactly the Keras inputs.
+* tf2onnx names tensors after TF (``keras_tensor_3``, ``Identity:0``); inputs and outputs are
+  renamed to the Keras input-layer and output-layer names, in Keras' order. Open dimensions get
+  readable symbolic names (``batch``, ``tokens_dim1``).
+
+A SavedModel is converted through its ``serving_default`` signature (names are the signature's).
+Verification runs onnxruntime and the source on the same seeded inputs, at batch 1 and 3.
+
+TensorFlow, Keras, tf2onnx, onnx and onnxruntime are imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import statistics
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import _optional
+from ..errors import KerasError, ModelToolError, UnsupportedError, VerificationError
+from ..io import atomic_path, check_output
+
+PathLike = str | os.PathLike[str]
+Dims = tuple[int | None, ...]
+
+#: Batch sizes verification runs at (a fixed batch size runs only that one).
+VERIFY_BATCHES = (1, 3)
+#: The size verification gives a dimension the model leaves open (sequence length, image size).
+OPEN_DIM = 32
+#: Integer inputs are drawn from [0, DEFAULT_INT_HIGH) when no Embedding tells the vocabulary.
+DEFAULT_INT_HIGH = 10
+#: Seed of the verification inputs (one generator per batch size: ``[SEED, batch]``).
+SEED = 0
+#: ONNX files are protobufs: 2 GiB is a hard limit without external data.
+_PROTOBUF_LIMIT = 2**31 - 1
+_TIMING_RUNS = 50
+_TIMING_BUDGET_S = 1.0
+_INTERNAL_INPUT = "modeltool_input_{}"
+
+
+@dataclass
+class TensorInfo:
+    """One graph input or output: name, ONNX element type, shape (a str is a symbolic dim)."""
+
+    name: str
+    dtype: str
+    shape: list[int | str | None]
+
+
+@dataclass
+class OutputCheck:
+    """ONNX against the source model for one output at one batch size."""
+
+    output: str
+    batch: int
+    max_abs: float
+    max_rel: float
+    ok: bool
+    problem: str | None = None
+
+
+@dataclass
+class ConversionReport:
+    """What ``to_onnx`` produced and how well it matches the source.
+
+    Times are seconds; latencies are the median milliseconds of one call at ``latency_batch``
+    (onnxruntime on the ONNX file against the source model traced by ``tf.function``).
+    """
+
+    source: str
+    source_kind: str
+    output: str
+    opset: int
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    op_histogram: dict[str, int]
+    node_count: int
+    file_size: int
+    load_seconds: float
+    conversion_seconds: float
+    verified: bool
+    atol: float
+    rtol: float
+    checks: list[OutputCheck] = field(default_factory=list)
+    verification_seconds: float | None = None
+    onnx_latency_ms: float | None = None
+    keras_latency_ms: float | None = None
+    latency_batch: int | None = None
+    optimized: bool = False
+    reference: str = "Keras"
+    tf2onnx_version: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every output matched (vacuously true without verification)."""
+        return all(check.ok for check in self.checks)
+
+    @property
+    def speedup(self) -> float | None:
+        """Source latency over onnxruntime latency (above 1: onnxruntime is faster)."""
+        if not self.onnx_latency_ms or self.keras_latency_ms is None:
+            return None
+        return self.keras_latency_ms / self.onnx_latency_ms
+
+
+@dataclass
+class _Source:
+    """What the converter needs from a model, whatever it came from."""
+
+    label: str
+    kind: str
+    name: str
+    input_names: list[str]
+    input_dtypes: list[str]
+    input_shapes: list[Dims]
+    output_names: list[str]
+    output_batched: list[bool]
+    call: Callable[[list[Any]], list[Any]]
+    int_high: int = DEFAULT_INT_HIGH
+    reference: str = "Keras"
+    weight_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None = None,
+            batch: str | int | None = "dynamic",
+            input_shapes: Mapping[str, Sequence[int | str | None]] | None = None,
+            verify: bool = True, atol: float = 1e-4, rtol: float = 1e-3,
+            optimize: bool = False, keep_failed: bool = False,
+            weights: PathLike | None = None, force: bool = False,
+            progress: Callable[[str], None] | None = None) -> ConversionReport:
+    """Convert a Keras model (any file kind, or a live ``keras.Model``) to ONNX and verify it.
+
+    The ONNX graph has exactly the Keras inputs, with the Keras input names and dtypes, and the
+    Keras outputs in Keras' order with Keras' names. It is in inference mode (Dropout off,
+    BatchNormalization on its moving statistics). The batch dimension is symbolic unless
+    ``batch`` fixes it; other open dimensions stay symbolic unless ``input_shapes`` fixes them.
+
+    Args:
+        path_or_model: a ``.keras``, legacy ``.h5``, JSON/YAML (with ``weights``), SavedModel
+            directory, or a live ``keras.Model``.
+        out: the ``.onnx`` path to write (atomically; nothing is left behind on failure).
+        opset: the ONNX opset; None means the highest tf2onnx supports.
+        batch: ``"dynamic"`` (or None) for a symbolic batch dimension, or a fixed size.
+        input_shapes: ``{input name: dims}`` fixing open dimensions; the dims either follow the
+            batch dimension or include it; None or ``-1`` keeps a dimension open.
+        verify: compare onnxruntime with the source on seeded inputs at batch 1 and 3.
+        atol: absolute tolerance of the comparison.
+        rtol: relative tolerance of the comparison.
+        optimize: also apply onnxruntime's basic (portable) graph optimizations to the file.
+        keep_failed: keep the ONNX file when verification fails.
+        weights: a weights file for an architecture-only ``path_or_model``.
+        force: replace an existing ``out``.
+        progress: called with a short description of each stage (for a progress display).
+
+    Returns:
+        A ConversionReport: opset, op histogram, node count, file size, times, the per-output
+        differences, and onnxruntime against Keras latency at batch 1.
+
+    Raises:
+        VerificationError: an output differs beyond tolerance, the ONNX model is invalid, or
+            onnxruntime cannot run it (exit 1). ``err.report`` holds the report.
+        UnsupportedError: the model uses an op tf2onnx cannot convert, or has no weights.
+        ModelToolError: unreadable input, a bad argument, or an existing output.
+
+    Example:
+        >>> report = modeltool.to_onnx("model.keras", "model.onnx")  # doctest: +SKIP
+        >>> report.op_histogram, [c.max_abs for c in report.checks]  # doctest: +SKIP
+    """
+    stage = progress or (lambda _text: None)
+    source_path = None if _is_model(path_or_model) else Path(os.fspath(path_or_model))
+    out_path = check_output(out, force=force,
+                            inputs=(source_path,) if source_path is not None else ())
+    started = time.perf_counter()
+    stage("loading the model")
+    with _quiet_tf():
+        source = _load(path_or_model, weights)
+    load_seconds = time.perf_counter() - started
+    shapes = _signature_shapes(source, batch, input_shapes)
+    opset = _resolve_opset(opset)
+
+    started = time.perf_counter()
+    stage("tracing and converting with tf2onnx")
+    with _quiet_tf():
+        function = _trace(source, shapes)
+        model_proto = _convert(source, function, shapes, opset)
+    conversion_seconds = time.perf_counter() - started
+
+    report = ConversionReport(
+        source=source.label, source_kind=source.kind, output=os.fspath(out_path), opset=opset,
+        inputs=[], outputs=[], op_histogram={}, node_count=0, file_size=0,
+        load_seconds=load_seconds, conversion_seconds=conversion_seconds, verified=verify,
+        atol=atol, rtol=rtol, optimized=optimize, reference=source.reference,
+        tf2onnx_version=_optional.require("tf2onnx", "ONNX export").__version__,
+        notes=list(source.notes))
+    failure: OutputCheck | None = None
+    with atomic_path(out_path, suffix=".onnx") as tmp:
+        _save(model_proto, tmp)
+        del model_proto
+        if optimize:
+            stage("optimizing with onnxruntime")
+            report.notes.append(_optimize_file(tmp))
+        stage("checking the ONNX model")
+        _check_file(tmp, source)
+        _describe_file(tmp, report)
+        if verify:
+            started = time.perf_counter()
+            stage("verifying against " + source.reference)
+            failure = _verify(tmp, source, function, shapes, report, stage)
+            report.verification_seconds = time.perf_counter() - started
+            if failure is not None and not keep_failed:
+                raise _verification_error(source, failure, report, kept=False)
+        report.file_size = tmp.stat().st_size
+    if failure is not None:
+        raise _verification_error(source, failure, report, kept=True)
+    return report
+
+
+# -- loading -------------------------------------------------------------------------------
+
+def _is_model(obj: Any) -> bool:
+    return not isinstance(obj, (str, os.PathLike)) and hasattr(obj, "inputs")
+
+
+def _load(path_or_model: PathLike | Any, weights: PathLike | None) -> _Source:
+    if _is_model(path_or_model):
+        if weights is not None:
+            _keras_load_weights(path_or_model, weights)
+        name = getattr(path_or_model, "name", "model")
+        return _keras_source(path_or_model, label=f"<keras.Model {name!r}>", kind="keras.Model")
+    if not isinstance(path_or_model, (str, os.PathLike)):
+        raise ModelToolError(f"cannot convert a {type(path_or_model).__name__}",
+                             hint="pass a model file path or a keras.Model")
+    from .. import keras_bridge
+    from ..formats import open_artifact
+
+    path = Path(os.fspath(path_or_model))
+    artifact = open_artifact(path)
+    try:
+        if artifact.kind == "savedmodel":
+            return _savedmodel_source(artifact, path)
+        if weights is not None:
+            from ..api import attach_weights
+
+            artifact = attach_weights(artifact, weights)
+        if artifact.config is None:
+            raise UnsupportedError("this file holds weights but no architecture", path=path,
+                                   hint="pass the architecture file (.keras, .h5, .json, .yaml) "
+                                        "and this one with --weights")
+        if not artifact.weights:
+            raise UnsupportedError("this file holds an architecture but no weights", path=path,
+                                   hint="pass the trained weights with --weights FILE")
+        model = keras_bridge.model_from_artifact(artifact)
+        source = _keras_source(model, label=os.fspath(path), kind=artifact.kind)
+        source.notes += [f"read: {note}" for note in artifact.notes]
+        return source
+    finally:
+        artifact.close()
+
+
+def _keras_load_weights(model: Any, weights: PathLike) -> None:
+    try:
+        model.load_weights(os.fspath(weights))
+    except Exception as err:  # noqa: BLE001 - Keras raises anything here
+        raise KerasError(f"Keras cannot load these weights into the model: {_first_line(err)}",
+                         path=weights) from err
+
+
+def _history_name(tensor: Any) -> str:
+    """The name of the layer that made a Keras tensor (the InputLayer for an input)."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is not None:
+        operation = history[0]
+        if getattr(operation, "name", None):
+            return str(operation.name)
+    return str(getattr(tensor, "name", "output")).split(":")[0]
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Keras names a layer's several outputs alike; ONNX names must differ."""
+    seen: Counter[str] = Counter()
+    result = []
+    for name in names:
+        result.append(name if not seen[name] else f"{name}_{seen[name]}")
+        seen[name] += 1
+    return result
+
+
+def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
+    keras = _optional.require("keras", "ONNX export")
+    try:
+        inputs = list(model.inputs or [])
+        outputs = list(model.outputs or [])
+    except (AttributeError, ValueError) as err:
+        inputs, outputs = [], []
+        problem = _first_line(err)
+    else:
+        problem = "it has no inputs yet"
+    if not inputs or not outputs:
+        raise UnsupportedError(f"the model has no defined inputs ({problem})", path=None,
+                               hint="build it on keras.Input(...) or call it on data first")
+    struct = getattr(model, "_inputs_struct", None)
+
+    def call(tensors: list[Any]) -> list[Any]:
+        if struct is not None:
+            packed = keras.tree.pack_sequence_as(struct, list(tensors))
+        else:
+            packed = tensors[0] if len(tensors) == 1 else list(tensors)
+        return list(keras.tree.flatten(model(packed, training=False)))
+
+    shapes = [tuple(None if d is None else int(d) for d in t.shape) for t in inputs]
+    dtypes = [np.dtype(getattr(t.dtype, "name", t.dtype)).name for t in inputs]
+    batched = [bool(len(t.shape)) and t.shape[0] is None for t in outputs]
+    return _Source(label=label, kind=kind, name=str(getattr(model, "name", "model")),
+                   input_names=[_history_name(t) for t in inputs], input_dtypes=dtypes,
+                   input_shapes=shapes, output_names=_unique([_history_name(t) for t in outputs]),
+                   output_batched=batched, call=call, int_high=_vocabulary(model),
+                   weight_bytes=_weight_bytes(model))
+
+
+def _vocabulary(model: Any) -> int:
+    """The smallest Embedding vocabulary (or CategoryEncoding size) in the model, nested too."""
+    layers = model._flatten_layers(include_self=False, recursive=True) \
+        if hasattr(model, "_flatten_layers") else getattr(model, "layers", [])
+    sizes = []
+    for layer in layers:
+        for attribute in ("input_dim", "num_tokens"):
+            value = getattr(layer, attribute, None)
+            if isinstance(value, int) and value > 0 and type(layer).__name__ in (
+                    "Embedding", "CategoryEncoding"):
+                sizes.append(value)
+    return min(sizes) if sizes else DEFAULT_INT_HIGH
+
+
+def _weight_bytes(model: Any) -> int:
+    total = 0
+    for variable in getattr(model, "weights", []):
+        total += int(np.prod(variable.shape, dtype=np.int64)) * np.dtype(
+            getattr(variable.dtype, "name", variable.dtype)).itemsize
+    return total
+
+
+def _savedmodel_source(artifact: Any, path: Path) -> _Source:
+    """A SavedModel's ``serving_default`` signature as the model (names are the signature's)."""
+    loaded = artifact.metadata.get("saved_model_object")
+    signatures = getattr(loaded, "signatures", {}) if loaded is not None else {}
+    if "serving_default" not in signatures:
+        raise UnsupportedError("this SavedModel has no serving_default signature", path=path,
+                               hint="export it with model.export(dir) or tf.saved_model.save "
+                                    "with a signature")
+    function = signatures["serving_default"]
+    specs = function.structured_input_signature[1]
+    outputs = function.structured_outputs
+    input_names = list(specs)
+    output_names = list(outputs)
+    config = artifact.config or {}
+    # A tf.keras SavedModel names the signature after the Keras layers: use Keras' order then.
+    keras_inputs = [ref[0] for ref in config.get("config", {}).get("input_layers", [])
+                    if isinstance(ref, list) and ref]
+    keras_outputs = [ref[0] for ref in config.get("config", {}).get("output_layers", [])
+                     if isinstance(ref, list) and ref]
+    if sorted(keras_inputs) == sorted(input_names):
+        input_names = keras_inputs
+    if sorted(keras_outputs) == sorted(output_names):
+        output_names = keras_outputs
+
+    def call(tensors: list[Any], _keep_alive: Any = loaded) -> list[Any]:
+        # The signature holds its variables weakly: the loaded object must outlive it.
+        result = function(**dict(zip(input_names, tensors)))
+        return [result[name] for name in output_names]
+
+    variables = list(getattr(loaded, "variables", []))
+    vocab = [int(v.shape[0]) for v in variables
+             if v.name.split(":")[0].endswith("embeddings") and len(v.shape) == 2]
+    return _Source(
+        label=os.fspath(path), kind="savedmodel",
+        name=str(config.get("config", {}).get("name") or path.name),
+        input_names=input_names,
+        input_dtypes=[specs[n].dtype.name for n in input_names],
+        input_shapes=[tuple(specs[n].shape.as_list()) for n in input_names],
+        output_names=output_names,
+        output_batched=[bool(outputs[n].shape.rank) and outputs[n].shape[0] is None
+                        for n in output_names],
+        call=call, int_high=min(vocab) if vocab else DEFAULT_INT_HIGH, reference="TensorFlow",
+        weight_bytes=sum(int(np.prod(v.shape, dtype=np.int64)) * v.dtype.size
+                         for v in variables),
+        notes=["converted through the SavedModel's serving_default signature"])
+
+
+# -- shapes and opset ----------------------------------------------------------------------
+
+def parse_input_shape(text: str) -> tuple[str, list[int | None]]:
+    """``NAME=d1,d2,...`` (``?`` or ``-1`` keeps a dimension open) -> (name, dims).
+
+    Example:
+        >>> parse_input_shape("tokens=64")
+        ('tokens', [64])
+    """
+    name, sep, dims = text.rpartition("=")
+    if not sep or not name or not dims.strip():
+        raise ModelToolError(f"--input-shape expects NAME=d1,d2,... and got {text!r}")
+    parsed: list[int | None] = []
+    for part in dims.split(","):
+        part = part.strip()
+        if part in ("?", "-1", "None", "none", "dynamic"):
+            parsed.append(None)
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ModelToolError(f"--input-shape {text!r}: {part!r} is not a positive size",
+                                 hint="use ? or -1 for a dimension that stays open")
+        parsed.append(value)
+    return name, parsed
+
+
+def _signature_shapes(source: _Source, batch: str | int | None,
+                      input_shapes: Mapping[str, Sequence[int | str | None]] | None
+                      ) -> list[Dims]:
+    fixed_batch = _resolve_batch(batch)
+    overrides = dict(input_shapes or {})
+    unknown = sorted(set(overrides) - set(source.input_names))
+    if unknown:
+        raise ModelToolError(f"--input-shape names no input of the model: {', '.join(unknown)}",
+                             hint=f"the inputs are: {', '.join(source.input_names)}")
+    shapes = []
+    for name, declared in zip(source.input_names, source.input_shapes):
+        dims = list(declared)
+        if dims and dims[0] is None and fixed_batch is not None:
+            dims[0] = fixed_batch
+        if name in overrides:
+            given = [None if d is None or str(d) in ("?", "-1", "None") else int(d)
+                     for d in overrides[name]]
+            if len(given) == len(dims) - 1:
+                given = [dims[0], *given]
+            elif len(given) != len(dims):
+                raise ModelToolError(
+                    f"input {name!r} has shape {_dims_text(declared)} and --input-shape gave "
+                    f"{len(given)} dims", hint="give the dims after the batch dim, or all of them")
+            for index, (have, want) in enumerate(zip(dims, given)):
+                if have is not None and want is not None and have != want:
+                    raise ModelToolError(
+                        f"input {name!r} has size {have} at dim {index} "
+                        f"({_dims_text(declared)}) and --input-shape asks for {want}",
+                        hint="only open (None) dims can be fixed")
+                if want is not None:
+                    dims[index] = want
+        shapes.append(tuple(dims))
+    return shapes
+
+
+def _resolve_batch(batch: str | int | None) -> int | None:
+    if batch is None or (isinstance(batch, str) and batch.strip().lower() == "dynamic"):
+        return None
+    try:
+        value = int(batch)
+    except (TypeError, ValueError):
+        value = 0
+    if value <= 0:
+        raise ModelToolError(f"--batch must be 'dynamic' or a positive size, not {batch!r}")
+    return value
+
+
+def _dims_text(dims: Sequence[int | None]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + \
+        ("," if len(dims) == 1 else "") + ")"
+
+
+def max_opset() -> int:
+    """The highest opset this tf2onnx (and the installed onnx) support."""
+    tf2onnx = _optional.require("tf2onnx", "ONNX export")
+    onnx = _optional.require("onnx", "ONNX export")
+    return min(max(tf2onnx.constants.OPSET_TO_IR_VERSION), onnx.defs.onnx_opset_version())
+
+
+def _resolve_opset(opset: int | None) -> int:
+    highest = max_opset()
+    if opset is None:
+        return highest
+    if not 7 <= int(opset) <= highest:
+        raise ModelToolError(f"opset {opset} is outside what tf2onnx supports (7 to {highest})")
+    return int(opset)
+
+
+# -- tracing and conversion ----------------------------------------------------------------
+
+def _trace(source: _Source, shapes: list[Dims]) -> Any:
+    """A tf.function over the source with an explicit input signature (already traced)."""
+    tf = _optional.require("tensorflow", "ONNX export")
+    # Placeholder names are ours (Keras names may hold characters TF refuses); the ONNX inputs
+    # are renamed to the Keras names after conversion.
+    specs = [tf.TensorSpec(shape, tf.as_dtype(dtype), name=_INTERNAL_INPUT.format(index))
+             for index, (shape, dtype) in enumerate(zip(shapes, source.input_dtypes))]
+
+    def forward(*tensors: Any) -> list[Any]:
+        return source.call(list(tensors))
+
+    # autograph off: Keras 3 layers trace under JAX too, so they need no autograph.
+    function = tf.function(forward, input_signature=specs, autograph=False)
+    try:
+        concrete = function.get_concrete_function()
+    except Exception as err:  # noqa: BLE001 - tracing raises anything a layer raises
+        raise KerasError(f"tracing the model failed: {_first_line(err)}",
+                         path=source.label) from err
+    if len(concrete.outputs) != len(source.output_names):
+        raise UnsupportedError(
+            f"the model returned {len(concrete.outputs)} tensors where it declares "
+            f"{len(source.output_names)} outputs", path=source.label)
+    return function
+
+
+def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> Any:
+    tf2onnx = _optional.require("tf2onnx", "ONNX export")
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    if source.weight_bytes >= _PROTOBUF_LIMIT:
+        raise UnsupportedError(
+            f"the model has {source.weight_bytes / 2**30:.1f} GiB of weights, over the 2 GiB "
+            "limit of a TensorFlow graph and an ONNX protobuf", path=source.label,
+            hint="models this large are not supported yet")
+    concrete = function.get_concrete_function()
+    count = len(source.input_names)
+    input_tensors = [t.name for t in concrete.inputs[:count]]
+    output_tensors = [t.name for t in concrete.outputs]
+    try:
+        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
+                                                   aggressive_inlining=True)
+        graph_def = frozen.graph.as_graph_def(add_shapes=True)
+    except Exception as err:  # noqa: BLE001 - TensorFlow raises many types here
+        raise UnsupportedError(f"freezing the traced model failed: {_first_line(err)}",
+                               path=source.label) from err
+    del frozen
+    _inline_xla_calls(graph_def)
+    rename = dict(zip(input_tensors, source.input_names))
+    rename.update(zip(output_tensors, source.output_names))
+    errors = _LogCollector()
+    with errors.attached("tf2onnx"):
+        try:
+            model_proto, _ = tf2onnx.convert.from_graph_def(
+                graph_def, name=source.name, input_names=input_tensors,
+                output_names=output_tensors, opset=opset, tensors_to_rename=rename,
+                custom_op_handlers=_custom_op_handlers())
+        except Exception as err:  # noqa: BLE001 - tf2onnx raises anything
+            raise UnsupportedError(f"tf2onnx cannot convert this model: {_first_line(err)}",
+                                   path=source.label) from err
+    del graph_def
+    _reject_unconverted(model_proto, source, errors.messages)
+    _check_interface(model_proto, source)
+    _name_dims(model_proto, source, shapes)
+    modeltool_version = _package_version()
+    model_proto.producer_name = "modeltool"
+    model_proto.producer_version = modeltool_version
+    model_proto.doc_string = (f"converted from {source.label} by modeltool {modeltool_version} "
+                              f"with tf2onnx {tf2onnx.__version__}")
+    model_proto.graph.name = source.name
+    return model_proto
+
+
+def _inline_xla_calls(graph_def: Any) -> None:
+    """Let grappler inline functions Keras wrapped in ``tf.function(jit_compile=True)``.
+
+    Keras' TF backend compiles grouped convolutions (ConvNeXt) and channels-first 3D ones with
+    XLA on CPU. Grappler never inlines a call marked ``_XlaMustCompile``, and tf2onnx cannot
+    convert a call, so the mark is dropped: the op inside converts like any other.
+    """
+    for node in _graph_def_nodes(graph_def):
+        if "_XlaMustCompile" in node.attr:
+            del node.attr["_XlaMustCompile"]
+    for function in graph_def.library.function:
+        if "_XlaMustCompile" in function.attr:
+            del function.attr["_XlaMustCompile"]
+
+
+def _graph_def_nodes(graph_def: Any) -> Iterator[Any]:
+    yield from graph_def.node
+    for function in graph_def.library.function:
+        yield from function.node_def
+
+
+def _custom_op_handlers() -> dict[str, Any]:
+    """TF ops tf2onnx 1.17 leaves unconverted, rewritten into standard ONNX ops."""
+    return {"Erfc": (_erfc_handler, [])}
+
+
+def _erfc_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
+    # Keras' exact GELU computes 0.5 * x * erfc(-x / sqrt(2)); ONNX has Erf only:
+    # erfc(x) = 1 - erf(x).
+    from tf2onnx import utils
+
+    dtype = ctx.get_dtype(node.input[0])
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"),
+                         np.array(1, dtype=utils.map_onnx_to_numpy_type(dtype)))
+    erf = ctx.make_node("Erf", [node.input[0]], op_name_scope=node.name)
+    node.type = "Sub"
+    ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+
+def _all_nodes(graph: Any) -> Iterator[Any]:
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.g.node:
+                yield from _all_nodes(attribute.g)
+            for sub in attribute.graphs:
+                yield from _all_nodes(sub)
+
+
+def _reject_unconverted(model_proto: Any, source: _Source, logged: list[str]) -> None:
+    """tf2onnx keeps a TF op it cannot convert in the graph: name it, and the layer it is in."""
+    onnx = _optional.require("onnx", "ONNX export")
+    bad: dict[str, str] = {}
+    for node in _all_nodes(model_proto.graph):
+        domain = node.domain or ""
+        if domain in ("", "ai.onnx", "ai.onnx.ml") and not onnx.defs.has(node.op_type, domain):
+            bad.setdefault(node.op_type, node.name)
+    if not bad:
+        return
+    op, node_name = next(iter(bad.items()))
+    others = f" (and {', '.join(sorted(set(bad) - {op}))})" if len(bad) > 1 else ""
+    detail = f"; tf2onnx said: {logged[0]}" if logged else ""
+    raise UnsupportedError(
+        f"tf2onnx has no ONNX conversion for the TensorFlow op {op}{others}, used by "
+        f"{_layer_of(node_name)}{detail}", path=source.label,
+        hint="try another --opset, or replace that layer")
+
+
+def _layer_of(node_name: str) -> str:
+    """A readable 'layer' from a TF node name such as ``model/block1_conv/Conv2D``."""
+    parts = [p for p in node_name.split("/") if p and not p.startswith(
+        ("StatefulPartitionedCall", "PartitionedCall"))]
+    return f"node {'/'.join(parts[:-1]) or node_name!r}" if len(parts) > 1 else \
+        f"node {node_name!r}"
+
+
+def _check_interface(model_proto: Any, source: _Source) -> None:
+    """The ONNX graph must have exactly the Keras inputs and outputs (an internal check)."""
+    initializers = {init.name for init in model_proto.graph.initializer}
+    inputs = [i.name for i in model_proto.graph.input if i.name not in initializers]
+    outputs = [o.name for o in model_proto.graph.output]
+    if inputs != source.input_names:
+        extra = [name for name in inputs if name not in source.input_names]
+        raise RuntimeError(f"converted graph inputs {inputs} are not the model inputs "
+                           f"{source.input_names} (extra: {extra})")
+    if outputs != source.output_names:
+        raise RuntimeError(f"converted graph outputs {outputs} are not the model outputs "
+                           f"{source.output_names}")
+
+
+def _name_dims(model_proto: Any, source: _Source, shapes: list[Dims]) -> None:
+    """``batch`` for the batch dimension, ``<input>_dim<i>`` for other open ones."""
+    for value, dims in zip(model_proto.graph.input, shapes):
+        proto_dims = value.type.tensor_type.shape.dim
+        for index, (dim, size) in enumerate(zip(proto_dims, dims)):
+            if size is None:
+                dim.Clear()
+                dim.dim_param = "batch" if index == 0 else f"{value.name}_dim{index}"
+            else:
+                dim.Clear()
+                dim.dim_value = size
+    dynamic_batch = any(dims and dims[0] is None for dims in shapes)
+    for value, batched in zip(model_proto.graph.output, source.output_batched):
+        if not value.type.tensor_type.HasField("shape"):
+            continue
+        for index, dim in enumerate(value.type.tensor_type.shape.dim):
+            if dim.HasField("dim_value"):
+                continue
+            dim.Clear()
+            if index == 0 and batched and dynamic_batch:
+                dim.dim_param = "batch"
+            else:
+                dim.dim_param = f"{value.name}_dim{index}"
+
+
+def _package_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+# -- writing and checking ------------------------------------------------------------------
+
+def _save(model_proto: Any, path: Path) -> None:
+    onnx = _optional.require("onnx", "ONNX export")
+    if model_proto.ByteSize() >= _PROTOBUF_LIMIT:
+        raise UnsupportedError("the ONNX model is over the 2 GiB protobuf limit", path=path,
+                               hint="models this large are not supported yet")
+    onnx.save_model(model_proto, os.fspath(path))
+
+
+def _optimize_file(path: Path) -> str:
+    """Rewrite ``path`` with onnxruntime's basic optimizations (standard ONNX ops only)."""
+    ort = _optional.require("onnxruntime", "ONNX optimization")
+    onnx = _optional.require("onnx", "ONNX optimization")
+    before = sum(1 for _ in _all_nodes(onnx.load_model(os.fspath(path)).graph))
+    optimized = path.with_name(path.name + ".opt")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = os.fspath(optimized)
+    try:
+        ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+        os.replace(optimized, path)
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
+        raise VerificationError(f"onnxruntime cannot optimize the converted model: "
+                                f"{_first_line(err)}") from err
+    finally:
+        with contextlib.suppress(OSError):
+            optimized.unlink()
+    after = sum(1 for _ in _all_nodes(onnx.load_model(os.fspath(path)).graph))
+    return f"optimized with onnxruntime's basic graph optimizations: {before} -> {after} nodes"
+
+
+def _check_file(path: Path, source: _Source) -> None:
+    onnx = _optional.require("onnx", "ONNX export")
+    try:
+        onnx.checker.check_model(os.fspath(path), full_check=True)
+    except Exception as err:  # noqa: BLE001 - checker and shape inference errors
+        raise VerificationError(f"the converted ONNX model is invalid: {_first_line(err)}",
+                                path=source.label) from err
+
+
+def _describe_file(path: Path, report: ConversionReport) -> None:
+    onnx = _optional.require("onnx", "ONNX export")
+    model_proto = onnx.load_model(os.fspath(path), load_external_data=False)
+    histogram = Counter(
+        (node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}")
+        for node in _all_nodes(model_proto.graph))
+    report.op_histogram = dict(sorted(histogram.items(), key=lambda kv: (-kv[1], kv[0])))
+    report.node_count = sum(histogram.values())
+    report.opset = next((o.version for o in model_proto.opset_import
+                         if o.domain in ("", "ai.onnx")), report.opset)
+    report.inputs = [_tensor_info(v) for v in model_proto.graph.input]
+    report.outputs = [_tensor_info(v) for v in model_proto.graph.output]
+    report.file_size = path.stat().st_size
+
+
+def _tensor_info(value: Any) -> TensorInfo:
+    onnx = _optional.require("onnx", "ONNX export")
+    tensor_type = value.type.tensor_type
+    dtype = onnx.TensorProto.DataType.Name(tensor_type.elem_type).lower()
+    shape: list[int | str | None] = []
+    for dim in tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            shape.append(int(dim.dim_value))
+        elif dim.HasField("dim_param"):
+            shape.append(dim.dim_param)
+        else:
+            shape.append(None)
+    return TensorInfo(value.name, dtype, shape)
+
+
+# -- verification --------------------------------------------------------------------------
+
+def _batches(shapes: list[Dims]) -> tuple[int, ...]:
+    fixed = {dims[0] for dims in shapes if dims and dims[0] is not None}
+    if shapes and all(dims and dims[0] is not None for dims in shapes):
+        return tuple(sorted(fixed))[:1]
+    return VERIFY_BATCHES
+
+
+def sample_feeds(source: _Source, shapes: list[Dims], batch: int) -> list[np.ndarray]:
+    """Seeded inputs: floats in [0, 1), integers inside the smallest Embedding vocabulary."""
+    rng = np.random.default_rng([SEED, batch])
+    feeds = []
+    for dims, dtype_name in zip(shapes, source.input_dtypes):
+        shape = [batch if index == 0 and size is None else (OPEN_DIM if size is None else size)
+                 for index, size in enumerate(dims)]
+        dtype = np.dtype(dtype_name)
+        if dtype.kind in "iu":
+            feeds.append(rng.integers(0, source.int_high, size=shape).astype(dtype))
+        elif dtype.kind == "b":
+            feeds.append(rng.random(shape) < 0.5)
+        else:
+            feeds.append(rng.random(shape).astype(dtype))
+    return feeds
+
+
+def _compare(name: str, batch: int, got: np.ndarray, want: np.ndarray, atol: float,
+             rtol: float) -> OutputCheck:
+    if got.shape != want.shape:
+        return OutputCheck(name, batch, float("inf"), float("inf"), False,
+                           f"has shape {got.shape} in ONNX but {want.shape} in the source")
+    if got.size == 0:
+        return OutputCheck(name, batch, 0.0, 0.0, True)
+    got64 = got.astype(np.float64)
+    want64 = want.astype(np.float64)
+    both_nan = np.isnan(got64) & np.isnan(want64)
+    diff = np.where(both_nan, 0.0, np.abs(got64 - want64))
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    scale = np.abs(np.where(np.isnan(want64), 0.0, want64))
+    max_abs = float(diff.max())
+    max_rel = float((diff / np.maximum(scale, np.finfo(np.float64).tiny)).max())
+    ok = bool(np.all(diff <= atol + rtol * scale))
+    return OutputCheck(name, batch, max_abs, max_rel, ok)
+
+
+def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
+            report: ConversionReport, stage: Callable[[str], None]) -> OutputCheck | None:
+    ort = _optional.require("onnxruntime", "verifying the ONNX model")
+    try:
+        session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
+        raise VerificationError(f"onnxruntime cannot load the converted model: "
+                                f"{_first_line(err)}", path=source.label) from err
+    failure = None
+    batches = _batches(shapes)
+    for batch in batches:
+        stage(f"verifying against {source.reference} at batch {batch}")
+        feeds = sample_feeds(source, shapes, batch)
+        try:
+            got = session.run(source.output_names, dict(zip(source.input_names, feeds)))
+        except Exception as err:  # noqa: BLE001
+            raise VerificationError(f"onnxruntime cannot run the converted model at batch "
+                                    f"{batch}: {_first_line(err)}", path=source.label) from err
+        with _quiet_tf():
+            want = [np.asarray(t) for t in source.call(feeds)]
+        for name, onnx_value, source_value in zip(source.output_names, got, want):
+            check = _compare(name, batch, np.asarray(onnx_value), source_value, report.atol,
+                             report.rtol)
+            report.checks.append(check)
+            if not check.ok and failure is None:
+                failure = check
+    if failure is None:
+        stage("timing onnxruntime and " + source.reference)
+        batch = batches[0]
+        feeds = sample_feeds(source, shapes, batch)
+        named = dict(zip(source.input_names, feeds))
+        report.latency_batch = batch
+        report.onnx_latency_ms = _median_ms(lambda: session.run(None, named))
+        tf = _optional.require("tensorflow", "timing")
+        tensors = [tf.constant(feed) for feed in feeds]
+        with _quiet_tf():
+            report.keras_latency_ms = _median_ms(lambda: function(*tensors))
+    return failure
+
+
+def _median_ms(run: Callable[[], Any]) -> float:
+    run()
+    run()
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < 3 or (len(times) < _TIMING_RUNS
+                             and time.perf_counter() - started < _TIMING_BUDGET_S):
+        tick = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - tick)
+    return statistics.median(times) * 1000
+
+
+def _verification_error(source: _Source, failure: OutputCheck, report: ConversionReport, *,
+                        kept: bool) -> VerificationError:
+    if failure.problem:
+        problem = f"output {failure.output!r} {failure.problem} at batch {failure.batch}"
+    else:
+        problem = (f"output {failure.output!r} differs from {source.reference} at batch "
+                   f"{failure.batch}: max abs diff {failure.max_abs:.3g} (atol {report.atol:g}), "
+                   f"max rel diff {failure.max_rel:.3g} (rtol {report.rtol:g})")
+    hint = (f"the ONNX file was kept at {report.output}" if kept else
+            "no ONNX file was written; --keep-failed keeps it, --atol/--rtol loosen the check")
+    error = VerificationError(problem, path=source.label, hint=hint)
+    error.report = report  # type: ignore[attr-defined]
+    return error
+
+
+# -- quiet TensorFlow and tf2onnx ----------------------------------------------------------
+
+class _LogCollector(logging.Handler):
+    """Keeps tf2onnx's error messages (for the error we raise) instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.messages.append(" ".join(record.getMessage().split())[:300])
+
+    @contextlib.contextmanager
+    def attached(self, name: str) -> Iterator[None]:
+        logger = logging.getLogger(name)
+        logger.addHandler(self)
+        try:
+            yield
+        finally:
+            logger.removeHandler(self)
+
+
+@contextlib.contextmanager
+def _quiet_tf() -> Iterator[None]:
+    """TensorFlow, absl and tf2onnx log to stderr freely: silence them (and their warnings)."""
+    loggers = {name: logging.getLogger(name) for name in ("tensorflow", "tf2onnx", "absl")}
+    saved = {name: (lg.level, lg.propagate, list(lg.handlers)) for name, lg in loggers.items()}
+    for logger in loggers.values():
+        logger.setLevel(logging.ERROR)
+        logger.propagate = False
+        for handler in list(logger.handlers):
+            if not isinstance(handler, _LogCollector):
+                logger.removeHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, logger in loggers.items():
+            level, propagate, handlers = saved[name]
+            logger.setLevel(level)
+            logger.propagate = propagate
+            for handler in handlers:
+                if handler not in logger.handlers:
+                    logger.addHandler(handler)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:240]
