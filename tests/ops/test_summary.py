@@ -134,6 +134,15 @@ def test_parity_with_keras(entry: dict[str, Any]) -> None:
 
 
 @pytest.mark.tf
+def test_savedmodel_summary_matches_h5() -> None:
+    saved = _summary(fixture_path("boston_housing", "k2.savedmodel"))
+    h5 = _summary(fixture_path("boston_housing", "k2.h5"))
+    assert saved.kind == "savedmodel" and not saved.unknown_shapes
+    assert [(r.layer, r.input_shapes, r.output_shapes, r.params) for r in saved.rows] == \
+        [(r.layer, r.input_shapes, r.output_shapes, r.params) for r in h5.rows]
+
+
+@pytest.mark.tf
 def test_keras_engine_agrees_with_fast_engine() -> None:
     for model in ("nested_vision", "siamese_lstm", "reshape_ops", "bidirectional_model"):
         path = fixture_path(model, "k3.keras")
@@ -179,6 +188,15 @@ def test_unknown_layer_is_question_mark_with_fast_engine() -> None:
     assert result.totals.params is None
     after = result.rows[result.rows.index(row) + 1]
     assert after.input_shapes == [None] and after.output_shapes is None
+
+
+def test_unrecorded_input_shape_is_said() -> None:
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "Dense", "config": {"name": "d", "units": 3}}]}}
+    result = summarize(ModelArtifact(kind="json", path=None, config=config, dialect=2),
+                       engine="fast")
+    assert result.rows[0].output_shapes is None and result.rows[0].params is None
+    assert "does not record the shape of input" in result.notes[0]
 
 
 def test_unknown_layer_shape_recorded_in_the_file_is_used() -> None:
