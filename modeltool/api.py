@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .artifact import ModelArtifact, WeightEntry
-from .errors import InputNotFoundError, UnsupportedError
+from .errors import InputNotFoundError, UnsupportedError, UnsupportedLayerError
 from .formats import FORMATS, detect_kind, open_artifact, write_artifact
 
 PathLike = str | os.PathLike[str]
@@ -61,8 +61,8 @@ class ConvertReport:
 
 
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
-            force: bool = False, init: bool = False,
-            weights: PathLike | None = None) -> ConvertReport:
+            force: bool = False, init: bool = False, weights: PathLike | None = None,
+            allow_missing_layers: bool = False) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -74,6 +74,8 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         force: replace an existing output.
         init: for an architecture-only source, build fresh weights through Keras.
         weights: a weights file to pair with an architecture-only source.
+        allow_missing_layers: write a Keras kind even when some layer classes do not exist in
+            Keras 3 (their configs are kept as data; Keras then needs them as custom objects).
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
@@ -87,6 +89,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
     with open(source) as artifact:
         if weights is not None:
             artifact = attach_weights(artifact, weights)
+        _check_buildable(artifact, out_kind, allow_missing_layers)
         needs_weights = FORMATS[out_kind].holds_weights
         if needs_weights and not artifact.weights and artifact.config is not None:
             if not init:
@@ -112,6 +115,27 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         if artifact.training_config:
             report.notes.append("training config (loss, metrics) was not carried over")
         return report
+
+
+def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:
+    """Refuse to write a Keras model file Keras 3 could not build, unless asked to."""
+    from .formats._dialects import foreign_layers
+
+    if kind not in ("keras", "h5", "savedmodel"):
+        return
+    missing = [(path, cls) for path, cls, _ in foreign_layers(artifact.config) if cls != "Lambda"]
+    if not missing:
+        return
+    if allow_missing and kind != "savedmodel":
+        artifact.notes.append("written with layers Keras 3 lacks (load with custom_objects): "
+                              + ", ".join(f"{p} ({c})" for p, c in missing))
+        return
+    path, cls = missing[0]
+    more = f" ({len(missing) - 1} more layers like it)" if len(missing) > 1 else ""
+    raise UnsupportedLayerError(
+        f"layer {path!r} has class {cls}, which does not exist in Keras 3{more}",
+        path=artifact.path,
+        hint="its config is kept as data; pass --allow-missing-layers to write the rest anyway")
 
 
 def _with_fresh_weights(artifact: ModelArtifact) -> ModelArtifact:

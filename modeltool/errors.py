@@ -25,7 +25,8 @@ class ModelToolError(Exception):
     def render(self) -> str:
         text = f"{self.path}: {self.problem}" if self.path else self.problem
         if self.hint:
-            text += f". {self.hint.rstrip('.')}"
+            hint = self.hint.rstrip(".")
+            text += f". {hint[:1].upper()}{hint[1:]}"
         return " ".join(text.split("\n"))  # always one line
 
 

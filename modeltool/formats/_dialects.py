@@ -16,8 +16,11 @@ import copy
 import re
 from typing import Any
 
+import base64
+
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
+from ._keras_classes import KERAS3_LAYER_CLASSES
 
 JSON = Any
 
@@ -129,6 +132,9 @@ def attach_config(artifact: ModelArtifact, raw: Any, display: str) -> None:
         return
     artifact.config, artifact.dialect = config, dialect
     artifact.notes.extend(notes)
+    for path, class_name, reason in foreign_layers(config):
+        if class_name != "Lambda":
+            artifact.notes.append(f"layer {path!r}: {reason}; its config is kept as data")
 
 
 def detect_dialect(raw: JSON, keras_version: str | None = None) -> int:
@@ -359,6 +365,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         class_name = new
     if class_name == "Merge":
         class_name = _merge_class(config, name, notes)
+    if class_name == "Lambda" and dialect < 3:
+        _lambda_config(config, name, notes)
     if dialect < 3:
         if class_name != "InputLayer":
             # Input shapes live on the InputLayer in Keras 3 (moved there for Sequential).
@@ -403,6 +411,72 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         result["name"] = name
         result["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path)
     return result
+
+
+def _lambda_config(config: dict[str, Any], name: Any, notes: list[str]) -> None:
+    """Keras 1/2 Lambda fields in the Keras 3 form. The bytecode stays data: nothing here (or
+    anywhere in modeltool) unmarshals or runs it."""
+    function = config.get("function")
+    kind = config.pop("function_type", None)
+    config.pop("module", None)
+    shape_kind = config.pop("output_shape_type", None)
+    config.pop("output_shape_module", None)
+    if kind == "lambda":
+        parts = function if isinstance(function, list) else [function]
+        code = _base64_code(parts[0]) if parts else None
+        defaults = parts[1] if len(parts) > 1 else None
+        closure = parts[2] if len(parts) > 2 else None
+        config["function"] = {"class_name": "__lambda__",
+                              "config": {"code": code, "defaults": defaults,
+                                         "closure": closure}}
+    if shape_kind == "lambda":
+        config.pop("output_shape", None)
+    config.setdefault("arguments", {})
+    notes.append(f"layer {name!r}: Lambda with Python bytecode kept as data (never run); Keras "
+                 "rebuilds it only with safe_mode=False and the Python version that wrote it")
+
+
+def _base64_code(code: Any) -> Any:
+    """Keras 2 stored marshalled code as base64; Keras 1 as a raw-unicode-escape string."""
+    if not isinstance(code, str):
+        return code
+    try:
+        base64.b64decode(code.encode("ascii"), validate=True)
+        return code
+    except (ValueError, UnicodeEncodeError):
+        return base64.b64encode(code.encode("raw_unicode_escape")).decode("ascii")
+
+
+def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Layers Keras 3 cannot build from the config alone: (path, class, reason)."""
+    found: list[tuple[str, str, str]] = []
+
+    def walk(layer: dict[str, Any], prefix: str) -> None:
+        class_name = str(layer.get("class_name"))
+        inner = layer.get("config") or {}
+        name = str(layer.get("name") or (inner.get("name") if isinstance(inner, dict) else "")
+                   or "")
+        path = f"{prefix}{name}"
+        module = str(layer.get("module") or "")
+        if module.startswith(("keras.src.ops", "keras.ops")):
+            return
+        if class_name == "Lambda":
+            found.append((path, class_name, "a Lambda layer carries Python code"))
+        elif class_name not in KERAS3_LAYER_CLASSES:
+            found.append((path, class_name, f"class {class_name} does not exist in Keras 3"))
+        if isinstance(inner, dict):
+            for member in inner.get("layers") or []:
+                if isinstance(member, dict):
+                    walk(member, f"{path}/")
+            for key in ("layer", "backward_layer"):
+                if isinstance(inner.get(key), dict):
+                    walk(inner[key], f"{path}/")
+
+    if config is not None:
+        for member in (config.get("config") or {}).get("layers") or []:
+            if isinstance(member, dict):
+                walk(member, "")
+    return found
 
 
 def _cudnn_settings(new_class: str, config: dict[str, Any]) -> None:

@@ -218,20 +218,21 @@ def match_pattern(pattern: str, path: str) -> bool:
     return pattern == path
 
 
-def _select(nodes: list[_Node], patterns: Iterable[str], option: str) -> list[_Node]:
+def _select(nodes: list[_Node], patterns: Iterable[str], option: str,
+            display: str | None) -> list[_Node]:
     found: list[_Node] = []
     for pattern in patterns:
         if pattern.startswith(_REGEX_PREFIX):
             try:
                 re.compile(pattern[len(_REGEX_PREFIX):])
             except re.error as err:
-                raise ModelToolError(f"{option} {pattern!r}: invalid regular expression ({err})"
-                                     ) from err
+                raise ModelToolError(f"{option} {pattern!r}: invalid regular expression ({err})",
+                                     path=display) from err
         hits = [n for n in nodes if match_pattern(pattern, n.path)]
         if not hits:
             names = [n.path for n in nodes if n.parent is not None and n.parent.parent is None]
             shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-            raise ModelToolError(f"{option} {pattern!r} matched no layer",
+            raise ModelToolError(f"{option} {pattern!r} matched no layer", path=display,
                                  hint=f"layers: {shown}; reach inside a nested model with "
                                       "MODEL/LAYER, or use a glob (*) or re:REGEX")
         found += [n for n in hits if n not in found]
@@ -239,15 +240,15 @@ def _select(nodes: list[_Node], patterns: Iterable[str], option: str) -> list[_N
 
 
 def _plan_flags(root: _Node, top: list[_Node], layers: Iterable[str], until: str | None,
-                all_but_last: int | None, unfreeze: Iterable[str],
-                except_: Iterable[str]) -> tuple[dict[_Node, bool], list[str]]:
+                all_but_last: int | None, unfreeze: Iterable[str], except_: Iterable[str],
+                display: str | None) -> tuple[dict[_Node, bool], list[str]]:
     """Each node's new own flag, and notes."""
     nodes = [n for n in root.walk() if n is not root]
-    selected = _select(nodes, layers, "--layers")
+    selected = _select(nodes, layers, "--layers", display)
     if until is not None:
-        hits = _select(nodes, [until], "--until")
+        hits = _select(nodes, [until], "--until", display)
         if len(hits) > 1:
-            raise ModelToolError(f"--until {until!r} matches {len(hits)} layers",
+            raise ModelToolError(f"--until {until!r} matches {len(hits)} layers", path=display,
                                  hint="name exactly one layer")
         stop = hits[0]
         order = list(root.walk())
@@ -256,13 +257,14 @@ def _plan_flags(root: _Node, top: list[_Node], layers: Iterable[str], until: str
                      if n not in ancestors and n not in selected]
     if all_but_last is not None:
         if all_but_last < 0:
-            raise ModelToolError(f"--all-but-last {all_but_last}: expected 0 or more")
+            raise ModelToolError(f"--all-but-last {all_but_last}: expected 0 or more",
+                                 path=display)
         keep = len(top) - all_but_last
         selected += [n for n in top[:max(keep, 0)] if n not in selected]
-    excluded = _select(nodes, except_, "--except")
-    to_unfreeze = _select(nodes, unfreeze, "--unfreeze")
+    excluded = _select(nodes, except_, "--except", display)
+    to_unfreeze = _select(nodes, unfreeze, "--unfreeze", display)
     if not selected and not to_unfreeze:
-        raise ModelToolError("nothing to freeze or unfreeze",
+        raise ModelToolError("nothing to freeze or unfreeze", path=display,
                              hint="pass --layers, --until, --all-but-last or --unfreeze")
     protected: set[_Node] = set()
     for node in excluded:
@@ -291,13 +293,14 @@ def _plan_flags(root: _Node, top: list[_Node], layers: Iterable[str], until: str
             for inner in ancestor.walk():
                 if inner is not ancestor and inner not in thawed and inner not in on_path:
                     new[inner] = False
-            if ancestor is not root:
+            if ancestor is not root and not ancestor.own:
                 notes.append(f"{ancestor.path} set trainable so that {node.path} can train; "
                              "its other layers stay frozen")
     for node in root.walk():
-        if not node.holders and new[node] != node.own:
-            # A Keras 1/2.0 Sequential stored as a bare list has no place for its own flag:
-            # its layers carry the state instead.
+        if node.class_name == "InputLayer" or not node.holders:
+            # An InputLayer has nothing to train (and Keras 2 refuses a trainable argument on
+            # it); a Keras 1/2.0 Sequential stored as a bare list has no place for its own
+            # flag: its layers carry the state instead.
             new[node] = node.own
     return new, notes
 
@@ -452,7 +455,8 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
         raw = copy.deepcopy(raw)
         root = _config_node(raw, "", None)
         top = _top_layers(root, raw.get("class_name") == "Sequential")
-        new, notes = _plan_flags(root, top, layers, until, all_but_last, unfreeze, except_)
+        new, notes = _plan_flags(root, top, layers, until, all_but_last, unfreeze, except_,
+                                 os.fspath(path))
         before, after = _effective(root, {n: n.own for n in root.walk()}), _effective(root, new)
         grouped = _weights_by_node(root, artifact)
         params = {n: _params_under(n, grouped) for n in root.walk()}
@@ -465,12 +469,13 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
             if flag != node.own:
                 for holder in node.holders:
                     holder["trainable"] = flag
+        orders = _legacy_orders(artifact, raw) if artifact.kind == "h5" else {}
     target = path if in_place else Path(output)  # type: ignore[arg-type]
     out = check_output(target, force=force or in_place, inputs=() if in_place else (path,))
     if artifact.kind == "keras":
         _rewrite_keras(path, out, raw)
     else:
-        _rewrite_h5(path, out, raw)
+        _rewrite_h5(path, out, raw, orders)
     report.output = os.fspath(out)
     return report
 
@@ -500,13 +505,54 @@ def _rewrite_keras(source: Path, out: Path, config: dict[str, Any]) -> None:
         archive.close()
 
 
-def _rewrite_h5(source: Path, out: Path, config: dict[str, Any]) -> None:
-    """A byte copy of the file whose ``model_config`` attribute alone is rewritten."""
+def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, list[str]]:
+    """Dataset paths, per layer holding a model, in the order Keras will expect on load.
+
+    A legacy file lists a nested model's weights as its trainable weights, then the others
+    (``_legacy_weights``), so changing flags inside it changes the order Keras expects: the
+    layer's ``weight_names`` list is rewritten to match (the datasets stay as they are).
+    """
+    from ..formats._dialects import canonical_model_config
+    from ..formats._layout import inner_model, layer_configs, layer_name, legacy_order
+
+    config, _, _ = canonical_model_config(raw, keras_version=artifact.keras_version,
+                                          path=os.fspath(artifact.path))
+    configs = {layer_name(c): c for c in layer_configs(config)}
+    orders = {}
+    for name, entries in artifact.weights.layers.items():
+        cfg = configs.get(name)
+        if cfg is not None and inner_model(cfg) is not None and entries:
+            orders[name] = [e.location for e in legacy_order(cfg, entries)]
+    return orders
+
+
+def _rewrite_weight_names(handle: h5py.File, orders: dict[str, list[str]],
+                          display: str) -> None:
+    from ..formats import _h5
+
+    root = handle["model_weights"] if "model_weights" in handle else handle
+    for name, locations in orders.items():
+        group = _h5.group(root, name, display)
+        stored = _h5.read_str_list(group, "weight_names", display) or []
+        prefix = group.name.rstrip("/") + "/"
+        wanted = [loc[len(prefix):] for loc in locations if loc.startswith(prefix)]
+        if sorted(wanted) != sorted(stored) or wanted == stored:
+            continue  # not a plain listing of this group's datasets: leave it as it is
+        for key in [k for k in group.attrs if re.fullmatch(r"weight_names\d*", k)]:
+            del group.attrs[key]
+        _h5.write_str_list(group, "weight_names", wanted)
+
+
+def _rewrite_h5(source: Path, out: Path, config: dict[str, Any],
+                orders: dict[str, list[str]]) -> None:
+    """A byte copy of the file whose ``model_config`` attribute (and, for nested models, the
+    ``weight_names`` order) alone is rewritten."""
     text = json.dumps(config)
     with atomic_path(out) as tmp:
         shutil.copyfile(source, tmp)
         try:
             with h5py.File(tmp, "r+", locking=False) as handle:
+                _rewrite_weight_names(handle, orders, os.fspath(source))
                 old = handle.attrs.get("model_config")
                 del handle.attrs["model_config"]
                 if isinstance(old, (bytes, np.bytes_)):
@@ -526,7 +572,7 @@ def _freeze_model(model: Any, layers: list[str], until: str | None, all_but_last
         raise UnsupportedError(f"expected a path or a Keras model, got {type(model).__name__}")
     root = _live_node(model, "", None)
     top = list(root.children)
-    new, notes = _plan_flags(root, top, layers, until, all_but_last, unfreeze, except_)
+    new, notes = _plan_flags(root, top, layers, until, all_but_last, unfreeze, except_, None)
     before, after = _effective(root, {n: n.own for n in root.walk()}), _effective(root, new)
     params: dict[_Node, int] = {}
     for node in root.walk():

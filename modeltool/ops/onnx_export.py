@@ -587,8 +587,9 @@ def _inline_xla_calls(graph_def: Any) -> None:
     """Let grappler inline functions Keras wrapped in ``tf.function(jit_compile=True)``.
 
     Keras' TF backend compiles grouped convolutions (ConvNeXt) and channels-first 3D ones with
-    XLA on CPU. Grappler never inlines a call marked ``_XlaMustCompile``, and tf2onnx cannot
-    convert a call, so the mark is dropped: the op inside converts like any other.
+    XLA on CPU. Such a function is marked ``_XlaMustCompile`` and ``_noinline``, grappler leaves
+    the call alone, and tf2onnx cannot convert a call; with the marks dropped the op inside is
+    inlined and converts like any other.
     """
     for node in _graph_def_nodes(graph_def):
         if "_XlaMustCompile" in node.attr:
@@ -596,6 +597,8 @@ def _inline_xla_calls(graph_def: Any) -> None:
     for function in graph_def.library.function:
         if "_XlaMustCompile" in function.attr:
             del function.attr["_XlaMustCompile"]
+            if "_noinline" in function.attr:
+                del function.attr["_noinline"]
 
 
 def _graph_def_nodes(graph_def: Any) -> Iterator[Any]:

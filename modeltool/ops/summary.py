@@ -195,6 +195,10 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         elif unknown:
             names = ", ".join(sorted({f"{path} ({cls})" for path, cls in unknown}))
             notes.append(f"no shape rule answers for {names}: shown as ?")
+    for ref in graph.inputs:
+        if shapes.tensor(ref) is None:
+            notes.append(f"the file does not record the shape of input {ref.layer!r}: "
+                         "shapes that depend on it are shown as ?")
     builder = _RowBuilder(artifact, keras_params)
     rows = builder.rows(graph, shapes, max_depth)
     totals = builder.totals(graph, shapes)

@@ -180,6 +180,11 @@ class TransferReport:
         return self.plan.layers
 
     @property
+    def failed(self) -> bool:
+        """Mismatches without ``skip_mismatch``: nothing was (or would be) written."""
+        return bool(self.plan.mismatched) and not self.skip_mismatch
+
+    @property
     def loaded(self) -> int:
         return len(self.plan.loaded)
 
@@ -623,8 +628,7 @@ def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_misma
         plan = plan_by_name(target_art, source, mapping)
         report = TransferReport(
             target=os.fspath(target), source=source_name, target_kind=target_art.kind,
-            source_kind=source.kind, output=None if dry_run or output is None
-            else os.fspath(output), output_kind=out_kind, dry_run=dry_run,
+            source_kind=source.kind, output=None, output_kind=out_kind, dry_run=dry_run,
             skip_mismatch=skip_mismatch, plan=plan)
         if plan.mismatched and not skip_mismatch:
             error = mismatch_error(plan, os.fspath(target), source_name)

@@ -175,3 +175,42 @@ def test_realworld_weights_pair_with_their_json(arch: str, weights: str, realwor
     with modeltool.open(realworld / weights) as source:
         stored = sum(entry.size for entry in source.weights)
     assert model.count_params() == stored  # every tensor placed
+
+
+@pytest.mark.realworld
+def test_layer_missing_from_keras3_is_named_and_can_be_allowed(realworld: Path,
+                                                               tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from modeltool.cli import main
+
+    source = realworld / "Adeel-Intizar__Cats-VS-Dogs__model.json"
+    out = tmp_path / "cats.keras"
+    result = CliRunner().invoke(main, ["convert", str(source), "-o", str(out), "--init"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "TensorFlowOpLayer" in result.stderr
+    assert not out.exists()
+    result = CliRunner().invoke(main, ["convert", str(source), "-o", str(tmp_path / "c.json"),
+                                       "--allow-missing-layers"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "c.json").read_text())
+    classes = {layer["class_name"] for layer in config["config"]["layers"]}
+    assert "TensorFlowOpLayer" in classes  # kept as data
+
+
+@pytest.mark.realworld
+def test_keras1_lambda_bytecode_is_kept_as_data(realworld: Path, tmp_path: Path) -> None:
+    import base64
+
+    source = realworld / "dventimiglia__CarND-Behavioral-Cloning__k1_model.json"
+    raw = json.loads(source.read_text())
+    original = next(layer for layer in raw["config"] if layer["class_name"] == "Lambda")
+    report = modeltool.convert(source, tmp_path / "arch.json")
+    assert any("Lambda" in note and "never run" in note for note in report.notes)
+    written = json.loads((tmp_path / "arch.json").read_text())
+    layer = next(layer for layer in written["config"]["layers"]
+                 if layer["class_name"] == "Lambda")
+    code = base64.b64decode(layer["config"]["function"]["config"]["code"])
+    stored = original["config"]["function"]
+    stored = stored[0] if isinstance(stored, list) else stored
+    assert code == stored.encode("raw_unicode_escape")

@@ -1,0 +1,154 @@
+"""TransferReport and FreezeReport to rich tables and JSON-able dicts. Nothing here prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from .ops.freeze import FreezeReport, ParamCounts
+from .ops.transfer import LOADED, LayerPlan, TransferReport
+from .render import SCHEMA, human_bytes
+
+_STATUS_TEXT = {
+    LOADED: "loaded",
+    "shape_mismatch": "shape mismatch",
+    "count_mismatch": "count mismatch",
+    "missing": "missing in source",
+}
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _detail(plan: LayerPlan) -> str:
+    if plan.status == "shape_mismatch":
+        text = "; ".join(f"{m.weight}: target {_shape(m.expected)}, source {_shape(m.received)}"
+                         for m in plan.mismatches)
+        return f"{text} ({plan.note})" if plan.note else text
+    if plan.status == "count_mismatch":
+        return f"target has {plan.expected_count} weights, source {plan.received_count}"
+    return ""
+
+
+def transfer_table(report: TransferReport) -> Table:
+    """One row per target layer with weights: source layer, status, tensors, bytes, detail."""
+    mode = "dry run: " if report.dry_run else ""
+    table = Table(title=f"{mode}{report.source} ({report.source_kind}) -> {report.target} "
+                        f"({report.target_kind})", title_justify="left")
+    for column in ("layer", "from", "status", "tensors", "bytes", "detail"):
+        table.add_column(column, justify="right" if column in ("tensors", "bytes") else "left")
+    for plan in report.layers:
+        skipped = plan.status != LOADED
+        table.add_row(plan.target, plan.source or "-", _STATUS_TEXT[plan.status],
+                      str(plan.tensors) if not skipped else "-",
+                      f"{plan.bytes:,}" if not skipped else "-", _detail(plan))
+    table.caption = "\n".join(transfer_summary(report))
+    table.caption_justify = "left"
+    return table
+
+
+def transfer_summary(report: TransferReport) -> list[str]:
+    """The lines under the table: totals, skipped and unused layers, notes, the output."""
+    if report.failed:
+        lines = [f"{len(report.plan.mismatched)} layer(s) do not fit: nothing written "
+                 "(--skip-mismatch loads the layers that fit)",
+                 f"layers that fit {report.loaded}/{report.total}; {report.tensors} tensors, "
+                 f"{human_bytes(report.bytes)}"]
+    else:
+        verb = "would load" if report.dry_run else "loaded"
+        lines = [f"layers {verb} {report.loaded}/{report.total}; {report.tensors} tensors, "
+                 f"{human_bytes(report.bytes)} {'to move' if report.dry_run else 'moved'}"]
+    skipped = report.skipped
+    if skipped:
+        lines.append("skipped: " + ", ".join(
+            f"{p.target} ({_STATUS_TEXT[p.status]})" for p in skipped))
+    if report.unused:
+        lines.append("unused in source: " + ", ".join(report.unused))
+    for old, new in report.plan.renamed.items():
+        lines.append(f"mapped: {old} -> {new}")
+    lines += [f"note: {note}" for note in report.notes]
+    if report.output:
+        lines.append(f"written: {report.output} ({report.output_kind})")
+    elif report.dry_run and not report.failed:
+        lines.append("nothing written (dry run)")
+    return lines
+
+
+def transfer_dict(report: TransferReport) -> dict[str, Any]:
+    """The ``--json`` payload of ``load-weights``."""
+    return {
+        "schema": SCHEMA,
+        "target": report.target, "target_kind": report.target_kind,
+        "source": report.source, "source_kind": report.source_kind,
+        "output": report.output, "output_kind": report.output_kind,
+        "dry_run": report.dry_run, "skip_mismatch": report.skip_mismatch,
+        "ok": not report.failed,
+        "layers": [{
+            "target": p.target, "source": p.source, "status": p.status,
+            "class_name": p.class_name, "tensors": p.tensors, "bytes": p.bytes,
+            "expected_count": p.expected_count, "received_count": p.received_count,
+            "mismatches": [{"index": m.index, "weight": m.weight, "expected": list(m.expected),
+                            "received": list(m.received)} for m in p.mismatches],
+            "note": p.note,
+        } for p in report.layers],
+        "unused_source_layers": list(report.unused),
+        "renamed": dict(report.plan.renamed),
+        "notes": list(report.notes),
+        "totals": {"layers": report.total, "loaded": report.loaded,
+                   "tensors": report.tensors, "bytes": report.bytes},
+    }
+
+
+def _counts(counts: ParamCounts) -> dict[str, int]:
+    return {"trainable": counts.trainable, "non_trainable": counts.non_trainable,
+            "total": counts.total}
+
+
+def _flag(value: bool) -> str:
+    return "trainable" if value else "frozen"
+
+
+def freeze_table(report: FreezeReport) -> Table:
+    """One row per layer whose flag changed: before, after, params, BatchNormalization flag."""
+    table = Table(title=f"{report.source} ({report.kind})", title_justify="left")
+    for column in ("layer", "class", "before", "after", "params", "note"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    for row in report.rows:
+        note = "BatchNormalization: inference mode when frozen" if row.batchnorm else ""
+        table.add_row(row.path, row.class_name, _flag(row.trainable_before),
+                      _flag(row.trainable_after), f"{row.params:,}", note)
+    table.caption = "\n".join(freeze_summary(report))
+    table.caption_justify = "left"
+    return table
+
+
+def freeze_summary(report: FreezeReport) -> list[str]:
+    """The lines under the table: param totals before and after, notes, the output."""
+    b, a = report.before, report.after
+    lines = [f"{len(report.rows)} layer(s) changed: {len(report.frozen)} frozen, "
+             f"{len(report.unfrozen)} unfrozen",
+             f"trainable params: {b.trainable:,} -> {a.trainable:,}",
+             f"non-trainable params: {b.non_trainable:,} -> {a.non_trainable:,}"]
+    lines += [f"note: {note}" for note in report.notes]
+    if report.output:
+        lines.append(f"written: {report.output}" + (" (in place)" if report.in_place else ""))
+    return lines
+
+
+def freeze_dict(report: FreezeReport) -> dict[str, Any]:
+    """The ``--json`` payload of ``freeze``."""
+    return {
+        "schema": SCHEMA,
+        "source": report.source, "kind": report.kind, "output": report.output,
+        "in_place": report.in_place,
+        "changed": [{"layer": r.path, "class_name": r.class_name,
+                     "trainable_before": r.trainable_before,
+                     "trainable_after": r.trainable_after, "params": r.params,
+                     "batchnorm": r.batchnorm} for r in report.rows],
+        "frozen": report.frozen, "unfrozen": report.unfrozen,
+        "batchnorm_frozen": report.batchnorm,
+        "params": {"before": _counts(report.before), "after": _counts(report.after)},
+        "notes": list(report.notes),
+    }
