@@ -48,3 +48,29 @@ def _layer_names(artifact: modeltool.ModelArtifact) -> set[str]:
     for layer in artifact.config["config"]["layers"]:
         names.add(layer.get("name") or layer["config"].get("name"))
     return names
+
+
+ARCHITECTURES = [r for r in ROWS if r["kind"] in ("full-h5", "keras-zip", "json-config",
+                                                  "yaml-config")]
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("row", ARCHITECTURES, ids=[r["local_name"] for r in ARCHITECTURES])
+def test_realworld_architecture_converts_to_a_keras3_model(row: dict[str, str], realworld: Path,
+                                                           tmp_path: Path) -> None:
+    import keras
+
+    from modeltool.formats._dialects import foreign_layers
+
+    path = realworld / row["local_name"]
+    with modeltool.open(path) as artifact:
+        foreign = foreign_layers(artifact.config)
+        has_weights = bool(artifact.weights)
+    if foreign:
+        pytest.skip(f"{foreign[0][0]} is {foreign[0][1]}: {foreign[0][2]} (named, kept as data)")
+    out = tmp_path / "converted.keras"
+    modeltool.convert(path, out, init=not has_weights)
+    model = keras.models.load_model(out, compile=False)
+    with modeltool.open(path) as artifact:
+        if has_weights:
+            assert model.count_params() == artifact.weights.total_params
