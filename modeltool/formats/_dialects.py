@@ -150,8 +150,8 @@ def detect_dialect(raw: JSON, keras_version: str | None = None) -> int:
     inner = raw.get("config")
     if isinstance(inner, list):
         return 1
-    if isinstance(inner, dict):
-        for layer in inner.get("layers", []) or []:
+    if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+        for layer in inner["layers"]:
             if isinstance(layer, dict):
                 if layer.get("class_name") in _CLASS_RENAMES and layer.get("class_name") != "Model":
                     return 1
@@ -183,9 +183,16 @@ def canonical_model_config(raw: JSON, *, keras_version: str | None = None,
     if not isinstance(raw, dict) or not isinstance(raw.get("class_name"), str):
         raise CorruptFileError("model config has no class_name", path=path,
                                hint="this does not look like a Keras model architecture")
-    dialect = detect_dialect(raw, keras_version)
-    notes: list[str] = []
-    config = _canonical_model(copy.deepcopy(raw), notes, path, dialect)
+    try:
+        dialect = detect_dialect(raw, keras_version)
+        notes: list[str] = []
+        config = _canonical_model(copy.deepcopy(raw), notes, path, dialect)
+    except RecursionError as err:
+        raise CorruptFileError("model config is nested too deeply", path=path) from err
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as err:
+        # Untrusted structure of the wrong type somewhere the dialect rules look.
+        raise CorruptFileError(f"model config is malformed ({type(err).__name__}: {err})",
+                               path=path) from err
     return config, notes, dialect
 
 

@@ -8,6 +8,7 @@ lists are stored by Keras as chunked attributes (``layer_names0``, ``layer_names
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import IO, Any
 
 import h5py
@@ -18,6 +19,9 @@ from ..errors import CorruptFileError, UnsafeContentError
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Keras' limit for one attribute in an object header; longer lists are chunked.
 HDF5_OBJECT_HEADER_LIMIT = 64512
+#: What h5py (or a zip member read through it) raises on damaged input.
+READ_ERRORS = (OSError, RuntimeError, ValueError, TypeError, KeyError, EOFError,
+               zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError)
 #: A dataset may declare at most this many bytes more than the file can hold.
 _MAX_UNBACKED_BYTES = 1 << 30
 
@@ -40,12 +44,13 @@ def open_h5(source: str | os.PathLike[str] | IO[bytes], display: str | os.PathLi
     """Open an HDF5 file for reading, translating h5py's errors into CorruptFileError."""
     try:
         return h5py.File(source, mode, locking=False)
-    except (OSError, ValueError) as err:
-        raise CorruptFileError(f"not a readable HDF5 file ({_short(err)})", path=display,
+    except READ_ERRORS as err:
+        raise CorruptFileError(f"not a readable HDF5 file ({short(err)})", path=display,
                                hint="the file may be truncated or damaged") from err
 
 
-def _short(err: BaseException) -> str:
+def short(err: BaseException) -> str:
+    """The first clause of an h5py error message."""
     text = str(err).split("(")[0].strip().rstrip(":") or type(err).__name__
     return text[:160]
 
@@ -54,8 +59,8 @@ def check_link(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -
     """Refuse soft and external links: a Keras file never needs them."""
     try:
         link = parent.get(name, getlink=True)
-    except (KeyError, OSError, RuntimeError, ValueError) as err:
-        raise CorruptFileError(f"cannot read HDF5 object {parent.name}/{name} ({_short(err)})",
+    except READ_ERRORS as err:
+        raise CorruptFileError(f"cannot read HDF5 object {parent.name}/{name} ({short(err)})",
                                path=display) from err
     if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
         kind = "external" if isinstance(link, h5py.ExternalLink) else "soft"
@@ -75,9 +80,9 @@ def child(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -> Any
         check_link(parent, part, display)
         try:
             parent = parent[part]
-        except (KeyError, OSError, RuntimeError, ValueError) as err:
+        except READ_ERRORS as err:
             raise CorruptFileError(f"cannot read HDF5 object {_join(parent.name, part)} "
-                                   f"({_short(err)})", path=display) from err
+                                   f"({short(err)})", path=display) from err
         if i < len(name.split("/")) - 1 and not isinstance(parent, h5py.Group):
             raise CorruptFileError(f"{parent.name} is not an HDF5 group", path=display)
     return parent
@@ -110,8 +115,8 @@ def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str]) -> None:
         dtype = ds.dtype
     except UnsafeContentError:
         raise
-    except (OSError, RuntimeError, ValueError, TypeError) as err:
-        raise CorruptFileError(f"cannot read HDF5 dataset {ds.name} ({_short(err)})",
+    except READ_ERRORS as err:
+        raise CorruptFileError(f"cannot read HDF5 dataset {ds.name} ({short(err)})",
                                path=display) from err
     if dtype.kind not in "biufc?":
         raise CorruptFileError(f"HDF5 dataset {ds.name} has non-numeric type {dtype}",
@@ -136,8 +141,8 @@ def read_array(ds: h5py.Dataset, display: str | os.PathLike[str]) -> np.ndarray:
         if ds.shape == ():
             return np.asarray(ds[()])
         return np.asarray(ds[...])
-    except (OSError, RuntimeError, ValueError, TypeError) as err:
-        raise CorruptFileError(f"cannot read weights {ds.name} ({_short(err)})", path=display,
+    except READ_ERRORS as err:
+        raise CorruptFileError(f"cannot read weights {ds.name} ({short(err)})", path=display,
                                hint="the file may be truncated or damaged") from err
 
 
@@ -155,8 +160,8 @@ def attr(obj: h5py.HLObject, name: str, display: str | os.PathLike[str]) -> Any:
         if name not in obj.attrs:
             return None
         return obj.attrs[name]
-    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as err:
-        raise CorruptFileError(f"cannot read attribute {name!r} of {obj.name} ({_short(err)})",
+    except READ_ERRORS as err:
+        raise CorruptFileError(f"cannot read attribute {name!r} of {obj.name} ({short(err)})",
                                path=display) from err
 
 

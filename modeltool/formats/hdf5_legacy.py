@@ -72,6 +72,10 @@ def read_hdf5_legacy(path: str | os.PathLike[str],
     handle = _h5.open_h5(path, display)
     try:
         return _read_open(handle, Path(path), display, architecture)
+    except _h5.READ_ERRORS as err:
+        handle.close()
+        raise CorruptFileError(f"damaged HDF5 structure ({_h5.short(err)})", path=display,
+                               hint="the file may be truncated or damaged") from err
     except BaseException:
         handle.close()
         raise

@@ -83,7 +83,11 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
             handles.append(member)
             weights_file = _h5.open_h5(member, f"{display}:{_WEIGHTS_FILENAME}")
             handles.append(weights_file)
-            layers = read_v3_layers(weights_file, artifact.config, display)
+            try:
+                layers = read_v3_layers(weights_file, artifact.config, display)
+            except _h5.READ_ERRORS as err:
+                raise CorruptFileError(f"damaged {_WEIGHTS_FILENAME} ({_h5.short(err)})",
+                                       path=display) from err
             artifact.weights = WeightStore(layers, closer=close)
             if "optimizer" in weights_file:
                 artifact.metadata["optimizer_weights"] = True

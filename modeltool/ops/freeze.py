@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import io
 import json
 import os
 import re
 import shutil
+import struct
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import h5py
 import numpy as np
 
-from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
+from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry, WeightStore
 from ..errors import ModelToolError, UnsupportedError
 from ..io import atomic_path, check_output
 
@@ -47,7 +49,11 @@ _STAT_NAMES = frozenset({"moving_mean", "moving_variance", "running_mean", "runn
 #: Classes whose weights are all non-trainable.
 _NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
 _CONFIG_MEMBER = "config.json"
+_WEIGHTS_MEMBER = "model.weights.h5"
 _COPY_CHUNK = 16 << 20
+_LOCAL_HEADER_MAGIC = b"PK\x03\x04"
+_LOCAL_HEADER_SIZE = 30
+_DATA_DESCRIPTOR_FLAG = 0x08
 SUPPORTED_KINDS = ("keras", "h5")
 
 
@@ -431,17 +437,97 @@ def freeze(path_or_model: PathLike | keras.Model, layers: Iterable[str] = (),
     return _freeze_model(path_or_model, layers, until, all_but_last, unfreeze, except_)
 
 
+class _StoredMember(io.RawIOBase):
+    """A read-only, seekable window over a stored (uncompressed) zip member's bytes.
+
+    ``zipfile``'s own member files (Python 3.11) re-read the member from its start on every
+    backward seek, and h5py seeks back and forth: opening the weights of a 1 GB archive that
+    way reads gigabytes. This window seeks in the archive file itself.
+    """
+
+    def __init__(self, path: Path, start: int, size: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._start, self._size, self._pos = start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self._size - self._pos)
+        if count <= 0:
+            return 0
+        self._file.seek(self._start + self._pos)
+        done = self._file.readinto(memoryview(buffer).cast("B")[:count]) or 0
+        self._pos += done
+        return done
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _open_keras_archive(path: Path) -> ModelArtifact:
+    """The architecture and weight list of a ``.keras`` archive, reading its weights member
+    through a ``_StoredMember`` window (see there) when the member is stored uncompressed."""
+    from ..formats import _h5, _zip, open_artifact
+    from ..formats._dialects import attach_config
+    from ..formats.hdf5_v3 import read_v3_layers
+
+    display = os.fspath(path)
+    with _zip.open_zip(path) as archive:
+        names = _zip.member_names(archive)
+        info = archive.getinfo(_WEIGHTS_MEMBER) if _WEIGHTS_MEMBER in names else None
+        if _CONFIG_MEMBER not in names or info is None or \
+                info.compress_type != zipfile.ZIP_STORED:
+            return open_artifact(path)
+        try:
+            raw = json.loads(_zip.read_text(archive, _CONFIG_MEMBER, display))
+        except (json.JSONDecodeError, RecursionError):
+            return open_artifact(path)  # the reader says what is wrong with it
+        with open(path, "rb") as handle:
+            start = _data_offset(handle, info, path)
+    artifact = ModelArtifact(kind="keras", path=path, source_config=raw)
+    attach_config(artifact, raw, display)
+    member = _StoredMember(path, start, info.file_size)
+    weights = _h5.open_h5(member, f"{display}:{_WEIGHTS_MEMBER}")
+
+    def close() -> None:
+        weights.close()
+        member.close()
+
+    try:
+        layers = read_v3_layers(weights, artifact.config, display)
+    except BaseException:
+        close()
+        raise
+    artifact.weights = WeightStore(layers, closer=close)
+    return artifact
+
+
 def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last: int | None,
                  unfreeze: list[str], except_: list[str], output: PathLike | None,
                  in_place: bool, force: bool) -> FreezeReport:
-    from ..formats import open_artifact
+    from ..formats import detect_kind, open_artifact
 
     if in_place and output is not None and Path(output).resolve() != path.resolve():
         raise ModelToolError("pass either -o OUT or --in-place, not both", path=path)
     if not in_place and output is None:
         raise ModelToolError("no output given", path=path,
                              hint="pass -o OUT, or --in-place to replace the input")
-    with open_artifact(path) as artifact:
+    reader = _open_keras_archive if detect_kind(path) == "keras" else open_artifact
+    with reader(path) as artifact:
         if artifact.kind not in SUPPORTED_KINDS:
             raise UnsupportedError(f"freeze works on .keras and full-model .h5 files, not "
                                    f"{artifact.kind}", path=path,
@@ -481,28 +567,91 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
 
 
 def _rewrite_keras(source: Path, out: Path, config: dict[str, Any]) -> None:
-    """A copy of the archive with a new config.json; every other member's bytes unchanged."""
+    """A copy of the archive with a new config.json; every other member's bytes unchanged.
+
+    Unchanged members are copied as raw byte ranges of the archive (local header and stored
+    data, no decompressing or CRC pass), so a 1 GB archive costs about what ``cp`` costs.
+    """
     from ..formats import _zip
 
     text = json.dumps(config)
     archive = _zip.open_zip(source)
     try:
-        with atomic_path(out, suffix=".keras") as tmp, zipfile.ZipFile(tmp, "w") as new:
+        with atomic_path(out, suffix=".keras") as tmp, open(source, "rb") as raw, \
+                zipfile.ZipFile(tmp, "w") as new:
             for info in archive.infolist():
-                copy_info = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                copy_info.compress_type = info.compress_type
-                copy_info.external_attr = info.external_attr
                 if info.filename == _CONFIG_MEMBER:
-                    new.writestr(copy_info, text)
-                    continue
-                copy_info.file_size = info.file_size
-                with archive.open(info) as src, new.open(
-                        copy_info, "w", force_zip64=info.file_size > zipfile.ZIP64_LIMIT) as dst:
-                    shutil.copyfileobj(src, dst, _COPY_CHUNK)
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
+                    fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    fresh.compress_type = info.compress_type
+                    fresh.external_attr = info.external_attr
+                    new.writestr(fresh, text)
+                else:
+                    _append_raw(new, raw, info, source)
+    except (zipfile.BadZipFile, EOFError, OSError, struct.error) as err:
         raise ModelToolError(f"cannot rewrite the archive ({err})", path=source) from err
     finally:
         archive.close()
+
+
+def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo, display: Path) -> int:
+    """Where a member's stored bytes start: after its local header."""
+    raw.seek(info.header_offset)
+    header = raw.read(_LOCAL_HEADER_SIZE)
+    if len(header) != _LOCAL_HEADER_SIZE or header[:4] != _LOCAL_HEADER_MAGIC:
+        raise ModelToolError(f"zip member {info.filename!r} has no local header", path=display)
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    return info.header_offset + _LOCAL_HEADER_SIZE + name_len + extra_len
+
+
+def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
+                display: Path) -> None:
+    """Append ``info``'s local header and data to ``new`` as they are in ``raw``.
+
+    zipfile has no public way to add an already-compressed member; its writer keeps the end of
+    the data in ``start_dir`` and the central directory in ``filelist``/``NameToInfo``, which
+    ``close()`` writes (with zip64 records wherever the new offsets need them).
+    """
+    if info.flag_bits & _DATA_DESCRIPTOR_FLAG:
+        # Sizes trail the data in a descriptor: copy through zipfile instead.
+        copy_info = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+        copy_info.compress_type = info.compress_type
+        copy_info.external_attr = info.external_attr
+        copy_info.file_size = info.file_size
+        with zipfile.ZipFile(raw) as archive, archive.open(info) as src, new.open(
+                copy_info, "w", force_zip64=info.file_size > zipfile.ZIP64_LIMIT) as dst:
+            shutil.copyfileobj(src, dst, _COPY_CHUNK)
+        return
+    end = _data_offset(raw, info, display) + info.compress_size
+    copied = copy.copy(info)
+    new.fp.seek(new.start_dir)  # type: ignore[union-attr]
+    copied.header_offset = new.fp.tell()  # type: ignore[union-attr]
+    _copy_range(raw, new.fp, info.header_offset, end - info.header_offset)  # type: ignore[arg-type]
+    new.start_dir = new.fp.tell()  # type: ignore[union-attr]
+    new.filelist.append(copied)
+    new.NameToInfo[copied.filename] = copied
+
+
+def _copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
+    """Copy ``length`` bytes of ``src`` from ``offset`` to ``dst``'s position, in the kernel
+    when it can (``copy_file_range``), else through a buffer."""
+    dst.flush()
+    position = dst.tell()
+    try:
+        while length > 0:
+            done = os.copy_file_range(src.fileno(), dst.fileno(), length, offset, position)
+            if done == 0:
+                break
+            offset, position, length = offset + done, position + done, length - done
+    except (AttributeError, OSError):
+        pass  # no copy_file_range here (or across these file systems): copy the rest below
+    dst.seek(position)
+    src.seek(offset)
+    while length > 0:
+        chunk = src.read(min(length, _COPY_CHUNK))
+        if not chunk:
+            raise EOFError("archive ends inside a member")
+        dst.write(chunk)
+        length -= len(chunk)
 
 
 def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, list[str]]:

@@ -1,0 +1,61 @@
+"""Every command on every hostile input: one line naming the file, exit 2 (never 3), no
+traceback, bounded time, and nothing from the file executed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from modeltool.cli import main
+from tests.hostile.corpus import FILE, MARKER, MODEL, Case, build_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
+    return build_corpus(tmp_path_factory.mktemp("hostile"))
+
+
+COMMANDS = {
+    "weights": lambda path, out: ["weights", str(path)],
+    "weights-stats": lambda path, out: ["weights", str(path), "--stats"],
+    "config": lambda path, out: ["config", str(path)],
+    "convert": lambda path, out: ["convert", str(path), "-o", str(out)],
+    "convert-init": lambda path, out: ["convert", str(path), "-o", str(out), "--init"],
+}
+#: Commands that use the model as a whole, so must refuse an inconsistent one.
+USES_MODEL = {"convert", "convert-init"}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_on_every_case(command: str, corpus: list[Case], tmp_path: Path) -> None:
+    folder = corpus[0].path.parent
+    problems = []
+    for case in corpus:
+        out = tmp_path / f"{case.name}.out.keras"
+        started = time.monotonic()
+        result = CliRunner().invoke(main, COMMANDS[command](case.path, out))
+        elapsed = time.monotonic() - started
+        lines = [line for line in result.stderr.splitlines()
+                 if line.strip() and not line.startswith("warning:")]
+        if result.exit_code == 3 or "Traceback" in result.output:
+            problems.append(f"{case.name}: internal error: {result.stderr.strip()}")
+        elif result.exit_code not in (0, 1, 2):
+            problems.append(f"{case.name}: exit {result.exit_code}")
+        elif result.exit_code == 0 and (case.level == FILE or case.level == MODEL
+                                        and command in USES_MODEL):
+            problems.append(f"{case.name}: accepted")
+        elif result.exit_code == 2:
+            if len(lines) != 1 or case.name not in lines[0]:
+                problems.append(f"{case.name}: stderr is not one line naming the file: {lines}")
+            if out.exists():
+                problems.append(f"{case.name}: output left behind after failure")
+        if elapsed > 10:
+            problems.append(f"{case.name}: took {elapsed:.1f} s")
+        if (folder / MARKER).exists():
+            problems.append(f"{case.name}: CODE FROM THE FILE WAS EXECUTED")
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".modeltool-tmp")]
+    assert not leftovers, leftovers
+    assert not problems, "\n".join(problems)
