@@ -30,6 +30,34 @@ def check_output(path: str | os.PathLike[str], *, force: bool = False,
     return out
 
 
+def temp_prefix(target: Path) -> str:
+    """Temporary names carry the target's name and our pid, so a rerun can tell whose they are."""
+    return f"{TEMP_PREFIX}{target.name}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete temporaries left beside ``target`` by a modeltool process that was killed."""
+    for stale in target.parent.glob(f"{TEMP_PREFIX}{target.name}-*"):
+        pid_text = stale.name[len(f"{TEMP_PREFIX}{target.name}-"):].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -47,7 +75,8 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
     On any failure the temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix or target.suffix,
+    remove_stale_temporaries(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(target), suffix=suffix or target.suffix,
                                     dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -67,11 +96,12 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; on success it replaces ``path``."""
     target = Path(path)
-    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
     try:
         yield tmp
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
             old.rmdir()
             os.replace(target, old)
             os.replace(tmp, target)

@@ -18,7 +18,7 @@ import h5py
 from .. import __version__
 from ..artifact import ModelArtifact, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output
+from ..io import atomic_path, check_output, temp_prefix
 from . import _h5, _zip
 from ._dialects import attach_config, keras_loadable_config
 from .hdf5_legacy import WRITES_KERAS_VERSION
@@ -111,7 +111,7 @@ def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *
                 "date_saved": datetime.now(timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
                 "writer": f"modeltool {__version__}"}
     with atomic_path(out, suffix=".keras") as tmp, \
-            tempfile.TemporaryDirectory(dir=out.parent, prefix=".modeltool-tmp-") as scratch:
+            tempfile.TemporaryDirectory(dir=out.parent, prefix=temp_prefix(out)) as scratch:
         weights_path = Path(scratch) / _WEIGHTS_FILENAME
         with h5py.File(weights_path, "w") as handle:
             write_v3_layers(handle, artifact)

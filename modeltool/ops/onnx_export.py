@@ -40,6 +40,7 @@ import numpy as np
 
 from .. import _optional
 from ..errors import KerasError, ModelToolError, UnsupportedError, VerificationError
+from ..formats.onnx_file import OnnxTensor, op_histogram, tensor_info
 from ..io import atomic_path, check_output
 
 PathLike = str | os.PathLike[str]
@@ -58,15 +59,6 @@ _PROTOBUF_LIMIT = 2**31 - 1
 _TIMING_RUNS = 50
 _TIMING_BUDGET_S = 1.0
 _INTERNAL_INPUT = "modeltool_input_{}"
-
-
-@dataclass
-class TensorInfo:
-    """One graph input or output: name, ONNX element type, shape (a str is a symbolic dim)."""
-
-    name: str
-    dtype: str
-    shape: list[int | str | None]
 
 
 @dataclass
@@ -93,8 +85,8 @@ class ConversionReport:
     source_kind: str
     output: str
     opset: int
-    inputs: list[TensorInfo]
-    outputs: list[TensorInfo]
+    inputs: list[OnnxTensor]
+    outputs: list[OnnxTensor]
     op_histogram: dict[str, int]
     node_count: int
     file_size: int
@@ -751,31 +743,13 @@ def _check_file(path: Path, source: _Source) -> None:
 def _describe_file(path: Path, report: ConversionReport) -> None:
     onnx = _optional.require("onnx", "ONNX export")
     model_proto = onnx.load_model(os.fspath(path), load_external_data=False)
-    histogram = Counter(
-        (node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}")
-        for node in _all_nodes(model_proto.graph))
-    report.op_histogram = dict(sorted(histogram.items(), key=lambda kv: (-kv[1], kv[0])))
-    report.node_count = sum(histogram.values())
+    report.op_histogram = op_histogram(model_proto.graph)
+    report.node_count = sum(report.op_histogram.values())
     report.opset = next((o.version for o in model_proto.opset_import
                          if o.domain in ("", "ai.onnx")), report.opset)
-    report.inputs = [_tensor_info(v) for v in model_proto.graph.input]
-    report.outputs = [_tensor_info(v) for v in model_proto.graph.output]
+    report.inputs = [tensor_info(v) for v in model_proto.graph.input]
+    report.outputs = [tensor_info(v) for v in model_proto.graph.output]
     report.file_size = path.stat().st_size
-
-
-def _tensor_info(value: Any) -> TensorInfo:
-    onnx = _optional.require("onnx", "ONNX export")
-    tensor_type = value.type.tensor_type
-    dtype = onnx.TensorProto.DataType.Name(tensor_type.elem_type).lower()
-    shape: list[int | str | None] = []
-    for dim in tensor_type.shape.dim:
-        if dim.HasField("dim_value"):
-            shape.append(int(dim.dim_value))
-        elif dim.HasField("dim_param"):
-            shape.append(dim.dim_param)
-        else:
-            shape.append(None)
-    return TensorInfo(value.name, dtype, shape)
 
 
 # -- verification --------------------------------------------------------------------------
