@@ -62,14 +62,16 @@ def _histogram(histogram: dict[str, int], limit: int = HISTOGRAM_ITEMS) -> str:
     return text
 
 
-def _fields_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
-    table = Table(box=None, show_header=False, title=title, title_justify="left",
-                  pad_edge=False)
-    table.add_column("field", style="bold", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    for name, value in rows:
-        table.add_row(Text(name), Text(value))
-    return table
+def _fields(rows: list[tuple[str, str]]) -> Text:
+    """``label  value`` lines with the labels aligned (no table padding after the values)."""
+    width = max((len(name) for name, _ in rows), default=0)
+    text = Text()
+    for index, (name, value) in enumerate(rows):
+        if index:
+            text.append("\n")
+        text.append(name.ljust(width + 2), style="bold")
+        text.append(value)
+    return text
 
 
 def _seconds(value: float | None) -> str:
@@ -101,7 +103,7 @@ def conversion_table(report: ConversionReport) -> RenderableType:
                      f"(tf.function) {_ms(report.keras_latency_ms)}"
                      + (f", {speedup:.1f}x" if speedup else "")))
     rows += [("note", note) for note in report.notes]
-    parts: list[RenderableType] = [_fields_table(rows)]
+    parts: list[RenderableType] = [_fields(rows)]
     if report.verified:
         parts.append(checks_table(report))
     else:
@@ -163,7 +165,7 @@ def onnx_summary_table(summary: OnnxSummary, *, show_nodes: bool = True) -> Rend
                     + (" (external data)" if summary.external_data else "")),
     ]
     rows += [("note", note) for note in summary.notes]
-    parts: list[RenderableType] = [_fields_table(rows)]
+    parts: list[RenderableType] = [_fields(rows)]
     if show_nodes:
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "node", "op", "inputs", "output shape"):

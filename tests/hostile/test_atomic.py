@@ -65,8 +65,12 @@ def test_sigkill_during_convert(output: str, tmp_path: Path) -> None:
     out = tmp_path / output
     command = [sys.executable, "-m", "modeltool", "convert", str(source), "-o", str(out),
                "--force"]
+    started = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    full = time.monotonic() - started
+    out.unlink()
     interrupted = 0
-    for delay in (0.3, 0.6, 0.9, 1.2, 1.6):
+    for delay in (full * f / 20 for f in range(6, 20)):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         time.sleep(delay)
