@@ -58,11 +58,6 @@ model.save({out!r})
 MODELTOOL = """
 import sys
 from modeltool.cli import main
-if {command!r} not in main.commands:   # until the command is registered in modeltool.cli
-    from modeltool.cli.freeze import freeze_command
-    from modeltool.cli.load_weights import load_weights_command
-    main.add_command(load_weights_command)
-    main.add_command(freeze_command)
 main(sys.argv[1:], prog_name="modeltool")
 """
 

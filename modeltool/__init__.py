@@ -8,12 +8,32 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import ConvertReport, WeightsReport, config, convert, open, save, weights  # noqa: E402
+from .api import (  # noqa: E402
+    ConvertReport,
+    FreezeReport,
+    TransferPlan,
+    TransferReport,
+    WeightsReport,
+    config,
+    convert,
+    freeze,
+    load_weights_by_name,
+    open,
+    plan_by_name,
+    save,
+    weights,
+)
 from .artifact import ModelArtifact, WeightEntry, WeightStore  # noqa: E402
 from .errors import ModelToolError  # noqa: E402
 
 __all__ = [
     "ConvertReport",
+    "FreezeReport",
+    "TransferPlan",
+    "TransferReport",
+    "freeze",
+    "load_weights_by_name",
+    "plan_by_name",
     "ModelArtifact",
     "ModelToolError",
     "WeightEntry",

@@ -249,3 +249,13 @@ def config(path: PathLike) -> dict[str, Any]:
             raise UnsupportedError(problem, path=path,
                                    hint="weights-only files carry no architecture")
         return config_for_file(artifact)
+
+
+# The verbs implemented in ops/, re-exported here so the API is one module.
+from .ops.freeze import FreezeReport, freeze  # noqa: E402, F401
+from .ops.transfer import (  # noqa: E402, F401
+    TransferPlan,
+    TransferReport,
+    load_weights_by_name,
+    plan_by_name,
+)

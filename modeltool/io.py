@@ -30,6 +30,12 @@ def check_output(path: str | os.PathLike[str], *, force: bool = False,
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def temp_prefix(target: Path) -> str:
     """Temporary names carry the target's name and our pid, so a rerun can tell whose they are."""
     return f"{TEMP_PREFIX}{target.name}-{os.getpid()}-"
@@ -80,6 +86,7 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
                                     dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new output follows the umask
     try:
         yield tmp
         with open(tmp, "rb+") as handle:

@@ -201,7 +201,7 @@ def _title(summary: Summary) -> str:
 def _totals(summary: Summary) -> Text:
     totals = summary.totals
     lines = []
-    size = human_bytes(totals.total_bytes) if totals.bytes else "?"
+    size = human_bytes(totals.total_bytes) if totals.bytes or totals.params == 0 else "?"
     lines.append(f"Total params: {_count(totals.params)} ({size})")
     if summary.has_architecture:
         lines.append(f"Trainable params: {_count(totals.trainable_params)}")

@@ -7,14 +7,21 @@ from typing import Any
 from rich.table import Table
 
 from .ops.freeze import FreezeReport, ParamCounts
-from .ops.transfer import LOADED, LayerPlan, TransferReport
+from .ops.transfer import (
+    COUNT_MISMATCH,
+    LOADED,
+    MISSING,
+    SHAPE_MISMATCH,
+    LayerPlan,
+    TransferReport,
+)
 from .render import SCHEMA, human_bytes
 
 _STATUS_TEXT = {
     LOADED: "loaded",
-    "shape_mismatch": "shape mismatch",
-    "count_mismatch": "count mismatch",
-    "missing": "missing in source",
+    SHAPE_MISMATCH: "shape mismatch",
+    COUNT_MISMATCH: "count mismatch",
+    MISSING: "missing in source",
 }
 
 
@@ -23,11 +30,11 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 def _detail(plan: LayerPlan) -> str:
-    if plan.status == "shape_mismatch":
+    if plan.status == SHAPE_MISMATCH:
         text = "; ".join(f"{m.weight}: target {_shape(m.expected)}, source {_shape(m.received)}"
                          for m in plan.mismatches)
         return f"{text} ({plan.note})" if plan.note else text
-    if plan.status == "count_mismatch":
+    if plan.status == COUNT_MISMATCH:
         return f"target has {plan.expected_count} weights, source {plan.received_count}"
     return ""
 
@@ -52,14 +59,14 @@ def transfer_table(report: TransferReport) -> Table:
 def transfer_summary(report: TransferReport) -> list[str]:
     """The lines under the table: totals, skipped and unused layers, notes, the output."""
     if report.failed:
-        lines = [f"{len(report.plan.mismatched)} layer(s) do not fit: nothing written "
-                 "(--skip-mismatch loads the layers that fit)",
-                 f"layers that fit {report.loaded}/{report.total}; {report.tensors} tensors, "
-                 f"{human_bytes(report.bytes)}"]
+        lines = [(f"{len(report.plan.mismatched)} layer(s) do not fit: nothing written "
+                  "(--skip-mismatch loads the layers that fit)"),
+                 (f"layers that fit {report.loaded}/{report.total}; {report.tensors} tensors, "
+                  f"{human_bytes(report.bytes)}")]
     else:
         verb = "would load" if report.dry_run else "loaded"
-        lines = [f"layers {verb} {report.loaded}/{report.total}; {report.tensors} tensors, "
-                 f"{human_bytes(report.bytes)} {'to move' if report.dry_run else 'moved'}"]
+        lines = [(f"layers {verb} {report.loaded}/{report.total}; {report.tensors} tensors, "
+                  f"{human_bytes(report.bytes)} {'to move' if report.dry_run else 'moved'}")]
     skipped = report.skipped
     if skipped:
         lines.append("skipped: " + ", ".join(
@@ -127,8 +134,8 @@ def freeze_table(report: FreezeReport) -> Table:
 def freeze_summary(report: FreezeReport) -> list[str]:
     """The lines under the table: param totals before and after, notes, the output."""
     b, a = report.before, report.after
-    lines = [f"{len(report.rows)} layer(s) changed: {len(report.frozen)} frozen, "
-             f"{len(report.unfrozen)} unfrozen",
+    lines = [(f"{len(report.rows)} layer(s) changed: {len(report.frozen)} frozen, "
+              f"{len(report.unfrozen)} unfrozen"),
              f"trainable params: {b.trainable:,} -> {a.trainable:,}",
              f"non-trainable params: {b.non_trainable:,} -> {a.non_trainable:,}"]
     lines += [f"note: {note}" for note in report.notes]

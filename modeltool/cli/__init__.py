@@ -67,6 +67,8 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool weights model.keras --stats
       modeltool convert old.h5 -o new.keras
       modeltool config model.h5 --format yaml
+      modeltool load-weights new.keras pretrained.h5 --by-name --skip-mismatch -o out.keras
+      modeltool freeze model.keras --all-but-last 2 -o frozen.keras
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
 
@@ -74,11 +76,15 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
 def _register() -> None:
     from .config import config_command
     from .convert import convert_command
+    from .freeze import freeze_command
+    from .load_weights import load_weights_command
     from .weights import weights_command
 
     main.add_command(weights_command)
     main.add_command(config_command)
     main.add_command(convert_command)
+    main.add_command(load_weights_command)
+    main.add_command(freeze_command)
     try:
         from .summary import summary as summary_command
     except ImportError:  # the inspector lands separately

@@ -34,9 +34,9 @@ def load_weights_command(target: str, source: str, by_name: bool, skip_mismatch:
 
     Any kind holding weights (.keras, .h5 from Keras 1/2/3 or tf.keras, .weights.h5, Keras 2
     weights-only .h5) feeds any kind holding an architecture. OUT holds the transferred
-    weights and every other weight of TARGET unchanged; TARGET and SOURCE are never modified.
-    A layer whose weights do not fit (count or shape) is an error (exit 1, nothing written)
-    unless --skip-mismatch.
+    weights and every other weight of TARGET unchanged; TARGET and SOURCE are left as they are
+    (OUT may replace one of them only with --force). A layer whose weights do not fit (count or
+    shape) is an error (exit 1, nothing written) unless --skip-mismatch.
 
     \b
     Examples:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from ..artifact import ModelArtifact
 from ..errors import InputNotFoundError, ModelToolError, UnknownFormatError, UnsupportedError
-from . import (config_json, config_yaml, hdf5_legacy, hdf5_v3, keras_archive, savedmodel)
-from . import _h5
+from . import _h5, config_json, config_yaml, hdf5_legacy, hdf5_v3, keras_archive, savedmodel
 
 
 @dataclass(frozen=True)

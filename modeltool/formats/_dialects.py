@@ -12,11 +12,10 @@ dicts whose tensors are ``__keras_tensor__`` objects carrying ``keras_history``.
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from typing import Any
-
-import base64
 
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError

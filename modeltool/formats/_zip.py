@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 import zipfile
-from typing import IO
+from typing import IO, Any, BinaryIO
 
 from ..errors import CorruptFileError, UnsafeContentError
 
+_LOCAL_HEADER_MAGIC = b"PK\x03\x04"
+_LOCAL_HEADER_SIZE = 30
+_ENCRYPTED_FLAG = 0x1
 MAX_MEMBERS = 10_000
 #: Text members (config.json, metadata.json) larger than this are refused.
 MAX_TEXT_MEMBER = 256 << 20
@@ -73,10 +78,76 @@ def read_text(archive: zipfile.ZipFile, name: str, path: str | os.PathLike[str])
 
 
 def open_member(archive: zipfile.ZipFile, name: str, path: str | os.PathLike[str]) -> IO[bytes]:
-    """A seekable file object over a member (h5py reads the weights through it lazily)."""
+    """A seekable file object over a member (h5py reads the weights through it lazily).
+
+    A stored (uncompressed) member, as Keras writes its weights, is read through a window on
+    the archive file; a compressed one through zipfile.
+    """
     try:
+        info = archive.getinfo(name)
+        if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _ENCRYPTED_FLAG \
+                and archive.filename:
+            with open(archive.filename, "rb") as raw:
+                start = stored_data_offset(raw, info, path)
+            size = os.path.getsize(archive.filename)
+            if start + info.file_size > size:
+                raise CorruptFileError(f"archive member {name} is cut short", path=path,
+                                       hint="the file may be truncated")
+            return StoredMember(archive.filename, start, info.file_size)  # type: ignore[return-value]
         return archive.open(name)
     except KeyError as err:
         raise CorruptFileError(f"archive has no {name}", path=path) from err
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
         raise CorruptFileError(f"cannot read {name} from the archive ({err})", path=path) from err
+
+
+class StoredMember(io.RawIOBase):
+    """A read-only, seekable window over a stored (uncompressed) zip member's bytes.
+
+    ``zipfile``'s own member files (Python 3.11) re-read the member from its start on every
+    backward seek, and h5py seeks back and forth: opening the weights of a 1 GB archive that
+    way reads gigabytes. This window seeks in the archive file itself.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], start: int, size: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._start, self._size, self._pos = start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self._size - self._pos)
+        if count <= 0:
+            return 0
+        self._file.seek(self._start + self._pos)
+        done = self._file.readinto(memoryview(buffer).cast("B")[:count]) or 0
+        self._pos += done
+        return done
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def stored_data_offset(raw: BinaryIO, info: zipfile.ZipInfo,
+                       display: str | os.PathLike[str]) -> int:
+    """Where a member's stored bytes start: after its local header."""
+    raw.seek(info.header_offset)
+    header = raw.read(_LOCAL_HEADER_SIZE)
+    if len(header) != _LOCAL_HEADER_SIZE or header[:4] != _LOCAL_HEADER_MAGIC:
+        raise CorruptFileError(f"zip member {info.filename!r} has no local header", path=display)
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    return int(info.header_offset + _LOCAL_HEADER_SIZE + name_len + extra_len)

@@ -22,9 +22,16 @@ from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output
 from . import _h5
 from ._dialects import attach_config, keras_loadable_config
+from ._layout import (
+    canonical_order,
+    inner_model,
+    layer_configs,
+    layer_name,
+    legacy_order,
+    saveable_layers,
+    split_legacy_weight_name,
+)
 from ._migrate import migrate_weights
-from ._layout import (canonical_order, inner_model, layer_configs, layer_name, legacy_order,
-                      saveable_layers, split_legacy_weight_name)
 
 KIND = "h5"
 WEIGHTS_KIND = "k2-weights"

@@ -23,8 +23,16 @@ from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output
 from . import _h5
-from ._layout import (RNN_CLASSES, direction_name, generated_names, inner_model, layer_name, saveable_layers,
-                      to_snake_case, weight_names)
+from ._layout import (
+    RNN_CLASSES,
+    direction_name,
+    generated_names,
+    inner_model,
+    layer_name,
+    saveable_layers,
+    to_snake_case,
+    weight_names,
+)
 
 KIND = "k3-weights"
 EXTENSIONS = (".weights.h5",)

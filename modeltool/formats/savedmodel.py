@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import _optional
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_dir, check_output
-from .. import _optional
 from ._dialects import attach_config
 
 KIND = "savedmodel"

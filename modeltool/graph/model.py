@@ -174,6 +174,12 @@ class _Builder:
         if not name:
             raise self.fail(f"a {raw['class_name']} layer has no name")
         info = LayerInfo(name=name, class_name=raw["class_name"], config=config, raw=raw)
+        if info.is_input:
+            for key in ("batch_shape", "batch_input_shape", "shape"):
+                dims = config.get(key)
+                if isinstance(dims, list) and any(isinstance(d, int) and d < 0 for d in dims):
+                    raise self.fail(f"input {name!r} declares a negative dimension "
+                                    f"({key}={dims})")
         held = inner_model(raw)
         if held is not None:
             info.graph = self.model(held, level + 1)
@@ -277,11 +283,12 @@ class _Builder:
 
     def offsets(self, layers: dict[str, LayerInfo], raw_nodes: dict[str, list[Any]],
                 config: dict[str, Any]) -> dict[str, int]:
-        """How Keras numbered the nodes of each nested model in this file.
+        """How the config numbers the calls of each nested model.
 
-        A nested model starts with a built-in node that configs leave out, so Keras writes
-        its first real call as node 1: always for a Functional, and for a Sequential with an
-        input in Keras 1/2 files (Keras 3 writes a Sequential's first call as node 0).
+        A nested Functional starts with a built-in node that configs leave out, so its first
+        real call is written as node 1; a Sequential's first call is node 0 in the canonical
+        (Keras 3) dialect. Keras 1/2 wrote a nested Sequential with an input from 1 as well:
+        when every reference fits only the other numbering, that one is used.
         """
         used: dict[str, list[int]] = {}
         refs = [_history(obj) for nodes in raw_nodes.values()
@@ -297,12 +304,7 @@ class _Builder:
             if info.class_name not in MODEL_CLASSES or name not in used:
                 continue
             count = len(info.nodes)
-            if info.class_name == "Sequential":
-                first_is_input = bool(info.graph and info.graph.layers
-                                      and not next(iter(info.graph.layers.values())).synthetic)
-                preferred = 1 if (self.dialect or 3) < 3 and first_is_input else 0
-            else:
-                preferred = 1
+            preferred = 0 if info.class_name == "Sequential" else 1
             for offset in (preferred, 1 - preferred):
                 if all(0 <= i - offset < count for i in used[name]):
                     offsets[name] = offset

@@ -200,9 +200,13 @@ def _run(rule: Rule, call: Call) -> Outputs:
     # A config that contradicts itself (a kernel larger than its input, an axis out of range)
     # makes Keras raise; here it makes the shape unknown.
     try:
-        return rule(call)
+        outs = rule(call)
     except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError):
         return None
+    if outs is not None and any(s is not None and any(d is not None and d < 0 for d in s)
+                                for s in outs):
+        return None  # a negative size in the config (units=-3): Keras would refuse it
+    return outs
 
 
 def _merge(given: Shape | None, declared: Shape | None) -> Shape | None:
@@ -923,6 +927,8 @@ def config_params(class_name: str, config: dict[str, Any], inputs: list[Shape | 
         result = _config_params(class_name, config, x, inputs, module, extra or {})
     except (TypeError, ValueError, KeyError, IndexError):
         return None
+    if result is not None and (result.total < 0 or result.trainable < 0):
+        return None
     return result
 
 
@@ -1125,9 +1131,10 @@ def config_macs(class_name: str, config: dict[str, Any], inputs: list[Shape | No
     (Dense, convolutions, recurrent layers and their wrappers); None elsewhere or when a shape
     is unknown."""
     try:
-        return _config_macs(class_name, config, inputs, outputs)
+        macs = _config_macs(class_name, config, inputs, outputs)
     except (TypeError, ValueError, KeyError, IndexError):
         return None
+    return None if macs is not None and macs < 0 else macs
 
 
 def _config_macs(class_name: str, config: dict[str, Any], inputs: list[Shape | None],

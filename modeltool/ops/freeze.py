@@ -1,10 +1,11 @@
 """``freeze``: set ``trainable`` in a model's architecture, without touching its weight bytes.
 
 A ``.keras`` archive is rewritten member by member: ``config.json`` is replaced and every other
-member (the weights) is copied unchanged. A legacy ``.h5`` file is copied and only its
-``model_config`` attribute is rewritten in the copy. Both go through a temporary file beside the
-output, so a failure leaves nothing behind and the input is never modified (``--in-place``
-replaces it atomically).
+member (the weights) is copied as raw bytes. A legacy ``.h5`` file is copied and only attributes
+are rewritten in the copy: ``model_config``, and the ``weight_names`` order of a layer holding a
+model when its trainable weights change (Keras lists those first). Both go through a temporary
+file beside the output, so a failure leaves nothing behind and the input is never modified
+(``--in-place`` replaces it atomically).
 
 The flags are edited in the file's own config dialect (Keras 1, 2 or 3), as Keras' setter would
 leave them: freezing a layer that holds a model freezes every layer inside it; unfreezing a layer
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import io
 import json
 import os
 import re
@@ -27,13 +27,14 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import h5py
 import numpy as np
 
-from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry, WeightStore
+from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
 from ..errors import ModelToolError, UnsupportedError
+from ..formats import _zip
 from ..io import atomic_path, check_output
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,10 +50,7 @@ _STAT_NAMES = frozenset({"moving_mean", "moving_variance", "running_mean", "runn
 #: Classes whose weights are all non-trainable.
 _NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
 _CONFIG_MEMBER = "config.json"
-_WEIGHTS_MEMBER = "model.weights.h5"
 _COPY_CHUNK = 16 << 20
-_LOCAL_HEADER_MAGIC = b"PK\x03\x04"
-_LOCAL_HEADER_SIZE = 30
 _DATA_DESCRIPTOR_FLAG = 0x08
 SUPPORTED_KINDS = ("keras", "h5")
 
@@ -384,9 +382,11 @@ def _batchnorm_note(rows: list[FreezeRow]) -> list[str]:
     frozen = [r.path for r in rows if r.batchnorm and not r.trainable_after]
     if not frozen:
         return []
-    return [f"{len(frozen)} BatchNormalization layer(s) frozen ({', '.join(frozen[:5])}"
-            f"{', ...' if len(frozen) > 5 else ''}): in Keras a frozen BatchNormalization runs "
-            "in inference mode (its moving statistics), even when called with training=True"]
+    shown = ", ".join(frozen[:5]) + (", ..." if len(frozen) > 5 else "")
+    note = (f"{len(frozen)} BatchNormalization layer(s) frozen ({shown}): in Keras a frozen "
+            "BatchNormalization runs in inference mode (its moving statistics), even when "
+            "called with training=True")
+    return [note]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,97 +437,17 @@ def freeze(path_or_model: PathLike | keras.Model, layers: Iterable[str] = (),
     return _freeze_model(path_or_model, layers, until, all_but_last, unfreeze, except_)
 
 
-class _StoredMember(io.RawIOBase):
-    """A read-only, seekable window over a stored (uncompressed) zip member's bytes.
-
-    ``zipfile``'s own member files (Python 3.11) re-read the member from its start on every
-    backward seek, and h5py seeks back and forth: opening the weights of a 1 GB archive that
-    way reads gigabytes. This window seeks in the archive file itself.
-    """
-
-    def __init__(self, path: Path, start: int, size: int) -> None:
-        super().__init__()
-        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._start, self._size, self._pos = start, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        count = min(len(buffer), self._size - self._pos)
-        if count <= 0:
-            return 0
-        self._file.seek(self._start + self._pos)
-        done = self._file.readinto(memoryview(buffer).cast("B")[:count]) or 0
-        self._pos += done
-        return done
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-def _open_keras_archive(path: Path) -> ModelArtifact:
-    """The architecture and weight list of a ``.keras`` archive, reading its weights member
-    through a ``_StoredMember`` window (see there) when the member is stored uncompressed."""
-    from ..formats import _h5, _zip, open_artifact
-    from ..formats._dialects import attach_config
-    from ..formats.hdf5_v3 import read_v3_layers
-
-    display = os.fspath(path)
-    with _zip.open_zip(path) as archive:
-        names = _zip.member_names(archive)
-        info = archive.getinfo(_WEIGHTS_MEMBER) if _WEIGHTS_MEMBER in names else None
-        if _CONFIG_MEMBER not in names or info is None or \
-                info.compress_type != zipfile.ZIP_STORED:
-            return open_artifact(path)
-        try:
-            raw = json.loads(_zip.read_text(archive, _CONFIG_MEMBER, display))
-        except (json.JSONDecodeError, RecursionError):
-            return open_artifact(path)  # the reader says what is wrong with it
-        with open(path, "rb") as handle:
-            start = _data_offset(handle, info, path)
-    artifact = ModelArtifact(kind="keras", path=path, source_config=raw)
-    attach_config(artifact, raw, display)
-    member = _StoredMember(path, start, info.file_size)
-    weights = _h5.open_h5(member, f"{display}:{_WEIGHTS_MEMBER}")
-
-    def close() -> None:
-        weights.close()
-        member.close()
-
-    try:
-        layers = read_v3_layers(weights, artifact.config, display)
-    except BaseException:
-        close()
-        raise
-    artifact.weights = WeightStore(layers, closer=close)
-    return artifact
-
-
 def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last: int | None,
                  unfreeze: list[str], except_: list[str], output: PathLike | None,
                  in_place: bool, force: bool) -> FreezeReport:
-    from ..formats import detect_kind, open_artifact
+    from ..formats import open_artifact
 
     if in_place and output is not None and Path(output).resolve() != path.resolve():
         raise ModelToolError("pass either -o OUT or --in-place, not both", path=path)
     if not in_place and output is None:
         raise ModelToolError("no output given", path=path,
                              hint="pass -o OUT, or --in-place to replace the input")
-    reader = _open_keras_archive if detect_kind(path) == "keras" else open_artifact
-    with reader(path) as artifact:
+    with open_artifact(path) as artifact:
         if artifact.kind not in SUPPORTED_KINDS:
             raise UnsupportedError(f"freeze works on .keras and full-model .h5 files, not "
                                    f"{artifact.kind}", path=path,
@@ -587,20 +507,11 @@ def _rewrite_keras(source: Path, out: Path, config: dict[str, Any]) -> None:
                     new.writestr(fresh, text)
                 else:
                     _append_raw(new, raw, info, source)
+            shutil.copymode(source, tmp)  # as cp does (the temporary file is private)
     except (zipfile.BadZipFile, EOFError, OSError, struct.error) as err:
         raise ModelToolError(f"cannot rewrite the archive ({err})", path=source) from err
     finally:
         archive.close()
-
-
-def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo, display: Path) -> int:
-    """Where a member's stored bytes start: after its local header."""
-    raw.seek(info.header_offset)
-    header = raw.read(_LOCAL_HEADER_SIZE)
-    if len(header) != _LOCAL_HEADER_SIZE or header[:4] != _LOCAL_HEADER_MAGIC:
-        raise ModelToolError(f"zip member {info.filename!r} has no local header", path=display)
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return info.header_offset + _LOCAL_HEADER_SIZE + name_len + extra_len
 
 
 def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
@@ -621,12 +532,13 @@ def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
                 copy_info, "w", force_zip64=info.file_size > zipfile.ZIP64_LIMIT) as dst:
             shutil.copyfileobj(src, dst, _COPY_CHUNK)
         return
-    end = _data_offset(raw, info, display) + info.compress_size
+    end = _zip.stored_data_offset(raw, info, display) + info.compress_size
     copied = copy.copy(info)
-    new.fp.seek(new.start_dir)  # type: ignore[union-attr]
-    copied.header_offset = new.fp.tell()  # type: ignore[union-attr]
-    _copy_range(raw, new.fp, info.header_offset, end - info.header_offset)  # type: ignore[arg-type]
-    new.start_dir = new.fp.tell()  # type: ignore[union-attr]
+    out = cast(BinaryIO, new.fp)
+    out.seek(new.start_dir)
+    copied.header_offset = out.tell()
+    _copy_range(raw, out, info.header_offset, end - info.header_offset)
+    new.start_dir = out.tell()
     new.filelist.append(copied)
     new.NameToInfo[copied.filename] = copied
 
@@ -665,7 +577,7 @@ def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, li
     from ..formats._layout import inner_model, layer_configs, layer_name, legacy_order
 
     config, _, _ = canonical_model_config(raw, keras_version=artifact.keras_version,
-                                          path=os.fspath(artifact.path))
+                                          path=os.fspath(artifact.path or ""))
     configs = {layer_name(c): c for c in layer_configs(config)}
     orders = {}
     for name, entries in artifact.weights.layers.items():
@@ -679,7 +591,7 @@ def _rewrite_weight_names(handle: h5py.File, orders: dict[str, list[str]],
                           display: str) -> None:
     from ..formats import _h5
 
-    root = handle["model_weights"] if "model_weights" in handle else handle
+    root = _h5.group(handle, "model_weights", display) if "model_weights" in handle else handle
     for name, locations in orders.items():
         group = _h5.group(root, name, display)
         stored = _h5.read_str_list(group, "weight_names", display) or []
@@ -699,6 +611,7 @@ def _rewrite_h5(source: Path, out: Path, config: dict[str, Any],
     text = json.dumps(config)
     with atomic_path(out) as tmp:
         shutil.copyfile(source, tmp)
+        shutil.copymode(source, tmp)
         try:
             with h5py.File(tmp, "r+", locking=False) as handle:
                 _rewrite_weight_names(handle, orders, os.fspath(source))

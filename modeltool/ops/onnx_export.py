@@ -59,6 +59,11 @@ _PROTOBUF_LIMIT = 2**31 - 1
 _TIMING_RUNS = 50
 _TIMING_BUDGET_S = 1.0
 _INTERNAL_INPUT = "modeltool_input_{}"
+_WEIGHT = "modeltool_weight_{}"
+#: Models with at least this much weight keep their large tensors out of the TF graph.
+_LEAN_MODEL_BYTES = 128 << 20
+#: ... a tensor being large from this many elements on (4 MB of float32).
+_LEAN_TENSOR_ELEMENTS = 1 << 20
 
 
 @dataclass
@@ -134,7 +139,12 @@ class _Source:
     int_high: int = DEFAULT_INT_HIGH
     reference: str = "Keras"
     weight_bytes: int = 0
+    variables: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def weight_values(self) -> list[Any]:
+        """The variables' current values, as the traced function takes them after the inputs."""
+        return [variable.value for variable in self.variables]
 
 
 def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None = None,
@@ -330,7 +340,7 @@ def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
                    input_names=[_history_name(t) for t in inputs], input_dtypes=dtypes,
                    input_shapes=shapes, output_names=_unique([_history_name(t) for t in outputs]),
                    output_batched=batched, call=call, int_high=_vocabulary(model),
-                   weight_bytes=_weight_bytes(model))
+                   weight_bytes=_weight_bytes(model), variables=_unique_variables(model))
 
 
 def _vocabulary(model: Any) -> int:
@@ -345,6 +355,17 @@ def _vocabulary(model: Any) -> int:
                     "Embedding", "CategoryEncoding"):
                 sizes.append(value)
     return min(sizes) if sizes else DEFAULT_INT_HIGH
+
+
+def _unique_variables(model: Any) -> list[Any]:
+    """The model's weights (nested models and shared layers included), each once."""
+    seen: set[int] = set()
+    variables = []
+    for variable in getattr(model, "weights", []):
+        if id(variable) not in seen and hasattr(variable, "value"):
+            seen.add(id(variable))
+            variables.append(variable)
+    return variables
 
 
 def _weight_bytes(model: Any) -> int:
@@ -502,15 +523,29 @@ def _resolve_opset(opset: int | None) -> int:
 # -- tracing and conversion ----------------------------------------------------------------
 
 def _trace(source: _Source, shapes: list[Dims]) -> Any:
-    """A tf.function over the source with an explicit input signature (already traced)."""
+    """A tf.function over the source with an explicit input signature (already traced).
+
+    The model's weights are arguments too, after the inputs: each layer reads them through a
+    ``keras.StatelessScope``. The traced graph then holds no variables, so freezing is a
+    placeholder-to-constant swap rather than ``convert_variables_to_constants_v2`` (which costs
+    seconds per hundred variables), and a large weight can stay out of the TensorFlow graph.
+    """
     tf = _optional.require("tensorflow", "ONNX export")
     # Placeholder names are ours (Keras names may hold characters TF refuses); the ONNX inputs
     # are renamed to the Keras names after conversion.
     specs = [tf.TensorSpec(shape, tf.as_dtype(dtype), name=_INTERNAL_INPUT.format(index))
              for index, (shape, dtype) in enumerate(zip(shapes, source.input_dtypes))]
+    specs += [tf.TensorSpec(variable.shape, tf.as_dtype(_dtype_name(variable)),
+                            name=_WEIGHT.format(index))
+              for index, variable in enumerate(source.variables)]
+    count = len(source.input_names)
 
     def forward(*tensors: Any) -> list[Any]:
-        return source.call(list(tensors))
+        if not source.variables:
+            return source.call(list(tensors))
+        keras = _optional.require("keras", "ONNX export")
+        with keras.StatelessScope(state_mapping=list(zip(source.variables, tensors[count:]))):
+            return source.call(list(tensors[:count]))
 
     # autograph off: Keras 3 layers trace under JAX too, so they need no autograph.
     function = tf.function(forward, input_signature=specs, autograph=False)
@@ -526,13 +561,65 @@ def _trace(source: _Source, shapes: list[Dims]) -> Any:
     return function
 
 
-def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> Any:
-    tf2onnx = _optional.require("tf2onnx", "ONNX export")
+def _dtype_name(variable: Any) -> str:
+    return str(getattr(variable.dtype, "name", variable.dtype))
+
+
+def _lifted(source: _Source) -> set[int]:
+    """Which weights stay graph inputs through tf2onnx and become initializers afterwards.
+
+    Only in a model with over ``_LEAN_MODEL_BYTES`` of weights, and only its large tensors:
+    a constant of hundreds of MB is copied many times over by TF graph import, grappler and
+    tf2onnx (VGG16 needed 14 to 24 GB that way). Small weights stay constants, which some
+    tf2onnx rewrites need (an RNN becomes an ONNX LSTM/GRU only with constant kernels).
+    """
+    if source.weight_bytes < _LEAN_MODEL_BYTES:
+        return set()
+    return {index for index, variable in enumerate(source.variables)
+            if int(np.prod(variable.shape, dtype=np.int64)) >= _LEAN_TENSOR_ELEMENTS}
+
+
+def _frozen_graph_def(source: _Source, function: Any, lifted: set[int]) -> Any:
+    """The traced graph with every weight (except ``lifted`` ones) and capture as a constant."""
+    from tensorflow.python.framework import tensor_util
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
 
-    if source.weight_bytes >= _PROTOBUF_LIMIT:
+    # Freezing a function without variables is quick; it still inlines nested functions (an
+    # RNN's loop) the way tf2onnx expects, turns captured tensors into constants (without this
+    # EfficientNet's Normalization mean and variance became extra graph inputs), and freezes
+    # any variable the model does not list among its weights.
+    frozen = convert_variables_to_constants_v2(function.get_concrete_function(),
+                                               lower_control_flow=False,
+                                               aggressive_inlining=True)
+    graph_def = frozen.graph.as_graph_def(add_shapes=True)
+    del frozen
+    constants: dict[str, Callable[[], Any]] = {}
+    for index, variable in enumerate(source.variables):
+        if index not in lifted:
+            constants[_WEIGHT.format(index)] = (lambda v=variable: v.numpy())
+    for node in graph_def.node:
+        load = constants.get(node.name)
+        if load is None or node.op != "Placeholder":
+            continue
+        value = np.asarray(load())
+        node.op = "Const"
+        for attribute in ("shape", "_user_specified_name"):
+            if attribute in node.attr:
+                del node.attr[attribute]
+        node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
+        del value
+    _inline_xla_calls(graph_def)
+    return graph_def
+
+
+def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> Any:
+    tf2onnx = _optional.require("tf2onnx", "ONNX export")
+    lifted = _lifted(source)
+    kept_bytes = source.weight_bytes - sum(
+        int(np.prod(source.variables[i].shape, dtype=np.int64)) * 4 for i in lifted)
+    if kept_bytes >= _PROTOBUF_LIMIT:
         raise UnsupportedError(
             f"the model has {source.weight_bytes / 2**30:.1f} GiB of weights, over the 2 GiB "
             "limit of a TensorFlow graph and an ONNX protobuf", path=source.label,
@@ -540,23 +627,22 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> 
     concrete = function.get_concrete_function()
     count = len(source.input_names)
     input_tensors = [t.name for t in concrete.inputs[:count]]
+    weight_tensors = [concrete.inputs[count + index].name for index in sorted(lifted)]
     output_tensors = [t.name for t in concrete.outputs]
     try:
-        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
-                                                   aggressive_inlining=True)
-        graph_def = frozen.graph.as_graph_def(add_shapes=True)
+        graph_def = _frozen_graph_def(source, function, lifted)
     except Exception as err:  # noqa: BLE001 - TensorFlow raises many types here
         raise UnsupportedError(f"freezing the traced model failed: {_first_line(err)}",
                                path=source.label) from err
-    del frozen
-    _inline_xla_calls(graph_def)
     rename = dict(zip(input_tensors, source.input_names))
     rename.update(zip(output_tensors, source.output_names))
+    rename.update({name: _WEIGHT.format(index)
+                   for name, index in zip(weight_tensors, sorted(lifted))})
     errors = _LogCollector()
     with errors.attached("tf2onnx"):
         try:
             model_proto, _ = tf2onnx.convert.from_graph_def(
-                graph_def, name=source.name, input_names=input_tensors,
+                graph_def, name=source.name, input_names=input_tensors + weight_tensors,
                 output_names=output_tensors, opset=opset, tensors_to_rename=rename,
                 custom_op_handlers=_custom_op_handlers())
         except Exception as err:  # noqa: BLE001 - tf2onnx raises anything
@@ -564,6 +650,8 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> 
                                    path=source.label) from err
     del graph_def
     _reject_unconverted(model_proto, source, errors.messages)
+    if lifted:
+        _attach_weights(model_proto, {_WEIGHT.format(i): source.variables[i] for i in lifted})
     _check_interface(model_proto, source)
     _name_dims(model_proto, source, shapes)
     modeltool_version = _package_version()
@@ -573,6 +661,91 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> 
                               f"with tf2onnx {tf2onnx.__version__}")
     model_proto.graph.name = source.name
     return model_proto
+
+
+#: Ops computed ahead of time when every input is a weight or a constant (tf2onnx transposes a
+#: Conv kernel that is a graph input at run time instead of in numpy).
+_FOLDABLE = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze"})
+
+
+def _attach_weights(model_proto: Any, weights: dict[str, Any]) -> None:
+    """Turn the lifted weight inputs into initializers, folding the layout ops tf2onnx put on
+    them; each tensor is read from its variable once and copied into the proto once."""
+    from onnx import helper, numpy_helper
+
+    graph = model_proto.graph
+    uses: Counter[str] = Counter()
+    for node in _all_nodes(graph):
+        uses.update(name for name in node.input if name)
+    uses.update(output.name for output in graph.output)
+    constants = {init.name: init for init in graph.initializer}
+    values: dict[str, Any] = {}
+
+    def value(name: str) -> Any:
+        if name not in values:
+            values[name] = (np.asarray(weights[name].numpy()) if name in weights
+                            else numpy_helper.to_array(constants[name]))
+        return values[name]
+
+    derived = set(weights)
+    kept = []
+    for node in graph.node:
+        inputs = [name for name in node.input if name]
+        if (node.op_type in _FOLDABLE and inputs and inputs[0] in derived
+                and all(name in derived or name in constants for name in inputs)
+                and not any(name in {o.name for o in graph.output} for name in node.output)):
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            args = [value(name) if name else None for name in node.input]
+            values[node.output[0]] = _fold(node.op_type, attrs, args)
+            derived.add(node.output[0])
+            for name in inputs:
+                uses[name] -= 1
+                if uses[name] == 0:
+                    values.pop(name, None)
+            continue
+        kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+    lifted_inputs = [value_info for value_info in graph.input if value_info.name in weights]
+    for value_info in lifted_inputs:
+        graph.input.remove(value_info)
+    for name in sorted(derived):
+        if uses[name] <= 0:
+            values.pop(name, None)
+            continue
+        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(value(name)),
+                                                         name))
+        values.pop(name, None)
+    for name, init in constants.items():
+        if uses[name] <= 0 and init in graph.initializer:
+            graph.initializer.remove(init)
+
+
+def _fold(op: str, attrs: dict[str, Any], args: list[Any]) -> Any:
+    from onnx import helper
+
+    data = args[0]
+    if op == "Transpose":
+        return np.transpose(data, attrs.get("perm"))
+    if op == "Reshape":
+        shape = [int(d) for d in args[1]]
+        shape = [data.shape[i] if d == 0 and not attrs.get("allowzero") else d
+                 for i, d in enumerate(shape)]
+        return np.reshape(data, shape)
+    if op == "Cast":
+        return data.astype(helper.tensor_dtype_to_np_dtype(attrs["to"]))
+    if op == "Identity":
+        return data
+    axes = attrs.get("axes")
+    if axes is None and len(args) > 1 and args[1] is not None:
+        axes = [int(a) for a in args[1]]
+    if op == "Squeeze":
+        return np.squeeze(data, axis=tuple(axes)) if axes else np.squeeze(data)
+    rank = data.ndim + len(axes)
+    result = data
+    for axis in sorted(a % rank for a in axes):
+        result = np.expand_dims(result, axis)
+    return result
 
 
 def _inline_xla_calls(graph_def: Any) -> None:
@@ -831,7 +1004,7 @@ def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
         report.latency_batch = batch
         report.onnx_latency_ms = _median_ms(lambda: session.run(None, named))
         tf = _optional.require("tensorflow", "timing")
-        tensors = [tf.constant(feed) for feed in feeds]
+        tensors = [tf.constant(feed) for feed in feeds] + source.weight_values()
         with _quiet_tf():
             report.keras_latency_ms = _median_ms(lambda: function(*tensors))
     return failure

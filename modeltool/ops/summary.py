@@ -186,8 +186,9 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
             try:
                 overrides, keras_params = _keras_overrides(artifact)
             except ModelToolError as err:
+                reason = err.problem.split(". ")[0][:160]
                 notes.append(f"no shape rule answers for {names}; Keras could not help "
-                             f"either ({err.problem}): shown as ?")
+                             f"either ({reason}): shown as ?")
             else:
                 shapes = infer_shapes(graph, overrides=overrides)
                 used = "auto"
@@ -202,12 +203,16 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
     builder = _RowBuilder(artifact, keras_params)
     rows = builder.rows(graph, shapes, max_depth)
     totals = builder.totals(graph, shapes)
+    for path, (found, expected) in builder.mismatched.items():
+        notes.append(f"the weights of {path!r} do not fit its config: the file holds "
+                     f"{found:,} values, the config implies {expected:,}")
     return Summary(
         path=display, kind=artifact.kind, keras_version=artifact.keras_version,
         model_name=graph.name, model_class=graph.class_name, has_architecture=True,
         rows=rows, totals=totals, inputs=[str(r) for r in graph.inputs],
         outputs=[str(r) for r in graph.outputs], notes=notes,
-        migration_notes=list(artifact.notes), engine=used, bytes_from_weights=bool(artifact.weights))
+        migration_notes=list(artifact.notes), engine=used,
+        bytes_from_weights=bool(artifact.weights))
 
 
 def _weights_only(artifact: ModelArtifact) -> Summary:
@@ -249,11 +254,16 @@ class _RowBuilder:
         self.weights = artifact.weights
         self.has_weights = bool(artifact.weights)
         self.keras_params = keras_params or {}
+        # Entries under each layer path and each of its ancestors (nested models).
         self.entries: dict[str, list[WeightEntry]] = {}
         for entry in artifact.weights:
-            self.entries.setdefault(entry.path, []).append(entry)
+            parts = entry.path.split("/")
+            for i in range(1, len(parts) + 1):
+                self.entries.setdefault("/".join(parts[:i]), []).append(entry)
         self.classes: dict[str, LayerInfo] = {}
         self.flags: dict[str, bool] = {}
+        #: Layers whose file weights disagree with their config: path -> (file, config).
+        self.mismatched: dict[str, tuple[int, int]] = {}
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -307,10 +317,14 @@ class _RowBuilder:
         """Params of one layer: file weights first, then Keras (engine keras), then config."""
         if info.is_input:
             return ZERO
-        entries = [e for key, group in self.entries.items()
-                   if key == path or key.startswith(f"{path}/") for e in group]
+        entries = self.entries.get(path)
         if entries:
-            return self._from_weights(entries, trainable)
+            found = self._from_weights(entries, trainable)
+            expected = self._from_config(info, shapes)
+            if expected is not None and expected.total != found.total \
+                    and path not in self.mismatched:
+                self.mismatched[path] = (found.total, expected.total)
+            return found
         counted = self.keras_params.get(path) or self._from_config(info, shapes)
         if counted is None:
             return None

@@ -36,8 +36,13 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import ModelToolError, UnsupportedError, WeightMismatchError
-from ..formats._layout import (inner_model, layer_configs, layer_name, legacy_order,
-                               nested_trainable_flags)
+from ..formats._layout import (
+    inner_model,
+    layer_configs,
+    layer_name,
+    legacy_order,
+    nested_trainable_flags,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -75,7 +80,9 @@ class LayerPlan:
 
     ``status`` is one of ``loaded``, ``shape_mismatch``, ``count_mismatch``, ``missing``
     (no source layer of that name). ``pairs`` holds (target weight, source weight) for a loaded
-    layer; a source weight may be a conversion of several stored arrays (see ``note``).
+    layer; the source weight reads the stored array, cast to the target's dtype and migrated
+    from a Keras 1 or cuDNN layout where needed (``TransferPlan.notes`` says so). ``note``
+    explains a mismatch when the reason is known (GRU ``reset_after``).
     """
 
     target: str
@@ -232,7 +239,9 @@ class _Rule:
 
 def parse_mapping(mapping: Mapping[str, str] | Iterable[str] | None) -> list[_Rule]:
     """``--map`` rules: ``OLD=NEW`` (source layer OLD feeds target layer NEW) or
-    ``re:PATTERN=REPLACEMENT`` (source names rewritten with ``re.sub``; ``\\1`` works).
+    ``re:PATTERN=REPLACEMENT`` (the first match in a source name is replaced, as
+    ``re.sub(PATTERN, REPLACEMENT, name, count=1)``; ``\\1`` works). Explicit rules win over
+    patterns; the first pattern that matches a name applies.
 
     A dict ``{"OLD": "NEW"}`` is the same as ``["OLD=NEW"]``.
 
@@ -245,7 +254,7 @@ def parse_mapping(mapping: Mapping[str, str] | Iterable[str] | None) -> list[_Ru
         else list(mapping)
     rules = []
     for text in items:
-        body = text[len(_REGEX_PREFIX):] if text.startswith(_REGEX_PREFIX) else text
+        body = text.removeprefix(_REGEX_PREFIX)
         old, sep, new = body.rpartition("=")
         if not sep or not old:
             raise ModelToolError(f"--map {text!r} is not OLD=NEW or re:PATTERN=REPLACEMENT",
@@ -285,7 +294,7 @@ def _rename(rules: list[_Rule], source_names: list[str], target_names: list[str]
         else:
             for rule in rules:
                 if rule.regex is not None and rule.regex.search(name):
-                    new = rule.regex.sub(rule.new, name)
+                    new = rule.regex.sub(rule.new, name, count=1)
                     used.add(rule.text)
                     break
         result[name] = new
@@ -418,7 +427,7 @@ def _plan_layer(name: str, source_name: str, cfg: dict[str, Any] | None,
 
 
 def _label(entry: WeightEntry) -> str:
-    prefix = entry.path[len(entry.layer) + 1:] if entry.path.startswith(f"{entry.layer}/") else ""
+    prefix = entry.path.removeprefix(f"{entry.layer}/") if entry.path != entry.layer else ""
     return f"{prefix}/{entry.name}" if prefix else entry.name
 
 
@@ -498,15 +507,14 @@ def _gru_hint(cfg: dict[str, Any], t_entries: list[WeightEntry],
 
 def _cast(source: WeightEntry, target: WeightEntry) -> WeightEntry:
     """The source weight as the target stores it (same dtype, target's name and path)."""
-    loader = source.loader
-    if source.dtype != target.dtype:
-        dtype = np.dtype(target.dtype)
+    if source.dtype == target.dtype:
+        return dataclasses.replace(target, location=source.location, loader=source.loader)
+    read, dtype = source.loader, np.dtype(target.dtype)
 
-        def load() -> np.ndarray:
-            return np.asarray(loader(), dtype=dtype)
+    def load() -> np.ndarray:
+        return np.asarray(read(), dtype=dtype)
 
-        loader = load
-    return dataclasses.replace(target, location=source.location, loader=loader)
+    return dataclasses.replace(target, location=source.location, loader=load)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,7 +559,7 @@ def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
     return hinted
 
 
-def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | ModelArtifact, *,
+def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | ModelArtifact,
                          skip_mismatch: bool = False,
                          mapping: Mapping[str, str] | Iterable[str] | None = None,
                          output: PathLike | None = None, kind: str | None = None,
@@ -595,23 +603,19 @@ def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | Mode
     from ..formats import open_artifact
 
     own_source = not isinstance(source, ModelArtifact)
-    source_art = open_artifact(source) if own_source else source  # type: ignore[arg-type]
+    source_art = source if isinstance(source, ModelArtifact) else open_artifact(source)
     try:
         source_name = os.fspath(source_art.path) if source_art.path else "<source>"
         if not source_art.weights:
             raise UnsupportedError("holds no weights to load", path=source_name,
                                    hint="give a .keras, .h5 or .weights.h5 file as SOURCE")
-        if _is_path(target):
-            return _into_file(Path(target), source_art, source_name,  # type: ignore[arg-type]
-                              skip_mismatch, mapping, output, kind, dry_run, force)
+        if isinstance(target, (str, os.PathLike)):
+            return _into_file(Path(target), source_art, source_name, skip_mismatch, mapping,
+                              output, kind, dry_run, force)
         return _into_model(target, source_art, source_name, skip_mismatch, mapping, dry_run)
     finally:
         if own_source:
             source_art.close()
-
-
-def _is_path(value: object) -> bool:
-    return isinstance(value, (str, os.PathLike))
 
 
 def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_mismatch: bool,
@@ -624,6 +628,11 @@ def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_misma
         raise ModelToolError("no output given", path=target,
                              hint="pass -o OUT (the target file itself is never modified)")
     with open_artifact(target) as target_art:
+        if not target_art.weights:
+            raise UnsupportedError(
+                "holds no weights: a by-name transfer keeps the target's other weights",
+                path=target, hint="give a model file with weights (modeltool convert ARCH "
+                                  "--init -o model.keras builds fresh ones)")
         out_kind = _output_kind(target_art.kind, output, kind) if output is not None else None
         plan = plan_by_name(target_art, source, mapping)
         report = TransferReport(
@@ -650,7 +659,7 @@ def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_misma
 # ---------------------------------------------------------------------------------------------
 
 
-def artifact_from_live(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]]:
+def _artifact_from_live(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]]:
     """A weights-and-config view of a live model without saving it, and its variables.
 
     The WeightStore lists each top-level layer's ``layer.weights`` in order (Keras' per-layer
@@ -664,7 +673,7 @@ def artifact_from_live(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]]
         raw = {"class_name": type(model).__name__, "config": model.get_config()}
         if raw["class_name"] not in ("Sequential", "Functional", "Model"):
             raw["class_name"] = "Functional"
-        config, _, _ = canonical_model_config(raw, keras_version="3")
+        config, _, _ = canonical_model_config(raw)
     except Exception:  # noqa: BLE001 - subclassed models have no usable config
         config = None
     layers: dict[str, list[WeightEntry]] = {}
@@ -716,7 +725,7 @@ def _into_model(model: Any, source: ModelArtifact, source_name: str, skip_mismat
     if not hasattr(model, "layers") or not hasattr(model, "weights"):
         raise UnsupportedError(f"target is neither a path nor a Keras model "
                                f"({type(model).__name__})")
-    target_art, variables = artifact_from_live(model)
+    target_art, variables = _artifact_from_live(model)
     plan = plan_by_name(target_art, source, mapping)
     label = f"<keras.Model {getattr(model, 'name', '?')}>"
     report = TransferReport(target=label, source=source_name, target_kind="keras.Model",

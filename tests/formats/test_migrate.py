@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import modeltool
-from tests.conftest import REALWORLD
 
 pytestmark = pytest.mark.tf
 

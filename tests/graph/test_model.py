@@ -75,9 +75,9 @@ def test_sequential_without_input_shape() -> None:
     assert infer_shapes(graph, [(None, 8)]).outputs() == [(None, 3)]
 
 
-def test_nested_model_node_numbering_per_dialect() -> None:
-    # Keras 2 numbers the first call of a nested Sequential (with an input) as node 1,
-    # Keras 3 as node 0; a nested Functional is node 1 in both.
+def test_nested_model_node_numbering() -> None:
+    # The canonical dialect numbers a nested Sequential's first call 0 (a Functional's 1);
+    # a Keras 2 config that still says 1 for the Sequential is understood too.
     inner = {"class_name": "Sequential", "name": "inner", "config": {"name": "inner", "layers": [
         {"class_name": "InputLayer", "config": {"name": "i", "batch_shape": [None, 4]}},
         {"class_name": "Dense", "config": {"name": "d", "units": 2}}]},

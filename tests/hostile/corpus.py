@@ -93,7 +93,6 @@ def build_corpus(folder: Path) -> list[Case]:
         del group[first][name]
         group[first].create_dataset(name, data=np.zeros((7, 7), "f4"))
     config = json.loads(config_json.read_text())
-    layers = config["config"]["layers"]
 
     def write_config(name: str, value: object, level: str = MODEL) -> None:
         add(name, level).write_text(json.dumps(value))

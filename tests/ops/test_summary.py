@@ -52,6 +52,7 @@ def test_totals_and_io_match_manifest(entry: dict[str, Any]) -> None:
     assert result.totals.trainable_params == entry["trainable_params"]
     assert result.totals.non_trainable_params == entry["non_trainable_params"]
     assert not result.unknown_shapes, result.unknown_shapes
+    assert result.notes == []
     rows = {row.layer: row for row in result.rows}
     for io in entry["outputs"]:
         row = rows[io["name"]]
@@ -131,6 +132,39 @@ def test_parity_with_keras(entry: dict[str, Any]) -> None:
         reference = _reference(twin, twin_artifact)
     assert compare(result, reference) == []
     assert all(row.shape_source == "rule" for row in result.rows)
+
+
+def _shared_nested_functional(k: Any) -> Any:
+    L = k.layers
+    inp = k.Input(shape=(6,), name="inner_in")
+    inner = k.Model(inp, L.Dense(3, name="inner_dense")(L.Dense(4, name="inner_hidden")(inp)),
+                    name="encoder")
+    a, b = k.Input(shape=(6,), name="a"), k.Input(shape=(6,), name="b")
+    merged = L.Concatenate(name="merge")([inner(a), inner(b)])
+    return k.Model([a, b], L.Dense(1, name="head")(merged), name="outer")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("writer", ["keras", "tf_keras"])
+def test_shared_nested_functional(writer: str, tmp_path: Path) -> None:
+    """A nested Functional called twice: Keras numbers its calls from 1 in the config."""
+    import importlib
+
+    k = importlib.import_module(writer)
+    path = tmp_path / "outer.json"
+    path.write_text(_shared_nested_functional(k).to_json())
+    with modeltool.open(path) as artifact:
+        result = summarize(artifact, expand_nested=True, engine="fast")
+    encoder = [r for r in result.rows if r.layer == "encoder"]
+    assert [(r.node, r.inbound) for r in encoder] == [(0, ["a[0][0]"]), (1, ["b[0][0]"])]
+    merge = next(r for r in result.rows if r.layer == "merge")
+    assert merge.inbound == ["encoder[0][0]", "encoder[1][0]"]
+    assert merge.output_shapes == [(None, 6)]
+    # Keras 3's own model of the same architecture (names are explicit, so they agree; Keras 3
+    # cannot rebuild the tf_keras config of a nested Functional called twice).
+    import keras
+
+    assert compare(result, reference_of(_shared_nested_functional(keras), "keras")) == []
 
 
 @pytest.mark.tf
@@ -349,6 +383,39 @@ def test_summary_never_reads_weight_bytes() -> None:
     assert result.totals.params == entry["params"] == 9266
 
 
+def test_weights_that_do_not_fit_the_config_are_said() -> None:
+    with modeltool.open(fixture_path("byname_source", "k3.h5")) as artifact:
+        config = artifact.config
+        assert config is not None
+        config["config"]["layers"][1]["config"]["units"] = 5
+        result = summarize(artifact)
+    assert "the weights of 'dense_1' do not fit its config" in result.notes[0]
+    assert result.rows[0].params == 3 * 2 + 2  # what the file holds
+
+
+def test_negative_input_dimension_is_corrupt() -> None:
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "i", "batch_shape": [None, -5]}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 3}}]}}
+    with pytest.raises(CorruptFileError, match="negative dimension"):
+        summarize(ModelArtifact(kind="json", path=Path("m.json"), config=config))
+
+
+def test_hostile_corpus_never_an_internal_error(tmp_path: Path) -> None:
+    from modeltool.errors import ModelToolError
+    from tests.hostile.corpus import MARKER, build_corpus
+
+    for case in build_corpus(tmp_path):
+        try:
+            result = summary(case.path, engine="fast")
+        except ModelToolError as err:
+            assert case.name in str(err)
+            continue
+        str(result)
+        summary_dict(result)
+        assert not (tmp_path / MARKER).exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # TensorFlow stays out
 # ---------------------------------------------------------------------------------------------
@@ -438,6 +505,7 @@ def test_realworld_summary(row: dict[str, str]) -> None:
         assert any("Lambda" in note for note in result.notes)
         pytest.xfail(REALWORLD_UNKNOWABLE[row["local_name"]])
     assert not result.unknown_shapes, result.unknown_shapes
+    assert result.notes == []
     if result.bytes_from_weights:
         with modeltool.open(path) as artifact:
             assert result.totals.params == artifact.weights.total_params
