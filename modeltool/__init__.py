@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from .api import (  # noqa: E402
     ConvertReport,
     FreezeReport,
+    Summary,
     TransferPlan,
     TransferReport,
     WeightsReport,
@@ -21,6 +22,7 @@ from .api import (  # noqa: E402
     open,
     plan_by_name,
     save,
+    summary,
     weights,
 )
 from .artifact import ModelArtifact, WeightEntry, WeightStore  # noqa: E402
@@ -29,6 +31,7 @@ from .errors import ModelToolError  # noqa: E402
 __all__ = [
     "ConvertReport",
     "FreezeReport",
+    "Summary",
     "TransferPlan",
     "TransferReport",
     "freeze",
@@ -44,5 +47,6 @@ __all__ = [
     "convert",
     "open",
     "save",
+    "summary",
     "weights",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .artifact import ModelArtifact, WeightEntry
-from .errors import InputNotFoundError, UnsupportedError, UnsupportedLayerError
+from .errors import CorruptFileError, InputNotFoundError, UnsupportedError, UnsupportedLayerError
 from .formats import FORMATS, detect_kind, open_artifact, write_artifact
 
 PathLike = str | os.PathLike[str]
@@ -90,6 +90,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         if weights is not None:
             artifact = attach_weights(artifact, weights)
         _check_buildable(artifact, out_kind, allow_missing_layers)
+        _check_weights_fit(artifact, out_kind)
         needs_weights = FORMATS[out_kind].holds_weights
         if needs_weights and not artifact.weights and artifact.config is not None:
             if not init:
@@ -136,6 +137,23 @@ def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) ->
         f"layer {path!r} has class {cls}, which does not exist in Keras 3{more}",
         path=artifact.path,
         hint="its config is kept as data; pass --allow-missing-layers to write the rest anyway")
+
+
+def _check_weights_fit(artifact: ModelArtifact, kind: str) -> None:
+    """Refuse to write a model whose graph is broken or whose weights do not fit it."""
+    from .ops.summary import summarize
+
+    if artifact.config is None or kind in ("json", "yaml"):
+        return
+    report = summarize(artifact, engine="fast")
+    if report.weight_mismatches:
+        path, found, expected = report.weight_mismatches[0]
+        more = len(report.weight_mismatches) - 1
+        raise CorruptFileError(
+            f"the weights of layer {path!r} do not fit its architecture: the file holds "
+            f"{found:,} values, the config implies {expected:,}"
+            + (f" ({more} more layers like it)" if more else ""), path=artifact.path,
+            hint="run `modeltool check` for the full list")
 
 
 def _with_fresh_weights(artifact: ModelArtifact) -> ModelArtifact:
@@ -253,6 +271,7 @@ def config(path: PathLike) -> dict[str, Any]:
 
 # The verbs implemented in ops/, re-exported here so the API is one module.
 from .ops.freeze import FreezeReport, freeze  # noqa: E402, F401
+from .ops.summary import Summary, summary  # noqa: E402, F401
 from .ops.transfer import (  # noqa: E402, F401
     TransferPlan,
     TransferReport,

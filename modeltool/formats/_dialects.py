@@ -19,7 +19,7 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
-from ._keras_classes import KERAS3_LAYER_CLASSES
+from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
 
 JSON = Any
 
@@ -183,9 +183,10 @@ def canonical_model_config(raw: JSON, *, keras_version: str | None = None,
         raise CorruptFileError("model config has no class_name", path=path,
                                hint="this does not look like a Keras model architecture")
     try:
+        raw = _untuple(raw)
         dialect = detect_dialect(raw, keras_version)
         notes: list[str] = []
-        config = _canonical_model(copy.deepcopy(raw), notes, path, dialect)
+        config = _canonical_model(raw, notes, path, dialect)
     except RecursionError as err:
         raise CorruptFileError("model config is nested too deeply", path=path) from err
     except (TypeError, AttributeError, KeyError, IndexError, ValueError) as err:
@@ -219,8 +220,9 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
             raise CorruptFileError("Functional model config is not a dict", path=path)
         raw_layers = _as_list(inner.get("layers"), "layers", path)
         shifted = _sequentials_with_builtin_node(raw_layers) if dialect == 2 else set()
-        inner["layers"] = [_canonical_layer(layer, notes, path, dialect, with_nodes=True)
-                           for layer in raw_layers]
+        names = {str(layer.get("name")) for layer in raw_layers if isinstance(layer, dict)}
+        inner["layers"] = [_canonical_layer(layer, notes, path, dialect, with_nodes=True,
+                                            names=names) for layer in raw_layers]
         for key in ("input_layers", "output_layers"):
             inner[key] = _canonical_refs(inner.get(key), key, path)
             if dialect < 3 and len(inner[key]) == 1 and isinstance(inner[key][0], list):
@@ -239,6 +241,19 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
         if key in raw:
             result[key] = raw[key]
     return result
+
+
+def _untuple(value: Any, depth: int = 0) -> Any:
+    """A deep copy with tf.keras' ``{"class_name": "__tuple__", "items": [...]}`` as lists."""
+    if depth > 500:
+        raise RecursionError("config nested too deeply")
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
+            return [_untuple(item, depth + 1) for item in value["items"]]
+        return {key: _untuple(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_untuple(item, depth + 1) for item in value]
+    return value
 
 
 def _sequentials_with_builtin_node(layers: list[Any]) -> set[str]:
@@ -347,7 +362,7 @@ def _canonical_dtype(config: dict[str, Any], notes: list[str]) -> None:
 
 
 def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: int,
-                     with_nodes: bool) -> dict[str, Any]:
+                     with_nodes: bool, names: set[str] | None = None) -> dict[str, Any]:
     if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
         raise CorruptFileError("a layer entry has no class_name", path=path)
     class_name = layer["class_name"]
@@ -355,7 +370,7 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         nested = _canonical_model(layer, notes, path, dialect)
         nested["name"] = layer.get("name") or layer.get("config", {}).get("name")
         if with_nodes:
-            nested["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path)
+            nested["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path, names)
         return nested
     config = layer.get("config")
     if config is None:
@@ -373,7 +388,7 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         class_name = _merge_class(config, name, notes)
     if class_name == "Lambda" and dialect < 3:
         _lambda_config(config, name, notes)
-    if dialect < 3:
+    if dialect < 3 and class_name in KERAS3_LAYER_CLASSES:  # custom classes keep their args
         if class_name != "InputLayer":
             # Input shapes live on the InputLayer in Keras 3 (moved there for Sequential).
             for key in ("batch_input_shape", "input_shape", "batch_size",
@@ -403,8 +418,13 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         config["reset_after"] = False
         notes.append(f"layer {name!r}: GRU without reset_after is the old GRU: "
                      "reset_after=False set")
+    module = layer.get("module")
+    if not module:
+        # Keras' legacy writers drop the module; graph operations need theirs back.
+        is_op = class_name not in KERAS3_LAYER_CLASSES and class_name in KERAS3_OP_MODULES
+        module = KERAS3_OP_MODULES[class_name] if is_op else "keras.layers"
     result: dict[str, Any] = {
-        "module": layer.get("module") or "keras.layers",
+        "module": module,
         "class_name": class_name,
         "config": config,
         "registered_name": layer.get("registered_name"),
@@ -415,7 +435,7 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         config.setdefault("name", name)
     if with_nodes:
         result["name"] = name
-        result["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path)
+        result["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path, names)
     return result
 
 
@@ -583,8 +603,13 @@ def _canonical_nested_objects(config: dict[str, Any]) -> None:
                 value.setdefault("config", {})
 
 
-def _canonical_nodes(nodes: Any, path: str | None) -> list[dict[str, Any]]:
-    """Keras 1/2 ``[[name, node, tensor, kwargs], ...]`` lists become Keras 3 node dicts."""
+def _canonical_nodes(nodes: Any, path: str | None,
+                     names: set[str] | None = None) -> list[dict[str, Any]]:
+    """Keras 1/2 ``[[name, node, tensor, kwargs], ...]`` lists become Keras 3 node dicts.
+
+    tf.keras 2.4+ wrote a TFOpLambda call as one bare reference ``[name, node, tensor,
+    kwargs]``, with tensors among the keyword arguments as ``[name, node, tensor]``.
+    """
     if not nodes:
         return []
     if not isinstance(nodes, list):
@@ -594,6 +619,8 @@ def _canonical_nodes(nodes: Any, path: str | None) -> list[dict[str, Any]]:
         if isinstance(node, dict):
             result.append(node)
             continue
+        if isinstance(node, list) and node and isinstance(node[0], str):
+            node = [node]
         if not isinstance(node, list) or not node:
             raise CorruptFileError(f"inbound node {node!r} is malformed", path=path)
         tensors = []
@@ -603,11 +630,18 @@ def _canonical_nodes(nodes: Any, path: str | None) -> list[dict[str, Any]]:
                 raise CorruptFileError(f"inbound tensor reference {ref!r} is malformed",
                                        path=path)
             if len(ref) > 3 and isinstance(ref[3], dict):
-                kwargs = ref[3]
+                kwargs = {key: _kwarg_tensor(value, names) for key, value in ref[3].items()}
             tensors.append(_tensor_ref(ref[0], ref[1], ref[2]))
         args: list[Any] = [tensors[0]] if len(tensors) == 1 else [tensors]
         result.append({"args": args, "kwargs": kwargs})
     return result
+
+
+def _kwarg_tensor(value: Any, names: set[str] | None) -> Any:
+    if names and isinstance(value, list) and len(value) == 3 and value[0] in names \
+            and all(isinstance(v, int) for v in value[1:]):
+        return _tensor_ref(value[0], value[1], value[2])
+    return value
 
 
 def _tensor_ref(layer: str, node: Any, tensor: Any, shape: Any = None,

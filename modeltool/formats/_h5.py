@@ -43,7 +43,7 @@ def open_h5(source: str | os.PathLike[str] | IO[bytes], display: str | os.PathLi
             mode: str = "r") -> h5py.File:
     """Open an HDF5 file for reading, translating h5py's errors into CorruptFileError."""
     try:
-        return h5py.File(source, mode, locking=False)
+        return h5py.File(source, mode)
     except READ_ERRORS as err:
         raise CorruptFileError(f"not a readable HDF5 file ({short(err)})", path=display,
                                hint="the file may be truncated or damaged") from err

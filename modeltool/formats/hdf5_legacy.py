@@ -45,7 +45,7 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
     if not _h5.is_hdf5(path):
         return None
     try:
-        with h5py.File(path, "r", locking=False) as handle:
+        with h5py.File(path, "r") as handle:
             if "model_config" in handle.attrs:
                 return KIND
             if "layer_names" in handle.attrs or "layer_names0" in handle.attrs:

@@ -139,7 +139,12 @@ def build_graph(config: dict[str, Any], *, dialect: int | None = None,
         CorruptFileError: a reference to a missing layer or node, a duplicate layer name, a
             cycle, or a config that is not a model.
     """
-    return _Builder(dialect, path).model(_untuple(config), 0)
+    try:
+        return _Builder(dialect, path).model(_untuple(config), 0)
+    except CorruptFileError as err:
+        if err.path is None and path is not None:
+            raise CorruptFileError(err.problem, path=path, hint=err.hint) from err
+        raise
 
 
 class _Builder:
@@ -375,17 +380,20 @@ def _untuple(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _tensor_objects(value: Any) -> list[dict[str, Any]]:
+def _tensor_objects(value: Any, depth: int = 0) -> list[dict[str, Any]]:
     """Every ``__keras_tensor__`` object in an argument structure, in order."""
+    if depth > 4 * MAX_NESTING:
+        raise CorruptFileError("a layer call's arguments are nested too deep",
+                               hint="the model config is damaged or hostile")
     if is_tensor_ref(value):
         return [value]
     found: list[dict[str, Any]] = []
     if isinstance(value, dict):
         for item in value.values():
-            found.extend(_tensor_objects(item))
+            found.extend(_tensor_objects(item, depth + 1))
     elif isinstance(value, (list, tuple)):
         for item in value:
-            found.extend(_tensor_objects(item))
+            found.extend(_tensor_objects(item, depth + 1))
     return found
 
 

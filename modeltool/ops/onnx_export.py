@@ -27,7 +27,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import statistics
+import tempfile
 import time
 import warnings
 from collections import Counter
@@ -60,10 +62,15 @@ _TIMING_RUNS = 50
 _TIMING_BUDGET_S = 1.0
 _INTERNAL_INPUT = "modeltool_input_{}"
 _WEIGHT = "modeltool_weight_{}"
-#: Models with at least this much weight keep their large tensors out of the TF graph.
-_LEAN_MODEL_BYTES = 128 << 20
-#: ... a tensor being large from this many elements on (4 MB of float32).
-_LEAN_TENSOR_ELEMENTS = 1 << 20
+#: Layers whose weights stay graph inputs through tf2onnx and become ONNX initializers after
+#: it (see ``_lifted``); their ops take a weight as an ordinary input.
+_LIFTABLE_LAYERS = frozenset({
+    "Dense", "EinsumDense", "Embedding", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
+    "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
+    "SeparableConv1D", "SeparableConv2D", "BatchNormalization", "LayerNormalization"})
+#: ... from this many elements on (smaller ones are cheap as constants, and grappler folds
+#: BatchNormalization's arithmetic on them).
+_LIFT_MIN_ELEMENTS = 4096
 
 
 @dataclass
@@ -140,11 +147,8 @@ class _Source:
     reference: str = "Keras"
     weight_bytes: int = 0
     variables: list[Any] = field(default_factory=list)
+    liftable: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
-
-    def weight_values(self) -> list[Any]:
-        """The variables' current values, as the traced function takes them after the inputs."""
-        return [variable.value for variable in self.variables]
 
 
 def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None = None,
@@ -196,19 +200,20 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     source_path = None if _is_model(path_or_model) else Path(os.fspath(path_or_model))
     out_path = check_output(out, force=force,
                             inputs=(source_path,) if source_path is not None else ())
+    _resolve_batch(batch)
+    opset = _resolve_opset(opset)
     started = time.perf_counter()
     stage("loading the model")
     with _quiet_tf():
         source = _load(path_or_model, weights)
     load_seconds = time.perf_counter() - started
     shapes = _signature_shapes(source, batch, input_shapes)
-    opset = _resolve_opset(opset)
 
     started = time.perf_counter()
     stage("tracing and converting with tf2onnx")
     with _quiet_tf():
         function = _trace(source, shapes)
-        model_proto = _convert(source, function, shapes, opset)
+        model_proto, pending = _convert(source, function, shapes, opset)
     conversion_seconds = time.perf_counter() - started
 
     report = ConversionReport(
@@ -219,16 +224,20 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
         tf2onnx_version=_optional.require("tf2onnx", "ONNX export").__version__,
         notes=list(source.notes))
     failure: OutputCheck | None = None
+    invalid: VerificationError | None = None
     with atomic_path(out_path, suffix=".onnx") as tmp:
-        _save(model_proto, tmp)
-        del model_proto
+        _save(model_proto, tmp, pending)
+        del model_proto, pending
         if optimize:
             stage("optimizing with onnxruntime")
             report.notes.append(_optimize_file(tmp))
         stage("checking the ONNX model")
-        _check_file(tmp, source)
         _describe_file(tmp, report)
-        if verify:
+        invalid = _check_file(tmp, source)
+        if invalid is not None:
+            if not keep_failed:
+                raise invalid
+        elif verify:
             started = time.perf_counter()
             stage("verifying against " + source.reference)
             failure = _verify(tmp, source, function, shapes, report, stage)
@@ -236,6 +245,10 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
             if failure is not None and not keep_failed:
                 raise _verification_error(source, failure, report, kept=False)
         report.file_size = tmp.stat().st_size
+    if invalid is not None:
+        raise VerificationError(invalid.problem, path=invalid.path,
+                                hint=f"the ONNX file was kept at {report.output}"
+                                ) from invalid.__cause__
     if failure is not None:
         raise _verification_error(source, failure, report, kept=True)
     return report
@@ -322,7 +335,7 @@ def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
     else:
         problem = "it has no inputs yet"
     if not inputs or not outputs:
-        raise UnsupportedError(f"the model has no defined inputs ({problem})", path=None,
+        raise UnsupportedError(f"the model has no defined inputs ({problem})", path=label,
                                hint="build it on keras.Input(...) or call it on data first")
     struct = getattr(model, "_inputs_struct", None)
 
@@ -335,12 +348,14 @@ def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
 
     shapes = [tuple(None if d is None else int(d) for d in t.shape) for t in inputs]
     dtypes = [np.dtype(getattr(t.dtype, "name", t.dtype)).name for t in inputs]
+    variables = _unique_variables(model)
     batched = [bool(len(t.shape)) and t.shape[0] is None for t in outputs]
     return _Source(label=label, kind=kind, name=str(getattr(model, "name", "model")),
                    input_names=[_history_name(t) for t in inputs], input_dtypes=dtypes,
                    input_shapes=shapes, output_names=_unique([_history_name(t) for t in outputs]),
                    output_batched=batched, call=call, int_high=_vocabulary(model),
-                   weight_bytes=_weight_bytes(model), variables=_unique_variables(model))
+                   weight_bytes=_weight_bytes(model), variables=variables,
+                   liftable=_liftable(model, variables))
 
 
 def _vocabulary(model: Any) -> int:
@@ -368,12 +383,41 @@ def _unique_variables(model: Any) -> list[Any]:
     return variables
 
 
+def _liftable(model: Any, variables: list[Any]) -> set[int]:
+    """Indices of the weights of ``_LIFTABLE_LAYERS`` layers with enough elements."""
+    index = {id(variable): position for position, variable in enumerate(variables)}
+    layers = model._flatten_layers(include_self=False, recursive=True) \
+        if hasattr(model, "_flatten_layers") else getattr(model, "layers", [])
+    chosen = set()
+    for layer in layers:
+        if type(layer).__name__ not in _LIFTABLE_LAYERS:
+            continue
+        for variable in getattr(layer, "weights", []):
+            position = index.get(id(variable))
+            if position is not None and _size(variable) >= _LIFT_MIN_ELEMENTS:
+                chosen.add(position)
+    return chosen
+
+
+def _size(variable: Any) -> int:
+    return int(np.prod(tuple(variable.shape), dtype=np.int64))
+
+
 def _weight_bytes(model: Any) -> int:
     total = 0
     for variable in getattr(model, "weights", []):
         total += int(np.prod(variable.shape, dtype=np.int64)) * np.dtype(
             getattr(variable.dtype, "name", variable.dtype)).itemsize
     return total
+
+
+def _layer_refs(refs: Any) -> list[str]:
+    """Layer names of a config's ``input_layers``: ``[[name, 0, 0], ...]`` or one ``[name, 0, 0]``."""
+    if not isinstance(refs, list) or not refs:
+        return []
+    if isinstance(refs[0], str):
+        refs = [refs]
+    return [str(ref[0]) for ref in refs if isinstance(ref, list) and ref]
 
 
 def _savedmodel_source(artifact: Any, path: Path) -> _Source:
@@ -391,10 +435,8 @@ def _savedmodel_source(artifact: Any, path: Path) -> _Source:
     output_names = list(outputs)
     config = artifact.config or {}
     # A tf.keras SavedModel names the signature after the Keras layers: use Keras' order then.
-    keras_inputs = [ref[0] for ref in config.get("config", {}).get("input_layers", [])
-                    if isinstance(ref, list) and ref]
-    keras_outputs = [ref[0] for ref in config.get("config", {}).get("output_layers", [])
-                     if isinstance(ref, list) and ref]
+    keras_inputs = _layer_refs(config.get("config", {}).get("input_layers"))
+    keras_outputs = _layer_refs(config.get("config", {}).get("output_layers"))
     if sorted(keras_inputs) == sorted(input_names):
         input_names = keras_inputs
     if sorted(keras_outputs) == sorted(output_names):
@@ -568,15 +610,15 @@ def _dtype_name(variable: Any) -> str:
 def _lifted(source: _Source) -> set[int]:
     """Which weights stay graph inputs through tf2onnx and become initializers afterwards.
 
-    Only in a model with over ``_LEAN_MODEL_BYTES`` of weights, and only its large tensors:
-    a constant of hundreds of MB is copied many times over by TF graph import, grappler and
-    tf2onnx (VGG16 needed 14 to 24 GB that way). Small weights stay constants, which some
-    tf2onnx rewrites need (an RNN becomes an ONNX LSTM/GRU only with constant kernels).
+    tf2onnx rewrites every Const node's proto after each of its optimizers (a dozen per pass,
+    two passes or more) and by default deep-copies the whole graph before each, and protobuf
+    keeps the replaced bytes: a model's weights were copied some 25 to 50 times, which is what
+    made VGG16 need 14 to 24 GB and ResNet50 6.7 GB. Weights kept out of the TF graph cost
+    nothing there and are written once, folded with the layout ops tf2onnx puts on them.
+    Only layers whose ops take the weight as a plain input are lifted: tf2onnx turns an RNN
+    into an ONNX LSTM/GRU only when its kernels are constants.
     """
-    if source.weight_bytes < _LEAN_MODEL_BYTES:
-        return set()
-    return {index for index, variable in enumerate(source.variables)
-            if int(np.prod(variable.shape, dtype=np.int64)) >= _LEAN_TENSOR_ELEMENTS}
+    return set(source.liftable)
 
 
 def _frozen_graph_def(source: _Source, function: Any, lifted: set[int]) -> Any:
@@ -614,11 +656,13 @@ def _frozen_graph_def(source: _Source, function: Any, lifted: set[int]) -> Any:
     return graph_def
 
 
-def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> Any:
+def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int
+             ) -> tuple[Any, Pending]:
     tf2onnx = _optional.require("tf2onnx", "ONNX export")
     lifted = _lifted(source)
     kept_bytes = source.weight_bytes - sum(
-        int(np.prod(source.variables[i].shape, dtype=np.int64)) * 4 for i in lifted)
+        _size(source.variables[i]) * np.dtype(_dtype_name(source.variables[i])).itemsize
+        for i in lifted)
     if kept_bytes >= _PROTOBUF_LIMIT:
         raise UnsupportedError(
             f"the model has {source.weight_bytes / 2**30:.1f} GiB of weights, over the 2 GiB "
@@ -650,8 +694,8 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> 
                                    path=source.label) from err
     del graph_def
     _reject_unconverted(model_proto, source, errors.messages)
-    if lifted:
-        _attach_weights(model_proto, {_WEIGHT.format(i): source.variables[i] for i in lifted})
+    pending = _attach_weights(model_proto, {_WEIGHT.format(i): source.variables[i]
+                                            for i in lifted}) if lifted else []
     _check_interface(model_proto, source)
     _name_dims(model_proto, source, shapes)
     modeltool_version = _package_version()
@@ -660,17 +704,29 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int) -> 
     model_proto.doc_string = (f"converted from {source.label} by modeltool {modeltool_version} "
                               f"with tf2onnx {tf2onnx.__version__}")
     model_proto.graph.name = source.name
-    return model_proto
+    return model_proto, pending
 
 
 #: Ops computed ahead of time when every input is a weight or a constant (tf2onnx transposes a
-#: Conv kernel that is a graph input at run time instead of in numpy).
-_FOLDABLE = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze"})
+#: Conv kernel that is a graph input at run time instead of in numpy; BatchNormalization's
+#: arithmetic on its parameters would run at every call).
+_FOLDABLE = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze",
+                       "Add", "Sub", "Mul", "Div", "Sqrt", "Reciprocal", "Neg"})
+_ELEMENTWISE = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide,
+                "Sqrt": np.sqrt, "Reciprocal": np.reciprocal, "Neg": np.negative}
 
 
-def _attach_weights(model_proto: Any, weights: dict[str, Any]) -> None:
-    """Turn the lifted weight inputs into initializers, folding the layout ops tf2onnx put on
-    them; each tensor is read from its variable once and copied into the proto once."""
+#: An initializer written when the file is (name, function computing its array).
+Pending = list[tuple[str, Callable[[], Any]]]
+
+
+def _attach_weights(model_proto: Any, weights: dict[str, Any]) -> Pending:
+    """Plan the lifted weight inputs as initializers, folding the layout ops tf2onnx put on
+    them (a Conv kernel's Transpose, BatchNormalization's arithmetic).
+
+    Nothing is read here: each returned initializer is computed from its variable when the
+    file is written, one tensor at a time. The weight inputs leave the graph.
+    """
     from onnx import helper, numpy_helper
 
     graph = model_proto.graph
@@ -679,52 +735,51 @@ def _attach_weights(model_proto: Any, weights: dict[str, Any]) -> None:
         uses.update(name for name in node.input if name)
     uses.update(output.name for output in graph.output)
     constants = {init.name: init for init in graph.initializer}
-    values: dict[str, Any] = {}
-
-    def value(name: str) -> Any:
-        if name not in values:
-            values[name] = (np.asarray(weights[name].numpy()) if name in weights
-                            else numpy_helper.to_array(constants[name]))
-        return values[name]
-
-    derived = set(weights)
+    outputs = {output.name for output in graph.output}
+    plans: dict[str, Callable[[], Any]] = {
+        name: (lambda variable=variable: np.asarray(variable.numpy()))
+        for name, variable in weights.items()}
+    folded_constants: set[str] = set()
     kept = []
     for node in graph.node:
         inputs = [name for name in node.input if name]
-        if (node.op_type in _FOLDABLE and inputs and inputs[0] in derived
-                and all(name in derived or name in constants for name in inputs)
-                and not any(name in {o.name for o in graph.output} for name in node.output)):
+        if (node.op_type in _FOLDABLE and any(name in plans for name in inputs)
+                and all(name in plans or name in constants for name in inputs)
+                and not any(name in outputs for name in node.output)):
+            args: list[Callable[[], Any]] = []
+            for name in node.input:
+                if name in plans:
+                    args.append(plans[name])
+                elif name in constants:
+                    array = numpy_helper.to_array(constants[name])  # small: a shape, a perm
+                    args.append(lambda array=array: array)
+                    folded_constants.add(name)
+                else:
+                    args.append(lambda: None)
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-            args = [value(name) if name else None for name in node.input]
-            values[node.output[0]] = _fold(node.op_type, attrs, args)
-            derived.add(node.output[0])
+            plans[node.output[0]] = (lambda op=node.op_type, attrs=attrs, args=args:
+                                     _fold(op, attrs, [arg() for arg in args]))
             for name in inputs:
                 uses[name] -= 1
-                if uses[name] == 0:
-                    values.pop(name, None)
             continue
         kept.append(node)
     del graph.node[:]
     graph.node.extend(kept)
-    lifted_inputs = [value_info for value_info in graph.input if value_info.name in weights]
-    for value_info in lifted_inputs:
+    for value_info in [v for v in graph.input if v.name in weights]:
         graph.input.remove(value_info)
-    for name in sorted(derived):
+    for name in folded_constants:
         if uses[name] <= 0:
-            values.pop(name, None)
-            continue
-        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(value(name)),
-                                                         name))
-        values.pop(name, None)
-    for name, init in constants.items():
-        if uses[name] <= 0 and init in graph.initializer:
-            graph.initializer.remove(init)
+            graph.initializer.remove(constants[name])
+    return [(name, plan) for name, plan in plans.items() if uses[name] > 0]
 
 
 def _fold(op: str, attrs: dict[str, Any], args: list[Any]) -> Any:
     from onnx import helper
 
     data = args[0]
+    if op in _ELEMENTWISE:
+        result = _ELEMENTWISE[op](*args)
+        return np.asarray(result, dtype=np.result_type(*args))
     if op == "Transpose":
         return np.transpose(data, attrs.get("perm"))
     if op == "Reshape":
@@ -874,12 +929,79 @@ def _package_version() -> str:
 
 # -- writing and checking ------------------------------------------------------------------
 
-def _save(model_proto: Any, path: Path) -> None:
+def _save(model_proto: Any, path: Path, pending: Pending = ()) -> None:
+    """Write the model, streaming ``pending`` initializers in one tensor at a time.
+
+    The graph's own part is serialized as usual; each pending initializer is computed,
+    encoded as a TensorProto straight from its array's buffer into an anonymous scratch file,
+    and released. The file is then ModelProto-without-graph + the graph field, whose payload is
+    the serialized graph followed by the initializer records (protobuf concatenates repeated
+    fields), so the whole model is never held in memory twice.
+    """
     onnx = _optional.require("onnx", "ONNX export")
-    if model_proto.ByteSize() >= _PROTOBUF_LIMIT:
-        raise UnsupportedError("the ONNX model is over the 2 GiB protobuf limit", path=path,
-                               hint="models this large are not supported yet")
-    onnx.save_model(model_proto, os.fspath(path))
+    if not pending:
+        if model_proto.ByteSize() >= _PROTOBUF_LIMIT:
+            raise UnsupportedError("the ONNX model is over the 2 GiB protobuf limit",
+                                   path=path, hint="models this large are not supported yet")
+        onnx.save_model(model_proto, os.fspath(path))
+        return
+    graph_bytes = model_proto.graph.SerializeToString()
+    model_proto.ClearField("graph")
+    head = model_proto.SerializeToString()
+    with tempfile.TemporaryFile(dir=path.parent) as scratch:
+        size = len(graph_bytes)
+        for name, compute in pending:
+            size += _write_initializer(scratch, name, compute())
+            if len(head) + size >= _PROTOBUF_LIMIT:
+                raise UnsupportedError("the ONNX model is over the 2 GiB protobuf limit",
+                                       path=path, hint="models this large are not supported yet")
+        scratch.seek(0)
+        with open(path, "wb") as handle:
+            handle.write(head)
+            handle.write(_key(_MODEL_GRAPH) + _varint(size))
+            handle.write(graph_bytes)
+            shutil.copyfileobj(scratch, handle, 16 << 20)
+
+
+_MODEL_GRAPH = 7  # ModelProto.graph
+_GRAPH_INITIALIZER = 5  # GraphProto.initializer
+_TENSOR_RAW_DATA = 9  # TensorProto.raw_data
+
+
+def _key(field_number: int) -> bytes:
+    return _varint(field_number << 3 | 2)  # length-delimited
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _write_initializer(handle: Any, name: str, array: Any) -> int:
+    """One GraphProto.initializer record, the data written from the array's own buffer."""
+    from onnx import TensorProto, helper
+
+    array = np.ascontiguousarray(array)
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    header = TensorProto(name=name, dims=list(array.shape),
+                         data_type=helper.np_dtype_to_tensor_dtype(array.dtype))
+    head = header.SerializeToString()
+    data = memoryview(array).cast("B")
+    body = len(head) + len(_key(_TENSOR_RAW_DATA)) + len(_varint(data.nbytes)) + data.nbytes
+    prefix = _key(_GRAPH_INITIALIZER) + _varint(body)
+    handle.write(prefix)
+    handle.write(head)
+    handle.write(_key(_TENSOR_RAW_DATA) + _varint(data.nbytes))
+    handle.write(data)
+    return len(prefix) + body
 
 
 def _optimize_file(path: Path) -> str:
@@ -904,13 +1026,18 @@ def _optimize_file(path: Path) -> str:
     return f"optimized with onnxruntime's basic graph optimizations: {before} -> {after} nodes"
 
 
-def _check_file(path: Path, source: _Source) -> None:
+def _check_file(path: Path, source: _Source) -> VerificationError | None:
+    """onnx.checker with the full check (shape inference too); the error, or None if valid."""
     onnx = _optional.require("onnx", "ONNX export")
     try:
         onnx.checker.check_model(os.fspath(path), full_check=True)
     except Exception as err:  # noqa: BLE001 - checker and shape inference errors
-        raise VerificationError(f"the converted ONNX model is invalid: {_first_line(err)}",
-                                path=source.label) from err
+        error = VerificationError(f"the converted ONNX model is invalid: {_first_line(err)}",
+                                  path=source.label,
+                                  hint="no ONNX file was written; --keep-failed keeps it")
+        error.__cause__ = err
+        return error
+    return None
 
 
 def _describe_file(path: Path, report: ConversionReport) -> None:
@@ -934,7 +1061,7 @@ def _batches(shapes: list[Dims]) -> tuple[int, ...]:
     return VERIFY_BATCHES
 
 
-def sample_feeds(source: _Source, shapes: list[Dims], batch: int) -> list[np.ndarray]:
+def _sample_feeds(source: _Source, shapes: list[Dims], batch: int) -> list[np.ndarray]:
     """Seeded inputs: floats in [0, 1), integers inside the smallest Embedding vocabulary."""
     rng = np.random.default_rng([SEED, batch])
     feeds = []
@@ -982,7 +1109,7 @@ def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
     batches = _batches(shapes)
     for batch in batches:
         stage(f"verifying against {source.reference} at batch {batch}")
-        feeds = sample_feeds(source, shapes, batch)
+        feeds = _sample_feeds(source, shapes, batch)
         try:
             got = session.run(source.output_names, dict(zip(source.input_names, feeds)))
         except Exception as err:  # noqa: BLE001
@@ -999,15 +1126,27 @@ def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
     if failure is None:
         stage("timing onnxruntime and " + source.reference)
         batch = batches[0]
-        feeds = sample_feeds(source, shapes, batch)
+        feeds = _sample_feeds(source, shapes, batch)
         named = dict(zip(source.input_names, feeds))
         report.latency_batch = batch
         report.onnx_latency_ms = _median_ms(lambda: session.run(None, named))
         tf = _optional.require("tensorflow", "timing")
-        tensors = [tf.constant(feed) for feed in feeds] + source.weight_values()
+        tensors = [tf.constant(feed) for feed in feeds]
         with _quiet_tf():
-            report.keras_latency_ms = _median_ms(lambda: function(*tensors))
+            timed = _plain_function(source, function)
+            report.keras_latency_ms = _median_ms(lambda: timed(*tensors))
     return failure
+
+
+def _plain_function(source: _Source, function: Any) -> Any:
+    """The model under tf.function as Keras runs it (weights read from its variables), for
+    timing; the converted function takes the weights as arguments."""
+    if not source.variables:
+        return function
+    tf = _optional.require("tensorflow", "timing")
+    count = len(source.input_names)
+    return tf.function(lambda *tensors: source.call(list(tensors)),
+                       input_signature=function.input_signature[:count], autograph=False)
 
 
 def _median_ms(run: Callable[[], Any]) -> float:

@@ -116,6 +116,8 @@ class Summary:
     migration_notes: list[str] = field(default_factory=list)
     engine: str = "fast"
     bytes_from_weights: bool = False
+    #: Layers whose stored weights do not fit their config: (path, values found, expected).
+    weight_mismatches: list[tuple[str, int, int]] = field(default_factory=list)
 
     def __str__(self) -> str:
         from ..render_summary import summary_text
@@ -212,7 +214,9 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         rows=rows, totals=totals, inputs=[str(r) for r in graph.inputs],
         outputs=[str(r) for r in graph.outputs], notes=notes,
         migration_notes=list(artifact.notes), engine=used,
-        bytes_from_weights=bool(artifact.weights))
+        bytes_from_weights=bool(artifact.weights),
+        weight_mismatches=[(path, found, expected)
+                           for path, (found, expected) in builder.mismatched.items()])
 
 
 def _weights_only(artifact: ModelArtifact) -> Summary:

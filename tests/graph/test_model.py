@@ -161,3 +161,13 @@ def test_keras2_keyword_tensor_reference() -> None:
     assert infer_shapes(graph).outputs() == [(None, 4)]
     # In a Keras 3 config such a list is just a value.
     assert build_graph(config, dialect=3).layers["mul"].nodes[0].extra == {}
+
+
+def test_deeply_nested_call_arguments_are_refused() -> None:
+    config = _chain()
+    args: Any = [_tensor("a")]
+    for _ in range(600):
+        args = [args]
+    config["config"]["layers"][2]["inbound_nodes"][0]["args"] = args
+    with pytest.raises(CorruptFileError, match="nested too deep"):
+        build_graph(config)

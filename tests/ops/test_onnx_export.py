@@ -94,6 +94,30 @@ def test_fixture_converts_with_keras_interface(model: str, variant: str,
         np.testing.assert_allclose(onnx_value, keras_value, atol=1e-4, rtol=1e-3, err_msg=name)
 
 
+@pytest.mark.parametrize("model", ["batchnorm_cnn", "sep_transposed_depthwise", "conv1d3d",
+                                   "news_model", "time_distributed_model"])
+def test_lifted_weights_route(model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                              ) -> None:
+    """Large weights skip tf2onnx (graph inputs while converting, initializers streamed into
+    the file after, their layout ops folded): forced here onto every liftable weight."""
+    monkeypatch.setattr(onnx_export, "_LIFT_MIN_ELEMENTS", 1)
+    out = tmp_path / "lifted.onnx"
+    report = to_onnx(fixture_path(model, "k3.keras"), out)
+    assert report.passed
+    entry = _entry(model, "k3.keras")
+    assert [i.name for i in _session(out).get_inputs()] == [i["name"] for i in entry["inputs"]]
+    import onnx
+
+    graph = onnx.load(out).graph
+    # Every weight input became an initializer, with no layout op left on it at run time.
+    assert not [n.op_type for n in graph.node if n.op_type == "Transpose"
+                and n.input[0].startswith("modeltool_weight_")]
+    produced = {name for node in graph.node for name in node.output}
+    initializers = {init.name for init in graph.initializer}
+    assert {name for node in graph.node for name in node.input if name} <= \
+        produced | initializers | {i.name for i in graph.input}
+
+
 def test_efficientnet_has_exactly_the_keras_input(tmp_path: Path) -> None:
     """tf2onnx's from_function makes Normalization's mean and variance graph inputs."""
     import keras
@@ -223,7 +247,7 @@ def _perturb_first_bias(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real_save = onnx_export._save
 
-    def save(model_proto: Any, path: Path) -> None:
+    def save(model_proto: Any, path: Path, *args: Any) -> None:
         for index, init in enumerate(model_proto.graph.initializer):
             array = numpy_helper.to_array(init)
             if array.ndim == 1 and array.dtype == np.float32 and array.size > 1:
@@ -231,7 +255,7 @@ def _perturb_first_bias(monkeypatch: pytest.MonkeyPatch) -> None:
                     numpy_helper.from_array(array + np.linspace(0, 1, array.size, dtype=np.float32),
                                             init.name))
                 break
-        real_save(model_proto, path)
+        real_save(model_proto, path, *args)
 
     monkeypatch.setattr(onnx_export, "_save", save)
 
