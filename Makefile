@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/modeltool summary fixtures/models/news_model.k2.h5 || $(VENV)/bin/modeltool weights fixtures/models/news_model.k2.h5
+	$(VENV)/bin/modeltool summary fixtures/models/news_model.k2.h5
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not zoo"

@@ -9,12 +9,14 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .api import (  # noqa: E402
+    CheckReport,
     ConvertReport,
     FreezeReport,
     Summary,
     TransferPlan,
     TransferReport,
     WeightsReport,
+    check,
     config,
     convert,
     freeze,
@@ -29,6 +31,7 @@ from .artifact import ModelArtifact, WeightEntry, WeightStore  # noqa: E402
 from .errors import ModelToolError  # noqa: E402
 
 __all__ = [
+    "CheckReport",
     "ConvertReport",
     "FreezeReport",
     "Summary",
@@ -43,6 +46,7 @@ __all__ = [
     "WeightStore",
     "WeightsReport",
     "__version__",
+    "check",
     "config",
     "convert",
     "open",

@@ -270,6 +270,7 @@ def config(path: PathLike) -> dict[str, Any]:
 
 
 # The verbs implemented in ops/, re-exported here so the API is one module.
+from .ops.check import CheckReport, check  # noqa: E402, F401
 from .ops.freeze import FreezeReport, freeze  # noqa: E402, F401
 from .ops.summary import Summary, summary  # noqa: E402, F401
 from .ops.transfer import (  # noqa: E402, F401

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from .api import ConvertReport, WeightsReport
+from .ops.check import CheckReport
 
 SCHEMA = 1
 
@@ -65,3 +68,29 @@ def convert_lines(report: ConvertReport) -> list[str]:
         lines.append(f"{report.tensors} weight tensors, {human_bytes(report.bytes)}")
     lines += [f"  changed: {note}" for note in report.notes]
     return lines
+
+
+def check_table(report: CheckReport) -> RenderableType:
+    version = f", Keras {report.keras_version}" if report.keras_version else ""
+    verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
+    line = (f"{report.path} ({report.kind}{version}): {verdict}; {report.tensors} tensors, "
+            f"{report.params:,} params checked"
+            + ("" if report.has_architecture else "; the file holds no architecture"))
+    if report.ok:
+        return Text(line)
+    table = Table(title=line, title_justify="left")
+    for column in ("problem", "where", "detail"):
+        table.add_column(column)
+    for problem in report.problems:
+        table.add_row(problem.kind, problem.where, problem.detail)
+    return table
+
+
+def check_dict(report: CheckReport) -> dict[str, Any]:
+    return {"schema": SCHEMA, "path": report.path, "kind": report.kind,
+            "keras_version": report.keras_version, "ok": report.ok,
+            "has_architecture": report.has_architecture, "tensors": report.tensors,
+            "params": report.params,
+            "problems": [{"kind": p.kind, "where": p.where, "detail": p.detail}
+                         for p in report.problems],
+            "notes": report.notes}

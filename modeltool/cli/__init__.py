@@ -69,11 +69,13 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool config model.h5 --format yaml
       modeltool load-weights new.keras pretrained.h5 --by-name --skip-mismatch -o out.keras
       modeltool freeze model.keras --all-but-last 2 -o frozen.keras
+      modeltool check downloaded.h5
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
 
 
 def _register() -> None:
+    from .check import check_command
     from .config import config_command
     from .convert import convert_command
     from .freeze import freeze_command
@@ -85,6 +87,7 @@ def _register() -> None:
     main.add_command(convert_command)
     main.add_command(load_weights_command)
     main.add_command(freeze_command)
+    main.add_command(check_command)
     try:
         from .summary import summary as summary_command
     except ImportError:  # the inspector lands separately

@@ -7,11 +7,15 @@ The route, and why each step is there:
   signature is built from the Keras inputs (dtypes kept, so integer inputs stay integer) calls
   ``model(..., training=False)`` and returns the outputs as a *list* in Keras' output order (a
   dict would come out sorted by name).
-* The concrete function is frozen here rather than by ``tf2onnx.convert.from_function``: that one
-  hands tf2onnx *every* non-resource placeholder as a graph input, so tensors a layer captured
-  (EfficientNet's Normalization mean and variance) leaked in as extra inputs that onnx.checker does
-  not notice. Freezing turns those captures into constants; only the signature's placeholders are
-  given to tf2onnx as inputs, and the result is checked to have exactly the Keras inputs.
+* The weights are arguments of that function too (read through ``keras.StatelessScope``), so the
+  traced graph holds no variables: freezing it is quick, and each weight is then either swapped
+  in as a constant or, for the big tensors of Dense/Conv/Embedding-like layers, kept out of
+  tf2onnx altogether and streamed into the file as an initializer afterwards (tf2onnx copies
+  every constant some 25 to 50 times: VGG16 needed 14 to 24 GB that way).
+* The graph is frozen here, not by ``tf2onnx.convert.from_function``: that one hands tf2onnx
+  *every* non-resource placeholder as a graph input, so tensors a layer captured (EfficientNet's
+  Normalization mean and variance) leaked in as extra inputs that onnx.checker does not notice.
+  Here captures become constants, and the result is checked to have exactly the Keras inputs.
 * tf2onnx names tensors after TF (``keras_tensor_3``, ``Identity:0``); inputs and outputs are
   renamed to the Keras input-layer and output-layer names, in Keras' order. Open dimensions get
   readable symbolic names (``batch``, ``tokens_dim1``).

@@ -100,7 +100,7 @@ def build_corpus(folder: Path) -> list[Case]:
     unknown = json.loads(json.dumps(config))
     unknown["config"]["layers"][1]["class_name"] = "NoSuchLayer"
     unknown["config"]["layers"][1]["module"] = "evil_module_that_does_not_exist"
-    write_config("unknown_class.json", unknown)
+    write_config("unknown_class.json", unknown, OK)  # a custom layer: shown with "?"
     functional = json.loads(fixture_path("news_model", "k3.json").read_text())
     missing = json.loads(json.dumps(functional))
     for layer in missing["config"]["layers"]:

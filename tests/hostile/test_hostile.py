@@ -24,9 +24,13 @@ COMMANDS = {
     "config": lambda path, out: ["config", str(path)],
     "convert": lambda path, out: ["convert", str(path), "-o", str(out)],
     "convert-init": lambda path, out: ["convert", str(path), "-o", str(out), "--init"],
+    "summary": lambda path, out: ["summary", str(path)],
+    "summary-json": lambda path, out: ["summary", str(path), "--json", "--expand-nested"],
+    "check": lambda path, out: ["check", str(path)],
 }
 #: Commands that use the model as a whole, so must refuse an inconsistent one.
-USES_MODEL = {"convert", "convert-init"}
+#: (summary shows an inconsistent model, with a note on what does not fit.)
+USES_MODEL = {"convert", "convert-init", "check"}
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -1,0 +1,117 @@
+"""``check``: an integrity report of one model file.
+
+Every layer the architecture gives weights has them, in the amount its config implies; no
+weights belong to layers the architecture lacks; no tensor holds NaN or Inf; the graph parses.
+Tensors are read one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..artifact import ModelArtifact
+from ..errors import ModelToolError
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class Problem:
+    """One finding: what kind of problem, where, and the detail."""
+
+    kind: str      # graph | config | mismatch | missing | orphan | nan | inf | read
+    where: str
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    """What ``modeltool check`` found."""
+
+    path: str
+    kind: str
+    keras_version: str | None
+    has_architecture: bool
+    tensors: int = 0
+    params: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check(path: PathLike) -> CheckReport:
+    """Check a model file's integrity (the file itself must be readable).
+
+    Returns:
+        A CheckReport; ``report.ok`` is False when something is wrong.
+
+    Raises:
+        ModelToolError: the file cannot be read at all.
+
+    Example:
+        >>> report = modeltool.check("model.h5")  # doctest: +SKIP
+        >>> [p.detail for p in report.problems]
+    """
+    from .. import api
+
+    with api.open(path) as artifact:
+        report = CheckReport(os.fspath(path), artifact.kind, artifact.keras_version,
+                             artifact.has_architecture, notes=list(artifact.notes))
+        if artifact.metadata.get("config_error"):
+            report.problems.append(Problem("config", "architecture",
+                                           str(artifact.metadata["config_error"])))
+        if artifact.config is not None:
+            _check_against_architecture(artifact, report)
+        _check_values(artifact, report)
+        return report
+
+
+def _check_against_architecture(artifact: ModelArtifact, report: CheckReport) -> None:
+    from .summary import summarize
+
+    try:
+        summary = summarize(artifact, engine="fast", expand_nested=True)
+    except ModelToolError as err:
+        report.problems.append(Problem("graph", "architecture", err.problem))
+        return
+    for where, found, expected in summary.weight_mismatches:
+        report.problems.append(Problem(
+            "mismatch", where, f"the file holds {found:,} values, the config implies "
+            f"{expected:,}"))
+    if not artifact.weights or artifact.kind in ("json", "yaml"):
+        return
+    top_level = {row.path: row for row in summary.rows if row.depth == 0}
+    for name, row in top_level.items():
+        if row.params and not artifact.weights.layer(name) and not row.shared:
+            report.problems.append(Problem("missing", name, f"the config implies "
+                                                            f"{row.params:,} values, the file "
+                                                            "has none"))
+    for name in artifact.weights.layers:
+        if name not in top_level and artifact.weights.layer(name):
+            report.problems.append(Problem("orphan", name,
+                                           "weights for a layer the architecture lacks"))
+
+
+def _check_values(artifact: ModelArtifact, report: CheckReport) -> None:
+    for entry in artifact.weights:
+        report.tensors += 1
+        report.params += entry.size
+        try:
+            array = np.asarray(entry.read())
+        except ModelToolError as err:
+            report.problems.append(Problem("read", entry.key, err.problem))
+            continue
+        if array.dtype.kind not in "fc":
+            continue
+        nan = int(np.isnan(array).sum())
+        inf = int(np.isinf(array).sum())
+        if nan:
+            report.problems.append(Problem("nan", entry.key, f"{nan:,} NaN values"))
+        if inf:
+            report.problems.append(Problem("inf", entry.key, f"{inf:,} infinite values"))
