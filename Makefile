@@ -9,6 +9,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m compileall -q modeltool  # cold starts read bytecode even with PYTHONDONTWRITEBYTECODE
 	touch $(STAMP)
 
 setup: $(STAMP)
