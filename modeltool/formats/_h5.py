@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import zipfile
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 import h5py
 import numpy as np
@@ -47,6 +48,23 @@ def open_h5(source: str | os.PathLike[str] | IO[bytes], display: str | os.PathLi
     except READ_ERRORS as err:
         raise CorruptFileError(f"not a readable HDF5 file ({short(err)})", path=display,
                                hint="the file may be truncated or damaged") from err
+
+
+T = TypeVar("T")
+
+
+def read_or_close(handle: h5py.File, display: str | os.PathLike[str],
+                  read: Callable[[], T]) -> T:
+    """``read()``; on any failure close ``handle``, and h5py's errors become CorruptFileError."""
+    try:
+        return read()
+    except READ_ERRORS as err:
+        handle.close()
+        raise CorruptFileError(f"damaged HDF5 structure ({short(err)})", path=display,
+                               hint="the file may be truncated or damaged") from err
+    except BaseException:
+        handle.close()
+        raise
 
 
 def short(err: BaseException) -> str:

@@ -77,15 +77,8 @@ def read_hdf5_legacy(path: str | os.PathLike[str],
     """
     display = os.fspath(path)
     handle = _h5.open_h5(path, display)
-    try:
-        return _read_open(handle, Path(path), display, architecture)
-    except _h5.READ_ERRORS as err:
-        handle.close()
-        raise CorruptFileError(f"damaged HDF5 structure ({_h5.short(err)})", path=display,
-                               hint="the file may be truncated or damaged") from err
-    except BaseException:
-        handle.close()
-        raise
+    return _h5.read_or_close(handle, display,
+                             lambda: _read_open(handle, Path(path), display, architecture))
 
 
 def _read_open(handle: h5py.File, path: Path, display: str,

@@ -67,15 +67,7 @@ def read_weights_h5(path: str | os.PathLike[str],
     """
     display = os.fspath(path)
     handle = _h5.open_h5(path, display)
-    try:
-        layers = read_v3_layers(handle, config, display)
-    except _h5.READ_ERRORS as err:
-        handle.close()
-        raise CorruptFileError(f"damaged HDF5 structure ({_h5.short(err)})", path=display,
-                               hint="the file may be truncated or damaged") from err
-    except BaseException:
-        handle.close()
-        raise
+    layers = _h5.read_or_close(handle, display, lambda: read_v3_layers(handle, config, display))
     artifact = ModelArtifact(kind=KIND, path=Path(path), config=config,
                              weights=WeightStore(layers, closer=handle.close), dialect=3)
     if "optimizer" in handle:

@@ -58,9 +58,9 @@ def check(path: PathLike) -> CheckReport:
         >>> report = modeltool.check("model.h5")  # doctest: +SKIP
         >>> [p.detail for p in report.problems]
     """
-    from .. import api
+    from ..formats import open_artifact
 
-    with api.open(path) as artifact:
+    with open_artifact(path) as artifact:
         report = CheckReport(os.fspath(path), artifact.kind, artifact.keras_version,
                              artifact.has_architecture, notes=list(artifact.notes))
         if artifact.metadata.get("config_error"):

@@ -31,6 +31,7 @@ from ..graph.shapes import (
     infer_shapes,
     macs_defined,
 )
+from .weights import WeightRow
 
 ENGINES = ("auto", "fast", "keras")
 
@@ -70,18 +71,6 @@ class SummaryRow:
 
 
 @dataclass
-class WeightInfo:
-    """One weight tensor (what a weights-only file shows instead of rows)."""
-
-    layer: str
-    path: str
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    bytes: int
-
-
-@dataclass
 class SummaryTotals:
     """Whole-model numbers. ``params`` is None when some layer's count is unknown, ``macs``
     when some layer that has MACs has unknown ones."""
@@ -111,7 +100,7 @@ class Summary:
     totals: SummaryTotals
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
-    weights: list[WeightInfo] = field(default_factory=list)
+    weights: list[WeightRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     migration_notes: list[str] = field(default_factory=list)
     engine: str = "fast"
@@ -220,7 +209,7 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
 
 
 def _weights_only(artifact: ModelArtifact) -> Summary:
-    weights = [WeightInfo(e.layer, e.path, e.name, e.shape, e.dtype, e.nbytes)
+    weights = [WeightRow(e.layer, e.path, e.name, e.shape, e.dtype, e.nbytes)
                for e in artifact.weights]
     by_dtype: dict[str, int] = {}
     for entry in artifact.weights:
@@ -584,5 +573,5 @@ def _size(weight: Any) -> int:
     return int(np.prod(weight.shape, dtype=np.int64)) if len(weight.shape) else 1
 
 
-__all__ = ["ENGINES", "Summary", "SummaryRow", "SummaryTotals", "WeightInfo", "summarize",
+__all__ = ["ENGINES", "Summary", "SummaryRow", "SummaryTotals", "summarize",
            "summary"]
