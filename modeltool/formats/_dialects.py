@@ -682,23 +682,33 @@ def keras_loadable_config(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _loadable_model(value: Any) -> None:
-    """Every ``inbound_nodes`` list in the tree, nested models and wrapped models included."""
+def _loadable_model(value: Any, functional: frozenset[str] = frozenset()) -> None:
+    """Every ``inbound_nodes`` list in the tree, nested models and wrapped models included.
+
+    ``functional`` names the sibling layers that are Functional models: Keras 3 numbers their
+    calls from 1 and subtracts 1 when it reads node dicts, but not when it reads the list form.
+    """
     if isinstance(value, dict):
         nodes = value.get("inbound_nodes")
         if isinstance(nodes, list) and nodes:
-            value["inbound_nodes"] = [_loadable_node(node) for node in nodes]
+            value["inbound_nodes"] = [_loadable_node(node, functional) for node in nodes]
+        inner = value.get("config")
+        members = inner.get("layers") if isinstance(inner, dict) else None
+        names = frozenset(str(m.get("name")) for m in members
+                          if isinstance(m, dict) and m.get("class_name") == "Functional") \
+            if isinstance(members, list) else frozenset()
         for key, item in value.items():
             if key != "inbound_nodes":
-                _loadable_model(item)
+                _loadable_model(item, names if key == "config" else functional)
     elif isinstance(value, list):
         for item in value:
-            _loadable_model(item)
+            _loadable_model(item, functional)
 
 
-def _loadable_node(node: Any) -> Any:
+def _loadable_node(node: Any, functional: frozenset[str]) -> Any:
     if not isinstance(node, dict):
         return node
+
     def shapes_known(value: Any) -> bool:
         if is_tensor_ref(value):
             return value.get("config", {}).get("shape") is not None
@@ -711,4 +721,5 @@ def _loadable_node(node: Any) -> Any:
     if shapes_known(node.get("args")) and shapes_known(node.get("kwargs")):
         return node
     kwargs = node.get("kwargs") or {}
-    return [[*ref, kwargs] for ref in tensor_refs(node.get("args"))]
+    return [[layer, index - 1 if layer in functional and index > 0 else index, tensor, kwargs]
+            for layer, index, tensor in tensor_refs(node.get("args"))]

@@ -144,10 +144,16 @@ def _tf_keras_models(tf_keras: Any) -> dict[str, Any]:
                                 name="inner")
     e = layers.TimeDistributed(inner)(d)
     models["recurrent_nested"] = tf_keras.Model(inp, layers.GlobalAveragePooling1D()(e))
+    x = layers.Input((6,))
+    encoder = tf_keras.Model(x, layers.Dense(3)(layers.Dense(4)(x)), name="encoder")
+    a, b = layers.Input((6,)), layers.Input((6,))
+    merged = layers.Concatenate()([encoder(a), encoder(b)])
+    models["shared_nested_functional"] = tf_keras.Model([a, b], layers.Dense(1)(merged))
     return models
 
 
-@pytest.mark.parametrize("name", ["channels_first", "recurrent_nested"])
+@pytest.mark.parametrize("name", ["channels_first", "recurrent_nested",
+                                  "shared_nested_functional"])
 def test_tf_keras_models_predict_the_same_in_keras3(name: str, keras: Any, tf_keras: Any,
                                                     tmp_path: Path) -> None:
     tf_keras.utils.set_random_seed(3)
@@ -155,7 +161,10 @@ def test_tf_keras_models_predict_the_same_in_keras3(name: str, keras: Any, tf_ke
     source = tmp_path / "old.h5"
     model.save(source)
     modeltool.convert(source, tmp_path / "new.keras")
-    x = np.random.default_rng(4).random((3, *model.input_shape[1:]), dtype=np.float32)
+    rng = np.random.default_rng(4)
+    shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+    x = [rng.random((3, *shape[1:]), dtype=np.float32) for shape in shapes]
+    x = x if len(x) > 1 else x[0]
     new = keras.models.load_model(tmp_path / "new.keras", compile=False)
     np.testing.assert_allclose(np.asarray(new(x)), model.predict(x, verbose=0), atol=1e-5)
 
