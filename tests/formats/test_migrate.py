@@ -222,3 +222,23 @@ def test_keras1_lambda_bytecode_is_kept_as_data(realworld: Path, tmp_path: Path)
     stored = original["config"]["function"]
     stored = stored[0] if isinstance(stored, list) else stored
     assert code == stored.encode("raw_unicode_escape")
+
+
+def test_tf_op_lambda_graph_reads(tf_keras: Any, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from modeltool.formats._dialects import foreign_layers, tensor_refs
+
+    x = tf_keras.Input((4,), name="x")
+    y = tf_keras.layers.Dense(4, name="d")(x)
+    model = tf_keras.Model(x, tf.nn.relu6(y) + y)
+    model.save(tmp_path / "tfop.h5")
+    artifact = modeltool.open(tmp_path / "tfop.h5")
+    assert artifact.config is not None, artifact.metadata.get("config_error")
+    layers = {layer["name"]: layer for layer in artifact.config["config"]["layers"]}
+    ops = [layer for layer in layers.values() if layer["class_name"] == "TFOpLambda"]
+    assert len(ops) == 2
+    for layer in ops:
+        refs = [ref for node in layer["inbound_nodes"] for ref in tensor_refs(node)]
+        assert refs and all(ref[0] in layers for ref in refs)
+    assert {cls for _, cls, _ in foreign_layers(artifact.config)} == {"TFOpLambda"}
