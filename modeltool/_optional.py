@@ -5,8 +5,11 @@ Nothing here imports them at module level: call the function when the work needs
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
+from collections.abc import Iterator
 from types import ModuleType
 
 from .errors import MissingDependencyError
@@ -21,12 +24,39 @@ _PIP_NAMES = {
 }
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what TensorFlow's C++ runtime writes to fd 2 while it loads (absl's pre-init
+    "I0000 ... cudart_stub" lines ignore TF_CPP_MIN_LOG_LEVEL), so stderr keeps its promise of
+    one line per problem."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def require(module: str, purpose: str) -> ModuleType:
     """Import ``module`` or raise MissingDependencyError saying what to install."""
-    if module in ("tensorflow", "keras", "tf_keras"):
+    heavy = module in ("tensorflow", "keras", "tf_keras", "tf2onnx")
+    if heavy:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if module in sys.modules:
+        return sys.modules[module]
     try:
+        if heavy and "tensorflow" not in sys.modules:
+            with _quiet_native_stderr():
+                return importlib.import_module(module)
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingDependencyError(

@@ -55,6 +55,21 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def rebuild_lambdas(path: str | os.PathLike[str]) -> None:
+    """Load a written model with ``safe_mode`` off, so Keras unmarshals its Lambda layers.
+
+    This runs code from the file (defining its functions, not calling them): only on the user's
+    explicit request (``--unsafe-lambda``).
+    """
+    keras = _optional.require("keras", "rebuilding Lambda layers")
+    try:
+        keras.models.load_model(path, compile=False, safe_mode=False)
+    except Exception as err:  # noqa: BLE001
+        raise KerasError(f"Keras cannot rebuild this model's Lambda layers: {_first_line(err)}",
+                         path=path, hint="the bytecode may come from another Python "
+                                         "version") from err
+
+
 def artifact_from_model(model: Any) -> ModelArtifact:
     """A ModelArtifact from a live ``keras.Model`` (saved once to a private temporary file)."""
     from .formats.keras_archive import read_keras_archive

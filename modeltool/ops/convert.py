@@ -28,7 +28,7 @@ class ConvertReport:
 
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             force: bool = False, init: bool = False, weights: PathLike | None = None,
-            allow_missing_layers: bool = False) -> ConvertReport:
+            allow_missing_layers: bool = False, unsafe_lambda: bool = False) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -42,6 +42,9 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         weights: a weights file to pair with an architecture-only source.
         allow_missing_layers: write a Keras kind even when some layer classes do not exist in
             Keras 3 (their configs are kept as data; Keras then needs them as custom objects).
+        unsafe_lambda: after writing a ``.keras``/``.h5``, have Keras rebuild its Lambda layers
+            (``safe_mode=False``: unmarshals code from the file); the output is removed if it
+            cannot.
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
@@ -69,6 +72,9 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
                                notes=list(artifact.notes))
         written = write_artifact(artifact, output, out_kind, force=force)
         report.output = os.fspath(written)
+        if unsafe_lambda and out_kind in ("keras", "h5") and _has_lambda(artifact):
+            _rebuild_or_remove(written)
+            report.notes.append("Lambda layers rebuilt by Keras (safe_mode=False)")
         if needs_weights:
             report.tensors = len(artifact.weights)
             report.bytes = artifact.weights.total_bytes
@@ -103,6 +109,22 @@ def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) ->
         f"layer {path!r} has class {cls}, which does not exist in Keras 3{more}",
         path=artifact.path,
         hint="its config is kept as data; pass --allow-missing-layers to write the rest anyway")
+
+
+def _has_lambda(artifact: ModelArtifact) -> bool:
+    from ..formats._dialects import foreign_layers
+
+    return any(cls == "Lambda" for _, cls, _ in foreign_layers(artifact.config))
+
+
+def _rebuild_or_remove(written: Path) -> None:
+    from .. import keras_bridge
+
+    try:
+        keras_bridge.rebuild_lambdas(written)
+    except BaseException:
+        written.unlink(missing_ok=True)
+        raise
 
 
 def _check_weights_fit(artifact: ModelArtifact, kind: str) -> None:

@@ -1096,7 +1096,8 @@ def _compare(name: str, batch: int, got: np.ndarray, want: np.ndarray, atol: flo
     diff = np.where(np.isnan(diff), np.inf, diff)
     scale = np.abs(np.where(np.isnan(want64), 0.0, want64))
     max_abs = float(diff.max())
-    max_rel = float((diff / np.maximum(scale, np.finfo(np.float64).tiny)).max())
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        max_rel = float((diff / np.maximum(scale, np.finfo(np.float64).tiny)).max())
     ok = bool(np.all(diff <= atol + rtol * scale))
     return OutputCheck(name, batch, max_abs, max_rel, ok)
 

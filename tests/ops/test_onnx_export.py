@@ -371,10 +371,26 @@ def _scaled_atol(model: Any, size: int) -> float:
     return max(1e-4 * float(np.abs(np.asarray(model(x, training=False))).max()), 1e-30)
 
 
+def _keras_disagrees_with_itself(model: Any, size: int) -> float:
+    """Relative difference of Keras eager against Keras under tf.function on one input."""
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
+    eager = np.asarray(model(x, training=False))
+    graph = np.asarray(tf.function(lambda t: model(t, training=False))(tf.constant(x)))
+    return float(np.abs(eager - graph).max() / max(np.abs(eager).max(), 1e-30))
+
+
 @pytest.mark.zoo
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_application(name: str, tmp_path: Path) -> None:
     model = _application(name, ZOO[name])
+    noise = _keras_disagrees_with_itself(model, ZOO[name])
+    if noise > 1e-3:
+        # EfficientNetV2M/L with weights=None: activations reach 1e4 to 1e7 and Keras' own
+        # eager and graph runs differ by as much as they are large; no comparison can pass.
+        pytest.skip(f"random-init {name} is numerically chaotic: Keras eager and tf.function "
+                    f"differ by {noise:.2g} of the output scale")
     out = tmp_path / f"{name}.onnx"
     report = to_onnx(model, out, atol=_scaled_atol(model, ZOO[name]), rtol=1e-3)
     assert report.passed
