@@ -416,7 +416,8 @@ def _weight_bytes(model: Any) -> int:
 
 
 def _layer_refs(refs: Any) -> list[str]:
-    """Layer names of a config's ``input_layers``: ``[[name, 0, 0], ...]`` or one ``[name, 0, 0]``."""
+    """Layer names in a config's ``input_layers``/``output_layers``: ``[[name, 0, 0], ...]``,
+    or a single ``[name, 0, 0]``."""
     if not isinstance(refs, list) or not refs:
         return []
     if isinstance(refs[0], str):

@@ -57,14 +57,30 @@ def _weights_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.mark.parametrize("output", ["out.keras", "out.h5", "out.weights.h5"])
-def test_sigkill_during_convert(output: str, tmp_path: Path) -> None:
+CASES = {
+    "convert-keras": ("big.h5", "out.keras", ["convert", "{src}", "-o", "{out}"]),
+    "convert-h5": ("big.h5", "out.h5", ["convert", "{src}", "-o", "{out}"]),
+    "convert-weights": ("big.h5", "out.weights.h5", ["convert", "{src}", "-o", "{out}"]),
+    "freeze": ("big.keras", "out.keras", ["freeze", "{src}", "--all-but-last", "1",
+                                          "-o", "{out}"]),
+    "load-weights": ("big.keras", "out.keras", ["load-weights", "{src}", "{src}", "--by-name",
+                                                "-o", "{out}"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_sigkill_while_writing(case: str, tmp_path: Path) -> None:
+    source_name, output, args = CASES[case]
     source = _big_model(tmp_path / "big.h5")
+    if source_name != "big.h5":
+        modeltool.convert(source, tmp_path / source_name)
+        source.unlink()
+        source = tmp_path / source_name
     before = _digest(source)
     expected = _weights_digest(source)
     out = tmp_path / output
-    command = [sys.executable, "-m", "modeltool", "convert", str(source), "-o", str(out),
-               "--force"]
+    command = [sys.executable, "-m", "modeltool",
+               *[a.format(src=source, out=out) for a in args], "--force"]
     started = time.monotonic()
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     full = time.monotonic() - started
@@ -83,5 +99,5 @@ def test_sigkill_during_convert(output: str, tmp_path: Path) -> None:
     assert interrupted, "no kill landed while the output was being written"
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     assert _weights_digest(out) == expected
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["big.h5", output])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, output])
     assert _digest(source) == before

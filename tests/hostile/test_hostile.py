@@ -3,6 +3,7 @@ traceback, bounded time, and nothing from the file executed."""
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 
@@ -37,6 +38,9 @@ USES_MODEL = {"convert", "convert-init", "check"}
 def test_every_command_on_every_case(command: str, corpus: list[Case], tmp_path: Path) -> None:
     folder = corpus[0].path.parent
     problems = []
+    # ru_maxrss is a high-water mark: if it rose by less than 1 GB over the whole loop, no
+    # single case used more than 1 GB on top of what the process held before.
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for case in corpus:
         out = tmp_path / f"{case.name}.out.keras"
         started = time.monotonic()
@@ -60,6 +64,8 @@ def test_every_command_on_every_case(command: str, corpus: list[Case], tmp_path:
             problems.append(f"{case.name}: took {elapsed:.1f} s")
         if (folder / MARKER).exists():
             problems.append(f"{case.name}: CODE FROM THE FILE WAS EXECUTED")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    assert grown_mb < 1024, f"peak RSS grew {grown_mb:.0f} MB"
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".modeltool-tmp")]
     assert not leftovers, leftovers
     assert not problems, "\n".join(problems)
