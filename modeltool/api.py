@@ -67,3 +67,9 @@ from .ops.transfer import (  # noqa: E402, F401
     plan_by_name,
 )
 from .ops.weights import WeightRow, WeightsReport, tensor_stats, weights  # noqa: E402, F401
+
+__all__ = [
+    "CheckReport", "ConvertReport", "FreezeReport", "Summary", "TransferPlan", "TransferReport",
+    "WeightRow", "WeightsReport", "attach_weights", "check", "config", "convert", "freeze",
+    "load_weights_by_name", "open", "plan_by_name", "save", "summary", "tensor_stats", "weights",
+]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -138,8 +138,12 @@ def _migrate_entries(entries: list[WeightEntry], steps: list[Transform],
     first = entries[0]
     return [replace(first, name=names[i] if "/" in names[i] else f"{prefix}{names[i]}",
                     shape=shape, dtype=dtype, location=f"{first.location} (migrated)",
-                    loader=lambda i=i: compute()[i])
+                    loader=partial(_pick, compute, i))
             for i, (shape, dtype) in enumerate(after)]
+
+
+def _pick(compute: Callable[[], tuple[np.ndarray, ...]], index: int) -> np.ndarray:
+    return compute()[index]
 
 
 def _layer_steps(layer: dict[str, Any], shapes: list[tuple[int, ...]], keras1: bool,

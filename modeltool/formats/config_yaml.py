@@ -27,13 +27,13 @@ _LIST_TAGS = ("tag:yaml.org,2002:python/tuple",
               "data_structures.ListWrapper")
 
 
-class _KerasYamlLoader(yaml.SafeLoader):
+class _KerasYamlLoader(yaml.SafeLoader):  # type: ignore[misc]
     """SafeLoader plus the sequence tags old Keras wrote; nothing that builds objects."""
 
 
 def _as_list(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
     if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
+        return list(loader.construct_sequence(node, deep=True))
     raise yaml.constructor.ConstructorError(None, None, f"unexpected tag {node.tag}",
                                             node.start_mark)
 

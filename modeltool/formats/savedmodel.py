@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
+        value: Any
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire == 1:
@@ -146,9 +148,13 @@ def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
         layers.setdefault(layer.split("/")[0], []).append(WeightEntry(
             layer=layer.split("/")[0], path=layer, name=short,
             shape=tuple(int(d) for d in variable.shape), dtype=variable.dtype.name,
-            location=variable.name, loader=lambda v=variable: np.asarray(v.numpy())))
+            location=variable.name, loader=partial(_variable_value, variable)))
     artifact.weights = WeightStore(layers)
     artifact.metadata["saved_model_object"] = loaded
+
+
+def _variable_value(variable: Any) -> np.ndarray:
+    return np.asarray(variable.numpy())
 
 
 def write_savedmodel(artifact: ModelArtifact, path: str | os.PathLike[str], *,

@@ -137,6 +137,24 @@ def test_existing_output_and_bad_usage_exit_2(main: Any, tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.onnx"]
 
 
+def test_missing_input_is_one_line_exit_2_without_tensorflow(tmp_path: Path) -> None:
+    code = ("import sys\n"
+            "from click.testing import CliRunner\n"
+            "from modeltool.cli import main\n"
+            "from modeltool.cli.to_onnx import to_onnx_command\n"
+            "if 'to-onnx' not in main.commands:\n"
+            "    main.add_command(to_onnx_command)\n"
+            f"r = CliRunner().invoke(main, ['to-onnx', {str(tmp_path / 'nope.h5')!r}, '-o', "
+            f"{str(tmp_path / 'x.onnx')!r}])\n"
+            "print(r.exit_code, repr(r.stderr))\n"
+            "print([m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120)
+    status, heavy = result.stdout.strip().splitlines()[-2:]
+    assert status.startswith("2 ") and "nope.h5: no such file" in status
+    assert heavy == "[]"
+
+
 @pytest.mark.tf
 def test_weights_only_file_is_one_line_exit_2(main: Any, tmp_path: Path) -> None:
     source = fixture_path("news_model", "k2-weights.h5")

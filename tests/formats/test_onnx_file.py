@@ -94,7 +94,10 @@ def test_render(tmp_path: Path) -> None:
     console.print(onnx_summary_table(summary))
     text = console.export_text()
     assert "x float32 [batch, 4]" in text and "3 nodes: Add 1, MatMul 1, Relu 1" in text
-    assert "dense/BiasAdd" in text
+    assert "dense/BiasAdd" in text and "[batch, 3]" in text
+    console = Console(width=120, record=True, markup=False, color_system=None)
+    console.print(onnx_summary_table(summary, show_shapes=False))
+    assert "output shape" not in console.export_text()
 
 
 def test_summary_imports_no_tensorflow(tmp_path: Path) -> None:
