@@ -8,7 +8,6 @@ bug: one line and exit 3. ``--debug`` or ``MODELTOOL_DEBUG=1`` shows the traceba
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from typing import Any
 
