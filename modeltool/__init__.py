@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from .api import (  # noqa: E402
     CheckReport,
+    ConversionReport,
     ConvertReport,
     FreezeReport,
     Summary,
@@ -25,6 +26,7 @@ from .api import (  # noqa: E402
     plan_by_name,
     save,
     summary,
+    to_onnx,
     weights,
 )
 from .artifact import ModelArtifact, WeightEntry, WeightStore  # noqa: E402
@@ -32,6 +34,7 @@ from .errors import ModelToolError  # noqa: E402
 
 __all__ = [
     "CheckReport",
+    "ConversionReport",
     "ConvertReport",
     "FreezeReport",
     "Summary",
@@ -52,5 +55,6 @@ __all__ = [
     "open",
     "save",
     "summary",
+    "to_onnx",
     "weights",
 ]

@@ -59,6 +59,7 @@ def config(path: PathLike) -> dict[str, Any]:
 from .ops.check import CheckReport, check  # noqa: E402, F401
 from .ops.convert import ConvertReport, attach_weights, convert  # noqa: E402, F401
 from .ops.freeze import FreezeReport, freeze  # noqa: E402, F401
+from .ops.onnx_export import ConversionReport, to_onnx  # noqa: E402, F401
 from .ops.summary import Summary, summary  # noqa: E402, F401
 from .ops.transfer import (  # noqa: E402, F401
     TransferPlan,
@@ -69,7 +70,7 @@ from .ops.transfer import (  # noqa: E402, F401
 from .ops.weights import WeightRow, WeightsReport, tensor_stats, weights  # noqa: E402, F401
 
 __all__ = [
-    "CheckReport", "ConvertReport", "FreezeReport", "Summary", "TransferPlan", "TransferReport",
+    "CheckReport", "ConversionReport", "ConvertReport", "FreezeReport", "Summary", "TransferPlan", "TransferReport",
     "WeightRow", "WeightsReport", "attach_weights", "check", "config", "convert", "freeze",
-    "load_weights_by_name", "open", "plan_by_name", "save", "summary", "tensor_stats", "weights",
+    "load_weights_by_name", "open", "plan_by_name", "save", "summary", "tensor_stats", "to_onnx", "weights",
 ]

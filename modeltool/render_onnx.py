@@ -149,7 +149,8 @@ def conversion_dict(report: ConversionReport) -> dict[str, Any]:
     }
 
 
-def onnx_summary_table(summary: OnnxSummary, *, show_nodes: bool = True) -> RenderableType:
+def onnx_summary_table(summary: OnnxSummary, *, show_nodes: bool = True,
+                       show_shapes: bool = True) -> RenderableType:
     """``modeltool summary model.onnx``: header fields, then one row per node."""
     opsets = ", ".join(f"{domain or 'ai.onnx'} {version}"
                        for domain, version in summary.opsets.items())
@@ -168,7 +169,8 @@ def onnx_summary_table(summary: OnnxSummary, *, show_nodes: bool = True) -> Rend
     parts: list[RenderableType] = [_fields(rows)]
     if show_nodes:
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        for column in ("#", "node", "op", "inputs", "output shape"):
+        columns = ["#", "node", "op", "inputs"] + (["output shape"] if show_shapes else [])
+        for column in columns:
             table.add_column(column, justify="right" if column == "#" else "left",
                              overflow="fold")
         for index, node in enumerate(summary.nodes):
@@ -176,9 +178,10 @@ def onnx_summary_table(summary: OnnxSummary, *, show_nodes: bool = True) -> Rend
                 f"{node.domain}.{node.op_type}"
             if node.subgraph_nodes:
                 op += f" (+{node.subgraph_nodes})"
-            shapes = ", ".join(format_dims(s) for s in node.output_shapes)
-            table.add_row(Text(str(index)), Text(node.name), Text(op),
-                          Text(", ".join(node.inputs)), Text(shapes))
+            cells = [Text(str(index)), Text(node.name), Text(op), Text(", ".join(node.inputs))]
+            if show_shapes:
+                cells.append(Text(", ".join(format_dims(s) for s in node.output_shapes)))
+            table.add_row(*cells)
         parts.append(table)
     return Group(*parts)
 

@@ -37,6 +37,6 @@ def test_open_every_kind_stays_light() -> None:
 
 def test_cli_help_stays_light() -> None:
     code = ("from click.testing import CliRunner\nfrom modeltool.cli import main\n"
-            "for c in [[], ['weights'], ['convert'], ['config'], ['load-weights'], ['freeze']]:\n"
+            "for c in [[], ['weights'], ['convert'], ['config'], ['load-weights'], ['freeze'], ['check'], ['to-onnx'], ['summary']]:\n"
             "    CliRunner().invoke(main, [*c, '--help'])\n")
     assert _loaded_after(code) == []

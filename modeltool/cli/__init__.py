@@ -69,6 +69,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool load-weights new.keras pretrained.h5 --by-name --skip-mismatch -o out.keras
       modeltool freeze model.keras --all-but-last 2 -o frozen.keras
       modeltool check downloaded.h5
+      modeltool to-onnx model.keras -o model.onnx
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
 
@@ -79,6 +80,7 @@ def _register() -> None:
     from .convert import convert_command
     from .freeze import freeze_command
     from .load_weights import load_weights_command
+    from .to_onnx import to_onnx_command
     from .weights import weights_command
 
     main.add_command(weights_command)
@@ -87,6 +89,7 @@ def _register() -> None:
     main.add_command(load_weights_command)
     main.add_command(freeze_command)
     main.add_command(check_command)
+    main.add_command(to_onnx_command)
     try:
         from .summary import summary as summary_command
     except ImportError:  # the inspector lands separately

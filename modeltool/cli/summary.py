@@ -32,9 +32,26 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
       modeltool summary model.h5
       modeltool summary model.keras --expand-nested
       modeltool summary model.json --json | jq '.totals'
+      modeltool summary model.onnx
     """
+    from ..formats.onnx_file import sniff_kind as sniff_onnx
+
+    if sniff_onnx(file):
+        _summary_onnx(file, as_json, no_shapes)
+        return
     report = summarize_file(file, expand_nested=expand_nested, depth=depth, engine=engine)
     if as_json:
         _console.print_json(summary_dict(report))
     else:
         _console.out.print(summary_table(report, show_shapes=not no_shapes))
+
+
+def _summary_onnx(file: str, as_json: bool, no_shapes: bool) -> None:
+    from ..formats.onnx_file import summarize_onnx
+    from ..render_onnx import onnx_summary_dict, onnx_summary_table
+
+    onnx_summary = summarize_onnx(file)
+    if as_json:
+        _console.print_json(onnx_summary_dict(onnx_summary))
+    else:
+        _console.out.print(onnx_summary_table(onnx_summary, show_shapes=not no_shapes))

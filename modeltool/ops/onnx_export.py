@@ -45,7 +45,13 @@ from typing import Any
 import numpy as np
 
 from .. import _optional
-from ..errors import KerasError, ModelToolError, UnsupportedError, VerificationError
+from ..errors import (
+    InputNotFoundError,
+    KerasError,
+    ModelToolError,
+    UnsupportedError,
+    VerificationError,
+)
 from ..formats.onnx_file import OnnxTensor, op_histogram, tensor_info
 from ..io import atomic_path, check_output
 
@@ -62,8 +68,8 @@ DEFAULT_INT_HIGH = 10
 SEED = 0
 #: ONNX files are protobufs: 2 GiB is a hard limit without external data.
 _PROTOBUF_LIMIT = 2**31 - 1
-_TIMING_RUNS = 50
-_TIMING_BUDGET_S = 1.0
+_TIMING_RUNS = 20
+_TIMING_BUDGET_S = 0.5
 _INTERNAL_INPUT = "modeltool_input_{}"
 _WEIGHT = "modeltool_weight_{}"
 #: Layers whose weights stay graph inputs through tf2onnx and become ONNX initializers after
@@ -202,6 +208,8 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     """
     stage = progress or (lambda _text: None)
     source_path = None if _is_model(path_or_model) else Path(os.fspath(path_or_model))
+    if source_path is not None and not os.path.lexists(source_path):
+        raise InputNotFoundError("no such file or directory", path=source_path)
     out_path = check_output(out, force=force,
                             inputs=(source_path,) if source_path is not None else ())
     _resolve_batch(batch)
@@ -1113,6 +1121,9 @@ def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
                                 f"{_first_line(err)}", path=source.label) from err
     failure = None
     batches = _batches(shapes)
+    tf = _optional.require("tensorflow", "verifying the ONNX model")
+    with _quiet_tf():
+        reference = _plain_function(source, function)
     for batch in batches:
         stage(f"verifying against {source.reference} at batch {batch}")
         feeds = _sample_feeds(source, shapes, batch)
@@ -1122,7 +1133,7 @@ def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
             raise VerificationError(f"onnxruntime cannot run the converted model at batch "
                                     f"{batch}: {_first_line(err)}", path=source.label) from err
         with _quiet_tf():
-            want = [np.asarray(t) for t in source.call(feeds)]
+            want = [np.asarray(t) for t in reference(*[tf.constant(f) for f in feeds])]
         for name, onnx_value, source_value in zip(source.output_names, got, want):
             check = _compare(name, batch, np.asarray(onnx_value), source_value, report.atol,
                              report.rtol)
@@ -1136,17 +1147,16 @@ def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
         named = dict(zip(source.input_names, feeds))
         report.latency_batch = batch
         report.onnx_latency_ms = _median_ms(lambda: session.run(None, named))
-        tf = _optional.require("tensorflow", "timing")
         tensors = [tf.constant(feed) for feed in feeds]
         with _quiet_tf():
-            timed = _plain_function(source, function)
-            report.keras_latency_ms = _median_ms(lambda: timed(*tensors))
+            report.keras_latency_ms = _median_ms(lambda: reference(*tensors))
     return failure
 
 
 def _plain_function(source: _Source, function: Any) -> Any:
-    """The model under tf.function as Keras runs it (weights read from its variables), for
-    timing; the converted function takes the weights as arguments."""
+    """The reference: the model under tf.function as Keras' ``predict`` runs it, weights read
+    from its variables (a trace of its own, apart from the converted one, which takes the
+    weights as arguments). Used for the comparison and for the latency."""
     if not source.variables:
         return function
     tf = _optional.require("tensorflow", "timing")
