@@ -242,3 +242,18 @@ def test_tf_op_lambda_graph_reads(tf_keras: Any, tmp_path: Path) -> None:
         refs = [ref for node in layer["inbound_nodes"] for ref in tensor_refs(node)]
         assert refs and all(ref[0] in layers for ref in refs)
     assert {cls for _, cls, _ in foreign_layers(artifact.config)} == {"TFOpLambda"}
+
+
+@pytest.mark.realworld
+def test_lambda_model_weights_are_all_placed(realworld: Path, tmp_path: Path) -> None:
+    """CarND's Lambda cannot be rebuilt (Python 3.5 bytecode), yet its weights all land."""
+    arch = realworld / "dventimiglia__CarND-Behavioral-Cloning__k1_model.json"
+    weights = realworld / "dventimiglia__CarND-Behavioral-Cloning__k1_model.h5"
+    out = tmp_path / "car.keras"
+    modeltool.convert(arch, out, weights=weights)
+    with modeltool.open(weights) as source, modeltool.open(out) as written:
+        stored = {(e.layer, e.shape): e.read() for e in source.weights}
+        placed = {(e.layer, e.shape): e.read() for e in written.weights}
+    assert stored.keys() == placed.keys()
+    for key, value in stored.items():
+        np.testing.assert_array_equal(placed[key], value)

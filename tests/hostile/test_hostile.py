@@ -28,10 +28,11 @@ COMMANDS = {
     "summary": lambda path, out: ["summary", str(path)],
     "summary-json": lambda path, out: ["summary", str(path), "--json", "--expand-nested"],
     "check": lambda path, out: ["check", str(path)],
+    "to-onnx": lambda path, out: ["to-onnx", str(path), "-o", str(out.with_suffix(".onnx"))],
 }
 #: Commands that use the model as a whole, so must refuse an inconsistent one.
 #: (summary shows an inconsistent model, with a note on what does not fit.)
-USES_MODEL = {"convert", "convert-init", "check"}
+USES_MODEL = {"convert", "convert-init", "check", "to-onnx"}
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -58,7 +59,7 @@ def test_every_command_on_every_case(command: str, corpus: list[Case], tmp_path:
         elif result.exit_code == 2:
             if len(lines) != 1 or case.name not in lines[0]:
                 problems.append(f"{case.name}: stderr is not one line naming the file: {lines}")
-            if out.exists():
+            if out.exists() or out.with_suffix(".onnx").exists():
                 problems.append(f"{case.name}: output left behind after failure")
         if elapsed > 10:
             problems.append(f"{case.name}: took {elapsed:.1f} s")
