@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import _optional
 from ..errors import CorruptFileError, InputNotFoundError
+from ._protobuf import varint
 
 KIND = "onnx"
 EXTENSIONS = (".onnx",)
@@ -83,18 +84,6 @@ class OnnxSummary:
         return None
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-    raise ValueError("truncated varint")
-
-
 def sniff_kind(path: str | os.PathLike[str]) -> str | None:
     """``onnx`` when the file starts like an ONNX ModelProto (never raises).
 
@@ -107,10 +96,10 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
             return None
         with open(p, "rb") as handle:
             head = handle.read(64)
-        tag, pos = _varint(head, 0)
+        tag, pos = varint(head, 0)
         number, wire = tag >> 3, tag & 7
         if number == 1 and wire == 0:
-            version, _ = _varint(head, pos)
+            version, _ = varint(head, pos)
             return KIND if 1 <= version <= 64 else None
         if _MODEL_FIELDS.get(number) == wire and p.name.lower().endswith(EXTENSIONS):
             return KIND

@@ -21,6 +21,7 @@ from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_dir, check_output
 from ._dialects import attach_config
+from ._protobuf import fields as _fields
 
 KIND = "savedmodel"
 EXTENSIONS = ()
@@ -36,44 +37,6 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
         return KIND if p.is_dir() and (p / _PB).is_file() else None
     except OSError:
         return None
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> list[tuple[int, int, Any]]:
-    """Top-level protobuf fields: (number, wire type, value); nested messages stay bytes."""
-    found = []
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        value: Any
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            if pos + length > len(data):
-                raise ValueError("truncated field")
-            value, pos = data[pos:pos + length], pos + length
-        elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        found.append((number, wire, value))
-    return found
 
 
 def keras_metadata_config(path: Path) -> dict[str, Any] | None:
