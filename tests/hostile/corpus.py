@@ -177,3 +177,23 @@ def build_corpus(folder: Path) -> list[Case]:
     loop = add("loop.h5")
     os.symlink(loop, loop)
     return cases
+
+
+def judge(case: Case, exit_code: int, stderr: str, output: str, outputs: list[Path],
+          uses_model: bool) -> list[str]:
+    """What is wrong with how a command treated ``case`` (empty when nothing is)."""
+    lines = [line for line in stderr.splitlines()
+             if line.strip() and not line.startswith("warning:")]
+    if exit_code == 3 or "Traceback" in output:
+        return [f"{case.name}: internal error: {stderr.strip()}"]
+    if exit_code not in (0, 1, 2):
+        return [f"{case.name}: exit {exit_code}"]
+    if exit_code == 0 and (case.level == FILE or case.level == MODEL and uses_model):
+        return [f"{case.name}: accepted"]
+    problems = []
+    if exit_code == 2:
+        if len(lines) != 1 or case.name not in lines[0]:
+            problems.append(f"{case.name}: stderr is not one line naming the file: {lines}")
+        if any(path.exists() for path in outputs):
+            problems.append(f"{case.name}: output left behind after failure")
+    return problems

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
-from tests.hostile.corpus import FILE, MARKER, MODEL, Case, build_corpus
+from tests.hostile.corpus import MARKER, Case, build_corpus, judge
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +47,8 @@ def test_every_command_on_every_case(command: str, corpus: list[Case], tmp_path:
         started = time.monotonic()
         result = CliRunner().invoke(main, COMMANDS[command](case.path, out))
         elapsed = time.monotonic() - started
-        lines = [line for line in result.stderr.splitlines()
-                 if line.strip() and not line.startswith("warning:")]
-        if result.exit_code == 3 or "Traceback" in result.output:
-            problems.append(f"{case.name}: internal error: {result.stderr.strip()}")
-        elif result.exit_code not in (0, 1, 2):
-            problems.append(f"{case.name}: exit {result.exit_code}")
-        elif result.exit_code == 0 and (case.level == FILE or case.level == MODEL
-                                        and command in USES_MODEL):
-            problems.append(f"{case.name}: accepted")
-        elif result.exit_code == 2:
-            if len(lines) != 1 or case.name not in lines[0]:
-                problems.append(f"{case.name}: stderr is not one line naming the file: {lines}")
-            if out.exists() or out.with_suffix(".onnx").exists():
-                problems.append(f"{case.name}: output left behind after failure")
+        problems += judge(case, result.exit_code, result.stderr, result.output,
+                          [out, out.with_suffix(".onnx")], command in USES_MODEL)
         if elapsed > 10:
             problems.append(f"{case.name}: took {elapsed:.1f} s")
         if (folder / MARKER).exists():
