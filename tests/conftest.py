@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 MANIFEST: dict[str, Any] = json.loads((FIXTURES / "manifest.json").read_text())
 REALWORLD = ROOT.parent / "shared" / "realworld"
+
+
+def realworld_rows() -> list[dict[str, str]]:
+    """The rows of ../shared/realworld/MANIFEST.tsv (none when the folder is absent)."""
+    if not REALWORLD.is_dir():
+        return []
+    with open(REALWORLD / "MANIFEST.tsv", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
 
 
 def fixture_files(*, kind: str | None = None, writer: str | None = None,

@@ -3,25 +3,17 @@ where the file has one, or one clear line saying what is not supported."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 import modeltool
-from tests.conftest import REALWORLD
+from tests.conftest import realworld_rows
 
 pytestmark = pytest.mark.realworld
 
 
-def _manifest() -> list[dict[str, str]]:
-    if not REALWORLD.is_dir():
-        return []
-    with open(REALWORLD / "MANIFEST.tsv", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
-
-
-ROWS = _manifest()
+ROWS = realworld_rows()
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["local_name"] for r in ROWS])

@@ -3,7 +3,6 @@ TensorFlow-free fast path, golden text, real-world files and (``-m zoo``) keras.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -20,7 +19,15 @@ from modeltool.errors import CorruptFileError
 from modeltool.graph import build_graph, infer_shapes
 from modeltool.ops.summary import Summary, summarize, summary
 from modeltool.render_summary import summary_dict, summary_text
-from tests.conftest import FIXTURES, MANIFEST, REALWORLD, ROOT, fixture_files, fixture_path
+from tests.conftest import (
+    FIXTURES,
+    MANIFEST,
+    REALWORLD,
+    ROOT,
+    fixture_files,
+    fixture_path,
+    realworld_rows,
+)
 from tests.graph.keras_reference import compare, keras_model_for, reference_of
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -474,14 +481,7 @@ def test_golden_text(model: str, variant: str, options: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _realworld_rows() -> list[dict[str, str]]:
-    if not REALWORLD.is_dir():
-        return []
-    with open(REALWORLD / "MANIFEST.tsv", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
-
-
-REALWORLD_ROWS = _realworld_rows()
+REALWORLD_ROWS = realworld_rows()
 #: Files whose shapes cannot be known without running code from the file.
 REALWORLD_UNKNOWABLE = {
     "dventimiglia__CarND-Behavioral-Cloning__k1_model.json":
