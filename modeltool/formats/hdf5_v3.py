@@ -23,6 +23,7 @@ from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output
 from . import _h5
+from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
     RNN_CLASSES,
     direction_name,
@@ -223,15 +224,30 @@ def _walk_model(reader: _Reader, root: h5py.Group, top: str | None, path: str,
         name = _vars_name(layers_group, child, reader.display)
         layer_top = top or name
         layer_path = f"{path}/{name}" if path else name
-        result[name] = _walk_layer(reader, obj, layer_top, layer_path, "")
+        result[name] = _walk_layer(reader, obj, layer_top, layer_path, "", class_of_group(child))
     return result
 
 
+def class_of_group(key: str) -> str | None:
+    """The Keras class a generated group name stands for (``conv2d_3`` -> ``Conv2D``)."""
+    if not _SNAKE_TO_CLASS:
+        _SNAKE_TO_CLASS.update({to_snake_case(c): c for c in sorted(KERAS3_LAYER_CLASSES)})
+    return _SNAKE_TO_CLASS.get(re.sub(r"_\d+$", "", key))
+
+
+_SNAKE_TO_CLASS: dict[str, str] = {}
+
+
 def _walk_layer(reader: _Reader, group: h5py.Group, top: str, path: str,
-                prefix: str) -> list[WeightEntry]:
+                prefix: str, class_name: str | None = None) -> list[WeightEntry]:
     found: list[WeightEntry] = []
+    # Without the architecture, the generated group name still tells the class, hence the
+    # weights' names (kept only when their count fits).
+    names = weight_names({"class_name": class_name, "config": {}}) \
+        if class_name and class_name not in RNN_CLASSES else None
     if "vars" in group:
-        found += reader.entries(_h5.group(group, "vars", reader.display), top, path, prefix, None)
+        found += reader.entries(_h5.group(group, "vars", reader.display), top, path, prefix,
+                                names)
     children = [c for c in group.keys() if c != "vars" and isinstance(group[c], h5py.Group)]
     order = {"forward_layer": 0, "backward_layer": 1}
     for child in sorted(children, key=lambda c: (order.get(c, 2), _natural(c))):
@@ -241,7 +257,16 @@ def _walk_layer(reader: _Reader, group: h5py.Group, top: str, path: str,
         else:
             sub = _h5.group(group, child, reader.display)
             label = _vars_name(group, child, reader.display)
-            found += _walk_layer(reader, sub, top, path, f"{prefix}{label}/")
+            if child == "cell":
+                inner = class_name if class_name in RNN_CLASSES else None
+                found += reader.entries(_h5.group(sub, "vars", reader.display), top, path,
+                                        f"{prefix}{label}/",
+                                        weight_names({"class_name": inner, "config": {}})
+                                        if inner else None) if "vars" in sub else []
+                continue
+            direction = child.removesuffix("_layer") if child in order else None
+            inner = class_of_group(label.removeprefix(f"{direction}_")) if direction else None
+            found += _walk_layer(reader, sub, top, path, f"{prefix}{label}/", inner)
     return found
 
 
