@@ -1,0 +1,21 @@
+"""Every command's --help (its docstring) shows examples."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from modeltool.cli import main
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_help_has_examples(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output and f"modeltool {command}" in result.output
+
+
+def test_group_help_lists_every_command() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    for command in main.commands:
+        assert command in result.output
