@@ -72,6 +72,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool to-onnx model.keras -o model.onnx
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
+    _console.QUIET[0] = quiet
 
 
 def _register() -> None:

@@ -35,3 +35,13 @@ def print_json(data: object) -> None:
 
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def info(message: str) -> None:
+    """A diagnostic line on stderr, unless ``--quiet``."""
+    if not QUIET[0]:
+        err.print(message)
+
+
+#: Set by ``modeltool --quiet``: info() stays silent; errors and warnings still print.
+QUIET = [False]

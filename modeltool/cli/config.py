@@ -33,7 +33,7 @@ def config_command(file: str, output: str | None, fmt: str | None, force: bool) 
             if artifact.config is None:
                 api.config(file)  # raises the one-line explanation
             written = write_artifact(artifact, output, fmt, force=force)
-        _console.err.print(f"wrote {written}")
+        _console.info(f"wrote {written}")
         return
     data = api.config(file)
     if fmt == "yaml":

@@ -46,5 +46,5 @@ def convert_command(source: str, output: str, kind: str | None, weights: str | N
         _console.print_json(report.__dict__)
         return
     for line in convert_lines(report):
-        _console.err.print(line)
+        _console.info(line)
     _console.out.print(report.output)

@@ -107,3 +107,15 @@ def test_misleading_extension_works_with_a_warning(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "extension suggests keras but the content is h5" in result.stderr
     assert '"kind": "h5"' in result.stdout
+
+
+def test_quiet_keeps_stderr_for_problems_only(tmp_path: Path) -> None:
+    out = tmp_path / "m.keras"
+    source = str(fixture_path("news_model", "k2.h5"))
+    loud = CliRunner().invoke(main, ["convert", source, "-o", str(out)])
+    assert loud.exit_code == 0 and "changed:" in loud.stderr
+    quiet = CliRunner().invoke(main, ["-q", "convert", source, "-o", str(out), "--force"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert quiet.stdout.strip() == str(out)
+    failed = CliRunner().invoke(main, ["-q", "convert", source, "-o", str(out)])
+    assert failed.exit_code == 2 and "already exists" in failed.stderr
