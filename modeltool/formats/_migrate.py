@@ -190,6 +190,13 @@ def _migrate_layer(layer: dict[str, Any], entries: list[WeightEntry], keras1: bo
     return _migrate_entries(entries, steps, str(class_name))
 
 
+def migrate_layer(layer: dict[str, Any], entries: list[WeightEntry], *, keras1: bool,
+                  theano: bool) -> tuple[list[WeightEntry], list[str]]:
+    """One layer's weights in the Keras 2+/TensorFlow layout (lazily), and what was changed."""
+    notes: list[str] = []
+    return _migrate_layer(layer, entries, keras1, theano, notes), notes
+
+
 def needs_keras1_migration(artifact: ModelArtifact, weights_version: str | None) -> bool:
     """Keras 1 weights: the file says so, or it says nothing and the architecture is Keras 1."""
     if weights_version:

@@ -473,15 +473,9 @@ def _migrated(cfg: dict[str, Any], entries: list[WeightEntry], source: ModelArti
     Theano kernels, cuDNN RNNs). Files with an architecture were migrated by their reader."""
     if source.config is not None or source.kind not in _LEGACY_KINDS:
         return entries, []
-    from ..formats._migrate import migrate_weights
+    from ..formats._migrate import migrate_layer
 
-    name = layer_name(cfg)
-    view = ModelArtifact(kind=source.kind, path=source.path, dialect=1 if keras1 else 2,
-                         config={"class_name": "Functional", "config": {"layers": [cfg]}},
-                         weights=WeightStore({name: list(entries)}))
-    migrate_weights(view, weights_version=source.keras_version,
-                    weights_backend=source.backend)
-    return view.weights.layer(name), view.notes
+    return migrate_layer(cfg, list(entries), keras1=keras1, theano=source.backend == "theano")
 
 
 def _gru_hint(cfg: dict[str, Any], t_entries: list[WeightEntry],
