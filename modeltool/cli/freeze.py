@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..ops.freeze import freeze
+from .. import api
 from ..render_transfer import freeze_dict, freeze_table
 from . import _console
 
@@ -45,7 +45,7 @@ def freeze_command(file: str, layers: tuple[str, ...], until: str | None,
     """
     if in_place == (output is not None):
         raise click.UsageError("pass either -o OUT or --in-place")
-    report = freeze(file, layers=layers, until=until, all_but_last=all_but_last,
+    report = api.freeze(file, layers=layers, until=until, all_but_last=all_but_last,
                     unfreeze=unfreeze, except_=except_, output=output, in_place=in_place,
                     force=force)
     if as_json:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from .. import api
 from ..errors import WeightMismatchError
 from ..formats import FORMATS
-from ..ops.transfer import load_weights_by_name
 from ..render_transfer import transfer_dict, transfer_table
 from . import _console
 
@@ -50,7 +50,7 @@ def load_weights_command(target: str, source: str, by_name: bool, skip_mismatch:
     if output is None and not dry_run:
         raise click.UsageError("pass -o OUT (or --dry-run)")
     try:
-        report = load_weights_by_name(target, source, skip_mismatch=skip_mismatch,
+        report = api.load_weights_by_name(target, source, skip_mismatch=skip_mismatch,
                                       mapping=list(mapping), output=output, kind=kind,
                                       dry_run=dry_run, force=force)
     except WeightMismatchError as error:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .. import api
 from ..ops.summary import ENGINES
-from ..ops.summary import summary as summarize_file
 from ..render_summary import summary_dict, summary_table
 from . import _console
 
@@ -39,7 +39,7 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
     if sniff_onnx(file):
         _summary_onnx(file, as_json, no_shapes)
         return
-    report = summarize_file(file, expand_nested=expand_nested, depth=depth, engine=engine)
+    report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine)
     if as_json:
         _console.print_json(summary_dict(report))
     else:

@@ -157,11 +157,15 @@ def split_legacy_weight_name(layer: str, weight_name: str,
     return layer, name
 
 
-_NON_TRAINABLE_NAMES = frozenset({"moving_mean", "moving_variance"})
+#: Weights Keras never trains, by name (BatchNormalization statistics, Keras 1 included).
+NON_TRAINABLE_WEIGHT_NAMES = frozenset({"moving_mean", "moving_variance", "running_mean",
+                                        "running_std"})
+#: Classes whose weights are all non-trainable.
+NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
 
 
 def _is_non_trainable(entry_name: str, flags: list[bool]) -> bool:
-    return not all(flags) or entry_name.rsplit("/", 1)[-1] in _NON_TRAINABLE_NAMES
+    return not all(flags) or entry_name.rsplit("/", 1)[-1] in NON_TRAINABLE_WEIGHT_NAMES
 
 
 def nested_trainable_flags(layer: dict[str, Any]) -> dict[str, bool]:

@@ -744,22 +744,19 @@ def _op_scalar_args_only(call: Call) -> bool:
 def _tf_op(call: Call) -> Outputs:
     """Keras 2 TensorFlowOpLayer / TFOpLambda: elementwise TF ops only."""
     if call.class_name == "TensorFlowOpLayer":
-        node_def = call.config.get("node_def") or {}
-        op = str(node_def.get("op"))
+        op = str((call.config.get("node_def") or {}).get("op"))
         constants = call.config.get("constants") or {}
-        if any(not isinstance(v, (int, float)) for v in constants.values()):
-            return None
-        if op in _TF_UNARY:
-            return _identity(call)
-        if op in _TF_BINARY:
-            return _broadcast_all(call)
+        scalars_only = all(isinstance(v, (int, float)) for v in constants.values())
+        unary, binary = _TF_UNARY, _TF_BINARY
+    else:
+        op = str(call.config.get("function"))
+        scalars_only = _op_scalar_args_only(call)
+        unary, binary = _TFOPLAMBDA_UNARY, _TFOPLAMBDA_BINARY
+    if not scalars_only:
         return None
-    function = str(call.config.get("function"))
-    if not _op_scalar_args_only(call):
-        return None
-    if function in _TFOPLAMBDA_UNARY:
+    if op in unary:
         return _identity(call)
-    if function in _TFOPLAMBDA_BINARY:
+    if op in binary:
         return _broadcast_all(call)
     return None
 

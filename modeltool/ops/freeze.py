@@ -35,6 +35,7 @@ import numpy as np
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
 from ..errors import ModelToolError, UnsupportedError
 from ..formats import _zip
+from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ..io import atomic_path, check_output
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,10 +46,6 @@ PathLike = str | os.PathLike[str]
 _REGEX_PREFIX = "re:"
 _WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
 _BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
-#: Weights Keras never trains, by name (BatchNormalization statistics, Keras 1 included).
-_STAT_NAMES = frozenset({"moving_mean", "moving_variance", "running_mean", "running_std"})
-#: Classes whose weights are all non-trainable.
-_NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
 _CONFIG_MEMBER = "config.json"
 _COPY_CHUNK = 16 << 20
 _DATA_DESCRIPTOR_FLAG = 0x08
@@ -346,9 +343,9 @@ def _weights_by_node(root: _Node, artifact: ModelArtifact) -> dict[_Node, list[W
 
 def _stat_flags(node: _Node, entries: list[WeightEntry]) -> list[bool]:
     """Which of a layer's weights Keras never trains (BatchNormalization statistics)."""
-    if node.weight_class in _NON_TRAINABLE_CLASSES:
+    if node.weight_class in NON_TRAINABLE_CLASSES:
         return [True] * len(entries)
-    flags = [e.short_name in _STAT_NAMES for e in entries]
+    flags = [e.short_name in NON_TRAINABLE_WEIGHT_NAMES for e in entries]
     if node.weight_class in _BATCHNORM and len(entries) >= 2 and not any(flags):
         # Names were not recorded (Keras 3 weights): the statistics are the last two.
         flags[-2:] = [True, True]

@@ -290,7 +290,7 @@ def _load(path_or_model: PathLike | Any, weights: PathLike | None) -> _Source:
         if artifact.kind == "savedmodel":
             return _savedmodel_source(artifact, path)
         if weights is not None:
-            from ..api import attach_weights
+            from .convert import attach_weights
 
             artifact = attach_weights(artifact, weights)
         if artifact.config is None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry
 from ..errors import KerasError, ModelToolError, UnsupportedError
-from ..formats._layout import weight_names
+from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES, weight_names
 from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
 from ..graph.shapes import (
     SOURCE_KERAS,
@@ -35,9 +35,6 @@ from .weights import WeightRow
 
 ENGINES = ("auto", "fast", "keras")
 
-_NON_TRAINABLE_WEIGHTS = frozenset({"moving_mean", "moving_variance", "running_mean",
-                                    "running_std"})
-_NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
 
 
 @dataclass
@@ -349,13 +346,13 @@ class _RowBuilder:
         owner = self.classes.get(entry.path)
         name = entry.name.rsplit("/", 1)[-1]
         if owner is not None:
-            if owner.class_name in _NON_TRAINABLE_CLASSES:
+            if owner.class_name in NON_TRAINABLE_CLASSES:
                 return False
             if name.isdigit():
                 names = weight_names(owner.raw) if owner.raw else None
                 if names and int(name) < len(names):
                     name = names[int(name)]
-        return name not in _NON_TRAINABLE_WEIGHTS
+        return name not in NON_TRAINABLE_WEIGHT_NAMES
 
     # -- macs ---------------------------------------------------------------------------------
 
