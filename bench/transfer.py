@@ -5,8 +5,9 @@
    ``load_model`` + ``load_weights(by_name=True, skip_mismatch=True)`` + ``save`` (Keras allows
    by-name loading only from legacy ``.h5``). Both end to end, each in a fresh process: wall time
    and peak RSS. Both outputs are then compared weight for weight.
-2. ``modeltool freeze`` on a 1 GB ``.keras`` against ``cp`` of the same file (and against ``cp``
-   followed by ``sync FILE``, since modeltool fsyncs every output it writes).
+2. ``modeltool freeze`` on a 1 GB ``.keras`` to a new file against ``cp`` of the same file; and
+   ``modeltool freeze --force`` over an existing output (which modeltool fsyncs before the
+   rename, see ``modeltool/io.py``) against ``cp`` followed by ``sync FILE``.
 
 The models are built with ``weights=None`` into a cache folder (``bench/.cache`` by default,
 ignored by git; ``MODELTOOL_BENCH_CACHE`` or ``--cache`` to move it) on the first run.
@@ -176,22 +177,24 @@ def bench_transfer(files: dict[str, Path], work: Path, times: int) -> list[bool]
 def bench_freeze(files: dict[str, Path], work: Path, times: int) -> list[bool]:
     big = files["big"]
     out_cp, out_sync, out_mt = work / "cp.keras", work / "cp_sync.keras", work / "frozen.keras"
+    freeze = modeltool("freeze", str(big), "--all-but-last", "1", "-o", str(out_mt), "--force")
     cp_wall, _ = repeat(["cp", str(big), str(out_cp)], "cp", times, out_cp)
+    mt_wall, mt_rss = repeat(freeze, "modeltool freeze", times, out_mt)
     sync_wall, _ = repeat(["sh", "-c", f"cp '{big}' '{out_sync}' && sync '{out_sync}'"],
                           "cp + sync", times, out_sync)
-    mt_wall, mt_rss = repeat(modeltool("freeze", str(big), "--all-but-last", "1", "-o",
-                                       str(out_mt), "--force"), "modeltool freeze", times,
-                             out_mt)
+    run(["cp", str(big), str(out_mt)], "cp")  # an existing output: freeze replaces it, durably
+    replace_wall, _ = repeat(freeze, "modeltool freeze --force (replacing)", times)
     print(f"\n2. Freeze: {big.stat().st_size / 1e9:.2f} GB .keras "
           f"(--all-but-last 1), median of {times}")
-    print(f"   {'':34} {'wall s':>8} {'peak RSS MB':>12}")
-    print(f"   {'cp':34} {cp_wall:8.2f}")
-    print(f"   {'cp + sync FILE (durable, as ours)':34} {sync_wall:8.2f}")
-    print(f"   {'modeltool freeze (CLI, fsyncs)':34} {mt_wall:8.2f} {mt_rss:12.0f}")
-    ratio, ratio_sync = mt_wall / cp_wall, mt_wall / sync_wall
-    print(f"   ratio freeze/cp: {ratio:.2f}x; freeze/(cp + sync): {ratio_sync:.2f}x")
+    print(f"   {'':40} {'wall s':>8} {'peak RSS MB':>12}")
+    print(f"   {'cp (new file)':40} {cp_wall:8.2f}")
+    print(f"   {'modeltool freeze -o NEW':40} {mt_wall:8.2f} {mt_rss:12.0f}")
+    print(f"   {'cp + sync FILE':40} {sync_wall:8.2f}")
+    print(f"   {'modeltool freeze --force (replace, fsync)':40} {replace_wall:8.2f}")
+    ratio, ratio_sync = mt_wall / cp_wall, replace_wall / sync_wall
+    print(f"   ratio freeze/cp: {ratio:.2f}x; replacing freeze/(cp + sync): {ratio_sync:.2f}x")
     print(f"   target: within 2x of cp: {'PASS' if ratio <= 2 else 'FAIL'}"
-          f" (within 2x of cp + sync: {'PASS' if ratio_sync <= 2 else 'FAIL'})")
+          f" (replacing, within 2x of cp + sync: {'PASS' if ratio_sync <= 2 else 'FAIL'})")
     return [ratio <= 2]
 
 

@@ -8,29 +8,51 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import (  # noqa: E402
-    CheckReport,
-    ConversionReport,
-    ConvertReport,
-    FreezeReport,
-    Summary,
-    TransferPlan,
-    TransferReport,
-    WeightsReport,
-    check,
-    config,
-    convert,
-    freeze,
-    load_weights_by_name,
-    open,
-    plan_by_name,
-    save,
-    summary,
-    to_onnx,
-    weights,
-)
-from .artifact import ModelArtifact, WeightEntry, WeightStore  # noqa: E402
-from .errors import ModelToolError  # noqa: E402
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .api import (
+        CheckReport,
+        ConversionReport,
+        ConvertReport,
+        FreezeReport,
+        Summary,
+        TransferPlan,
+        TransferReport,
+        WeightsReport,
+        check,
+        config,
+        convert,
+        freeze,
+        load_weights_by_name,
+        open,
+        plan_by_name,
+        save,
+        summary,
+        to_onnx,
+        weights,
+    )
+    from .artifact import ModelArtifact, WeightEntry, WeightStore
+    from .errors import ModelToolError
+
+_FROM = {"ModelArtifact": "artifact", "WeightEntry": "artifact", "WeightStore": "artifact",
+         "ModelToolError": "errors"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the public names on first use, so ``import modeltool`` (and the CLI) start fast."""
+    if name not in __all__ or name == "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_FROM.get(name, 'api')}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "CheckReport",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .artifact import ModelArtifact
 from .errors import UnsupportedError
-from .formats import open_artifact, write_artifact
+
+if TYPE_CHECKING:
+    from .artifact import ModelArtifact
 
 PathLike = str | os.PathLike[str]
 
@@ -29,6 +31,8 @@ def open(path: PathLike) -> ModelArtifact:  # noqa: A001 - mirrors builtins.open
         >>> with modeltool.open("model.h5") as art:  # doctest: +SKIP
         ...     print([w.key for w in art.weights])
     """
+    from .formats import open_artifact
+
     return open_artifact(path)
 
 
@@ -40,6 +44,8 @@ def save(artifact: ModelArtifact, path: PathLike, kind: str | None = None, *,
         >>> with modeltool.open("old.h5") as art:  # doctest: +SKIP
         ...     modeltool.save(art, "new.keras")
     """
+    from .formats import write_artifact
+
     return write_artifact(artifact, path, kind, force=force)
 
 
@@ -55,19 +61,42 @@ def config(path: PathLike) -> dict[str, Any]:
         return config_for_file(artifact)
 
 
-# The verbs implemented in ops/, re-exported here so the API is one module.
-from .ops.check import CheckReport, check  # noqa: E402, F401
-from .ops.convert import ConvertReport, attach_weights, convert  # noqa: E402, F401
-from .ops.freeze import FreezeReport, freeze  # noqa: E402, F401
-from .ops.onnx_export import ConversionReport, to_onnx  # noqa: E402, F401
-from .ops.summary import Summary, summary  # noqa: E402, F401
-from .ops.transfer import (  # noqa: E402, F401
-    TransferPlan,
-    TransferReport,
-    load_weights_by_name,
-    plan_by_name,
-)
-from .ops.weights import WeightRow, WeightsReport, tensor_stats, weights  # noqa: E402, F401
+# The verbs implemented in ops/, re-exported here so the API is one module. They load on first
+# use (PEP 562), so a command that needs one verb does not pay for importing every other one.
+_LAZY: dict[str, str] = {
+    "CheckReport": "check", "check": "check",
+    "ConvertReport": "convert", "attach_weights": "convert", "convert": "convert",
+    "FreezeReport": "freeze", "freeze": "freeze",
+    "ConversionReport": "onnx_export", "to_onnx": "onnx_export",
+    "Summary": "summary", "summary": "summary",
+    "TransferPlan": "transfer", "TransferReport": "transfer",
+    "load_weights_by_name": "transfer", "plan_by_name": "transfer",
+    "WeightRow": "weights", "WeightsReport": "weights", "tensor_stats": "weights",
+    "weights": "weights",
+}
+
+if TYPE_CHECKING:
+    from .ops.check import CheckReport, check
+    from .ops.convert import ConvertReport, attach_weights, convert
+    from .ops.freeze import FreezeReport, freeze
+    from .ops.onnx_export import ConversionReport, to_onnx
+    from .ops.summary import Summary, summary
+    from .ops.transfer import TransferPlan, TransferReport, load_weights_by_name, plan_by_name
+    from .ops.weights import WeightRow, WeightsReport, tensor_stats, weights
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".ops.{module}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CheckReport",

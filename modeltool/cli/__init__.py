@@ -7,6 +7,7 @@ bug: one line and exit 3. ``--debug`` or ``MODELTOOL_DEBUG=1`` shows the traceba
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from typing import Any
@@ -19,8 +20,33 @@ from . import _console
 INTERNAL_ERROR = 3
 
 
+# Each command lives in its own module, imported only when that command runs (or for --help), so
+# ``modeltool freeze`` does not pay for importing the summary engine or the ONNX converter.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "summary": ("summary", "summary"),
+    "weights": ("weights", "weights_command"),
+    "config": ("config", "config_command"),
+    "convert": ("convert", "convert_command"),
+    "load-weights": ("load_weights", "load_weights_command"),
+    "freeze": ("freeze", "freeze_command"),
+    "check": ("check", "check_command"),
+    "to-onnx": ("to_onnx", "to_onnx_command"),
+}
+
+
 class ModeltoolGroup(click.Group):
-    """A click group whose ``invoke`` is the one place errors become exit codes."""
+    """A click group that loads its commands on demand and whose ``invoke`` is the one place
+    errors become exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f".{module}", __name__), attr)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug")) or os.environ.get("MODELTOOL_DEBUG") == "1"
@@ -74,31 +100,6 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     ctx.obj = {"debug": debug, "quiet": quiet}
     _console.QUIET[0] = quiet
 
-
-def _register() -> None:
-    from .check import check_command
-    from .config import config_command
-    from .convert import convert_command
-    from .freeze import freeze_command
-    from .load_weights import load_weights_command
-    from .to_onnx import to_onnx_command
-    from .weights import weights_command
-
-    main.add_command(weights_command)
-    main.add_command(config_command)
-    main.add_command(convert_command)
-    main.add_command(load_weights_command)
-    main.add_command(freeze_command)
-    main.add_command(check_command)
-    main.add_command(to_onnx_command)
-    try:
-        from .summary import summary as summary_command
-    except ImportError:  # the inspector lands separately
-        return
-    main.add_command(summary_command)
-
-
-_register()
 
 
 def run() -> None:

@@ -13,18 +13,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modeltool.cli.to_onnx import to_onnx_command
 from modeltool.ops import onnx_export
 from tests.conftest import fixture_path
 
 
 @pytest.fixture()
 def main() -> Any:
-    """The modeltool group with ``to-onnx`` (registered here until the lead registers it)."""
+    """The modeltool command group."""
     from modeltool.cli import main as group
 
-    if "to-onnx" not in group.commands:
-        group.add_command(to_onnx_command)
     return group
 
 
@@ -141,9 +138,6 @@ def test_missing_input_is_one_line_exit_2_without_tensorflow(tmp_path: Path) -> 
     code = ("import sys\n"
             "from click.testing import CliRunner\n"
             "from modeltool.cli import main\n"
-            "from modeltool.cli.to_onnx import to_onnx_command\n"
-            "if 'to-onnx' not in main.commands:\n"
-            "    main.add_command(to_onnx_command)\n"
             f"r = CliRunner().invoke(main, ['to-onnx', {str(tmp_path / 'nope.h5')!r}, '-o', "
             f"{str(tmp_path / 'x.onnx')!r}])\n"
             "print(r.exit_code, repr(r.stderr))\n"
