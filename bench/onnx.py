@@ -3,8 +3,9 @@
 For each model (the seed-document fixtures, ResNet50, MobileNetV2, EfficientNetB0, InceptionV3,
 DenseNet121, ConvNeXtTiny, VGG16 and an Embedding + Bidirectional LSTM + GRU text model):
 
-* modeltool: ``to_onnx(model.keras, out.onnx)`` in a fresh process, end to end (reading the file,
-  conversion, onnx.checker, verification against Keras at batch 1 and 3, latency timing);
+* modeltool: ``modeltool to-onnx model.keras -o out.onnx --json`` (the CLI, in a fresh process),
+  end to end (reading the file, conversion, onnx.checker, verification against Keras at batch 1
+  and 3, latency timing);
 * the peer: ``model.export(dir)`` (Keras 3, in a fresh process, from the same ``.keras``) then
   ``python -m tf2onnx.convert --saved-model dir --output out.onnx``; its time and peak RSS are
   the sum and the max of the two processes.
@@ -66,13 +67,6 @@ out = keras.layers.Dense(1, activation="sigmoid", name="score")(x)
 keras.Model(tokens, out, name="text_bilstm_gru").save({path!r})
 """
 
-MODELTOOL = """
-import json, sys
-from modeltool.ops.onnx_export import to_onnx
-from modeltool.render_onnx import conversion_dict
-report = to_onnx(sys.argv[1], sys.argv[2], force=True)
-print(json.dumps(conversion_dict(report)))
-"""
 
 PEER_EXPORT = """
 import sys, keras
@@ -214,9 +208,10 @@ def bench_one(name: str, path: Path, work: Path, cap_mb: float) -> Row:
     row = Row(name, params=params_of(path))
     mt_out, peer_dir, peer_out = work / f"{name}.mt.onnx", work / f"{name}.sm", work / \
         f"{name}.peer.onnx"
-    row.modeltool = run(python(MODELTOOL, str(path), str(mt_out)), cap_mb)
+    row.modeltool = run([sys.executable, "-m", "modeltool", "to-onnx", str(path), "-o",
+                         str(mt_out), "--force", "--json"], cap_mb)
     if row.modeltool.ok:
-        report = json.loads(row.modeltool.stdout.strip().splitlines()[-1])
+        report = json.loads(row.modeltool.stdout)
         checks = [c for c in report["verification"]["checks"] if c["batch"] == 1]
         row.mt_diff = max(c["max_abs"] for c in checks)
         row.ort_ms = report["latency_ms"]["onnxruntime"]

@@ -634,6 +634,26 @@ def _lifted(source: _Source) -> set[int]:
     return set(source.liftable)
 
 
+@contextlib.contextmanager
+def _optimizer_guard(guarded: bool) -> Iterator[None]:
+    """Whether tf2onnx deep-copies its graph before each optimizer (to skip one that raises).
+
+    The copies are most of tf2onnx's time on a small model (37 copies for a GRU). Unguarded
+    runs first; on an error the whole conversion runs again guarded. tf2onnx reads the choice
+    from ``TF2ONNX_CATCH_ERRORS`` (1.17 takes any value as "off"; "FALSE" is off either way).
+    """
+    name = "TF2ONNX_CATCH_ERRORS"
+    before = os.environ.get(name)
+    os.environ[name] = "TRUE" if guarded else "FALSE"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def _frozen_graph_def(source: _Source, function: Any, lifted: set[int]) -> Any:
     """The traced graph with every weight (except ``lifted`` ones) and capture as a constant."""
     from tensorflow.python.framework import tensor_util
@@ -696,15 +716,23 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int
     rename.update({name: _WEIGHT.format(index)
                    for name, index in zip(weight_tensors, sorted(lifted))})
     errors = _LogCollector()
-    with errors.attached("tf2onnx"):
-        try:
-            model_proto, _ = tf2onnx.convert.from_graph_def(
+
+    def convert(guarded: bool) -> Any:
+        with errors.attached("tf2onnx"), _optimizer_guard(guarded):
+            return tf2onnx.convert.from_graph_def(
                 graph_def, name=source.name, input_names=input_tensors + weight_tensors,
                 output_names=output_tensors, opset=opset, tensors_to_rename=rename,
-                custom_op_handlers=_custom_op_handlers())
-        except Exception as err:  # noqa: BLE001 - tf2onnx raises anything
-            raise UnsupportedError(f"tf2onnx cannot convert this model: {_first_line(err)}",
-                                   path=source.label) from err
+                custom_op_handlers=_custom_op_handlers())[0]
+
+    try:
+        try:
+            model_proto = convert(guarded=False)
+        except Exception:  # noqa: BLE001 - an optimizer failed: again, skipping failed ones
+            errors.messages.clear()
+            model_proto = convert(guarded=True)
+    except Exception as err:  # noqa: BLE001 - tf2onnx raises anything
+        raise UnsupportedError(f"tf2onnx cannot convert this model: {_first_line(err)}",
+                               path=source.label) from err
     del graph_def
     _reject_unconverted(model_proto, source, errors.messages)
     pending = _attach_weights(model_proto, {_WEIGHT.format(i): source.variables[i]
