@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-zoo fixtures clean
+.PHONY: setup demo lint test test-zoo fixtures clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +17,11 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/modeltool summary fixtures/models/news_model.k2.h5
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check modeltool tests bench fixtures
+	$(VENV)/bin/mypy modeltool
+
+test: lint
 	$(PY) -m pytest -q -m "not zoo"
 
 test-zoo: $(STAMP)

@@ -126,6 +126,7 @@ class Row:
     ort_ms: float | None = None
     tf_ms: float | None = None
     mt_convert_s: float | None = None
+    macs: int | None = None
 
 
 def _rss_mb(pid: int) -> float:
@@ -204,8 +205,49 @@ def params_of(path: Path) -> int:
         return artifact.weights.total_params
 
 
+def macs_of(path: Path) -> int | None:
+    import modeltool
+
+    return modeltool.summary(path).totals.macs
+
+
+def fp32_peak_gflops(size: int = 3072, repeats: int = 5) -> float:
+    """The machine's practical float32 peak: the best of a few square matmuls through numpy's
+    BLAS on every core (the bound any convolution or dense layer runs under)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - tick)
+    return 2 * size**3 / best / 1e9
+
+
+def print_compute_bound(rows: list[Row], peak: float) -> None:
+    """Can onnxruntime be twice as fast as tf.function at all? Half of TF's latency needs
+    2 * 2 * MACs / TF latency FLOP/s; past the fp32 peak no float32 runtime gets there."""
+    print(f"\nfloat32 matmul peak of this machine (numpy BLAS, all cores): {peak:.0f} GFLOP/s")
+    print(f"{'model':24} {'GMACs':>7} | {'ORT GFLOP/s':>11} {'TF GFLOP/s':>10} | "
+          f"{'needed for TF/2':>15} {'of peak':>7} | verdict")
+    for r in rows:
+        if not (r.macs and r.ort_ms and r.tf_ms) or r.macs < 5e8:
+            continue
+        flop = 2 * r.macs
+        needed = flop / (r.tf_ms / 2 / 1e3) / 1e9
+        met = r.ort_ms <= 0.5 * r.tf_ms
+        verdict = "met" if met else ("beyond the fp32 peak" if needed > peak else "missed")
+        print(f"{r.name:24} {r.macs / 1e9:7.2f} | {flop / (r.ort_ms / 1e3) / 1e9:11.0f} "
+              f"{flop / (r.tf_ms / 1e3) / 1e9:10.0f} | {needed:15.0f} {needed / peak:6.0%} | "
+              f"{verdict}")
+
+
 def bench_one(name: str, path: Path, work: Path, cap_mb: float) -> Row:
-    row = Row(name, params=params_of(path))
+    row = Row(name, params=params_of(path), macs=macs_of(path))
     mt_out, peer_dir, peer_out = work / f"{name}.mt.onnx", work / f"{name}.sm", work / \
         f"{name}.peer.onnx"
     row.modeltool = run([sys.executable, "-m", "modeltool", "to-onnx", str(path), "-o",
@@ -317,6 +359,7 @@ def main() -> int:
             rows.append(row)
     print()
     print_table(rows)
+    print_compute_bound(rows, fp32_peak_gflops())
     return 0 if all(r.modeltool.ok for r in rows) else 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..render import check_dict, check_table
+from ..render.files import check_dict, check_table
 from . import _console
 
 

@@ -6,7 +6,7 @@ import click
 
 from .. import api
 from ..formats import FORMATS
-from ..render import convert_lines
+from ..render.files import convert_lines
 from . import _console
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..render_transfer import freeze_dict, freeze_table
+from ..render.transfer import freeze_dict, freeze_table
 from . import _console
 
 

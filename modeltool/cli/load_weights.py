@@ -7,7 +7,7 @@ import click
 from .. import api
 from ..errors import WeightMismatchError
 from ..formats import FORMATS
-from ..render_transfer import transfer_dict, transfer_table
+from ..render.transfer import transfer_dict, transfer_table
 from . import _console
 
 

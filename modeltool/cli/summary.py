@@ -6,7 +6,7 @@ import click
 
 from .. import api
 from ..ops.summary import ENGINES
-from ..render_summary import summary_dict, summary_table
+from ..render.summary import summary_dict, summary_table
 from . import _console
 
 
@@ -48,7 +48,7 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
 
 def _summary_onnx(file: str, as_json: bool, no_shapes: bool) -> None:
     from ..formats.onnx_file import summarize_onnx
-    from ..render_onnx import onnx_summary_dict, onnx_summary_table
+    from ..render.onnx import onnx_summary_dict, onnx_summary_table
 
     onnx_summary = summarize_onnx(file)
     if as_json:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import click
 
 from ..ops import onnx_export
-from ..render_onnx import conversion_dict, conversion_table
+from ..render.onnx import conversion_dict, conversion_table
 from . import _console
 
 
@@ -25,7 +25,7 @@ def _batch(value: str) -> str | int:
 
 
 @contextlib.contextmanager
-def _progress(quiet: bool) -> Iterator[object]:
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     if quiet or not _console.err.is_terminal:
         yield lambda _text: None
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..render import weights_dict, weights_table
+from ..render.files import weights_dict, weights_table
 from . import _console
 
 

@@ -264,7 +264,8 @@ def _first_channels(config: dict[str, Any]) -> bool:
     return config.get("data_format") == "channels_first"
 
 
-def _split(x: Shape, rank: int, config: dict[str, Any]) -> tuple[tuple[int | None, ...], int | None]:
+def _split(x: Shape, rank: int, config: dict[str, Any]
+           ) -> tuple[tuple[int | None, ...], int | None]:
     """(spatial dims, channels) of an image-like shape."""
     if len(x) != rank + 2:
         raise ValueError("rank mismatch")
@@ -1031,7 +1032,8 @@ def _config_params(class_name: str, config: dict[str, Any], x: Shape | None,
         size = _prod(x[a] for a in axes)
         if size is None:
             return None
-        learned = size * (int(bool(config.get("scale", True))) + int(bool(config.get("center", True))))
+        flags = int(bool(config.get("scale", True))) + int(bool(config.get("center", True)))
+        learned = size * flags
         return Params(learned + 2 * size, learned)
     if class_name in ("LayerNormalization", "RMSNormalization", "GroupNormalization"):
         if x is None:

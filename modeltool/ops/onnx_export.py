@@ -29,6 +29,7 @@ TensorFlow, Keras, tf2onnx, onnx and onnxruntime are imported inside functions o
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -673,7 +674,7 @@ def _frozen_graph_def(source: _Source, function: Any, lifted: set[int]) -> Any:
     constants: dict[str, Callable[[], Any]] = {}
     for index, variable in enumerate(source.variables):
         if index not in lifted:
-            constants[_WEIGHT.format(index)] = (lambda v=variable: v.numpy())
+            constants[_WEIGHT.format(index)] = functools.partial(_numpy_of, variable)
     for node in graph_def.node:
         load = constants.get(node.name)
         if load is None or node.op != "Placeholder":
@@ -717,19 +718,19 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int
                    for name, index in zip(weight_tensors, sorted(lifted))})
     errors = _LogCollector()
 
-    def convert(guarded: bool) -> Any:
+    def convert(graph: Any, guarded: bool) -> Any:
         with errors.attached("tf2onnx"), _optimizer_guard(guarded):
             return tf2onnx.convert.from_graph_def(
-                graph_def, name=source.name, input_names=input_tensors + weight_tensors,
+                graph, name=source.name, input_names=input_tensors + weight_tensors,
                 output_names=output_tensors, opset=opset, tensors_to_rename=rename,
                 custom_op_handlers=_custom_op_handlers())[0]
 
     try:
         try:
-            model_proto = convert(guarded=False)
+            model_proto = convert(graph_def, guarded=False)
         except Exception:  # noqa: BLE001 - an optimizer failed: again, skipping failed ones
             errors.messages.clear()
-            model_proto = convert(guarded=True)
+            model_proto = convert(graph_def, guarded=True)
     except Exception as err:  # noqa: BLE001 - tf2onnx raises anything
         raise UnsupportedError(f"tf2onnx cannot convert this model: {_first_line(err)}",
                                path=source.label) from err
@@ -778,8 +779,7 @@ def _attach_weights(model_proto: Any, weights: dict[str, Any]) -> Pending:
     constants = {init.name: init for init in graph.initializer}
     outputs = {output.name for output in graph.output}
     plans: dict[str, Callable[[], Any]] = {
-        name: (lambda variable=variable: np.asarray(variable.numpy()))
-        for name, variable in weights.items()}
+        name: functools.partial(_numpy_of, variable) for name, variable in weights.items()}
     folded_constants: set[str] = set()
     kept = []
     for node in graph.node:
@@ -793,13 +793,13 @@ def _attach_weights(model_proto: Any, weights: dict[str, Any]) -> Pending:
                     args.append(plans[name])
                 elif name in constants:
                     array = numpy_helper.to_array(constants[name])  # small: a shape, a perm
-                    args.append(lambda array=array: array)
+                    args.append(functools.partial(_identity, array))
                     folded_constants.add(name)
                 else:
-                    args.append(lambda: None)
+                    args.append(functools.partial(_identity, None))
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-            plans[node.output[0]] = (lambda op=node.op_type, attrs=attrs, args=args:
-                                     _fold(op, attrs, [arg() for arg in args]))
+            plans[node.output[0]] = functools.partial(_fold_planned, node.op_type, attrs,
+                                                      args)
             for name in inputs:
                 uses[name] -= 1
             continue
@@ -812,6 +812,18 @@ def _attach_weights(model_proto: Any, weights: dict[str, Any]) -> Pending:
         if uses[name] <= 0:
             graph.initializer.remove(constants[name])
     return [(name, plan) for name, plan in plans.items() if uses[name] > 0]
+
+
+def _numpy_of(variable: Any) -> Any:
+    return np.asarray(variable.numpy())
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _fold_planned(op: str, attrs: dict[str, Any], args: list[Callable[[], Any]]) -> Any:
+    return _fold(op, attrs, [arg() for arg in args])
 
 
 def _fold(op: str, attrs: dict[str, Any], args: list[Any]) -> Any:
@@ -837,6 +849,8 @@ def _fold(op: str, attrs: dict[str, Any], args: list[Any]) -> Any:
         axes = [int(a) for a in args[1]]
     if op == "Squeeze":
         return np.squeeze(data, axis=tuple(axes)) if axes else np.squeeze(data)
+    if axes is None:  # Unsqueeze always names its axes
+        raise ValueError("Unsqueeze without axes")
     rank = data.ndim + len(axes)
     result = data
     for axis in sorted(a % rank for a in axes):
@@ -970,7 +984,7 @@ def _package_version() -> str:
 
 # -- writing and checking ------------------------------------------------------------------
 
-def _save(model_proto: Any, path: Path, pending: Pending = ()) -> None:
+def _save(model_proto: Any, path: Path, pending: Pending | None = None) -> None:
     """Write the model, streaming ``pending`` initializers in one tensor at a time.
 
     The graph's own part is serialized as usual; each pending initializer is computed,
@@ -991,7 +1005,7 @@ def _save(model_proto: Any, path: Path, pending: Pending = ()) -> None:
     head = model_proto.SerializeToString()
     with tempfile.TemporaryFile(dir=path.parent) as scratch:
         size = len(graph_bytes)
-        for name, compute in pending:
+        for name, compute in pending or ():
             size += _write_initializer(scratch, name, compute())
             if len(head) + size >= _PROTOBUF_LIMIT:
                 raise UnsupportedError("the ONNX model is over the 2 GiB protobuf limit",

@@ -106,7 +106,7 @@ class Summary:
     weight_mismatches: list[tuple[str, int, int]] = field(default_factory=list)
 
     def __str__(self) -> str:
-        from ..render_summary import summary_text
+        from ..render.summary import summary_text
 
         return summary_text(self)
 

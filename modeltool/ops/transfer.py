@@ -592,7 +592,8 @@ def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | Mode
         >>> report = modeltool.load_weights_by_name("new.keras", "pretrained.h5",  # doctest: +SKIP
         ...                                         skip_mismatch=True, output="out.keras")
         >>> model = keras.models.load_model("new.keras")  # doctest: +SKIP
-        >>> modeltool.load_weights_by_name(model, "pretrained.h5", skip_mismatch=True)  # doctest: +SKIP
+        >>> modeltool.load_weights_by_name(  # doctest: +SKIP
+        ...     model, "pretrained.h5", skip_mismatch=True)
     """
     from ..formats import open_artifact
 

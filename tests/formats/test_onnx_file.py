@@ -13,7 +13,7 @@ import pytest
 
 from modeltool.errors import CorruptFileError, InputNotFoundError
 from modeltool.formats.onnx_file import sniff_kind, summarize_onnx
-from modeltool.render_onnx import onnx_summary_dict, onnx_summary_table
+from modeltool.render.onnx import onnx_summary_dict, onnx_summary_table
 from tests.conftest import fixture_files, fixture_path
 
 
@@ -104,7 +104,7 @@ def test_summary_imports_no_tensorflow(tmp_path: Path) -> None:
     path = _small_model(tmp_path / "tiny.onnx")
     code = ("import sys\n"
             "from modeltool.formats.onnx_file import summarize_onnx\n"
-            "from modeltool.render_onnx import onnx_summary_dict\n"
+            "from modeltool.render.onnx import onnx_summary_dict\n"
             f"onnx_summary_dict(summarize_onnx({str(path)!r}))\n"
             "print([m for m in ('tensorflow', 'keras', 'tf_keras', 'tf2onnx', 'onnxruntime') "
             "if m in sys.modules])\n")

@@ -18,7 +18,7 @@ from modeltool.artifact import ModelArtifact
 from modeltool.errors import CorruptFileError
 from modeltool.graph import build_graph, infer_shapes
 from modeltool.ops.summary import Summary, summarize, summary
-from modeltool.render_summary import summary_dict, summary_text
+from modeltool.render.summary import summary_dict, summary_text
 from tests.conftest import (
     FIXTURES,
     MANIFEST,
@@ -438,7 +438,7 @@ def test_fast_path_imports_no_tensorflow() -> None:
         f"for p in {paths!r}:\n"
         "    s = summarize(p, expand_nested=True)\n"
         "    str(s)\n"
-        "from modeltool.render_summary import summary_dict\n"
+        "from modeltool.render.summary import summary_dict\n"
         "json.dumps(summary_dict(s))\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules]\n"
         "print(json.dumps(heavy))\n")

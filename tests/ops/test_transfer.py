@@ -115,7 +115,8 @@ def test_shape_mismatch_names_each_weight_and_both_shapes() -> None:
 
 
 def test_count_mismatch() -> None:
-    target = _artifact({"dense": [_entry("dense", "kernel", (3, 2)), _entry("dense", "bias", (2,))]})
+    target = _artifact({"dense": [_entry("dense", "kernel", (3, 2)),
+                                  _entry("dense", "bias", (2,))]})
     source = _artifact({"dense": [_entry("dense", "kernel", (3, 2))]})
     layer = plan_by_name(target, source).layer("dense")
     assert layer.status == COUNT_MISMATCH

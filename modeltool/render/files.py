@@ -1,4 +1,4 @@
-"""Report objects to rich renderables and JSON-able dicts. Nothing here prints."""
+"""Renderers of the file-level reports: ``weights``, ``convert`` and ``check``."""
 
 from __future__ import annotations
 
@@ -8,23 +8,14 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .api import ConvertReport, WeightsReport
-from .ops.check import CheckReport
-
-SCHEMA = 1
+from ..ops.check import CheckReport
+from ..ops.convert import ConvertReport
+from ..ops.weights import WeightsReport
+from . import SCHEMA, human_bytes
 
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{count} B"
 
 
 def weights_table(report: WeightsReport) -> Table:

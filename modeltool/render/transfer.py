@@ -6,8 +6,8 @@ from typing import Any
 
 from rich.table import Table
 
-from .ops.freeze import FreezeReport, ParamCounts
-from .ops.transfer import (
+from ..ops.freeze import FreezeReport, ParamCounts
+from ..ops.transfer import (
     COUNT_MISMATCH,
     LOADED,
     MISSING,
@@ -15,7 +15,7 @@ from .ops.transfer import (
     LayerPlan,
     TransferReport,
 )
-from .render import SCHEMA, human_bytes
+from . import SCHEMA, human_bytes
 
 _STATUS_TEXT = {
     LOADED: "loaded",

@@ -29,9 +29,9 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.segment import Segment
 from rich.text import Text
 
-from .graph.model import Shape
-from .ops.summary import Summary, SummaryRow
-from .render import human_bytes
+from ..graph.model import Shape
+from ..ops.summary import Summary, SummaryRow
+from . import human_bytes
 
 SCHEMA = 1
 

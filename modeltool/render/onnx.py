@@ -34,9 +34,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .formats.onnx_file import OnnxSummary, OnnxTensor
-from .ops.onnx_export import ConversionReport
-from .render import human_bytes
+from ..formats.onnx_file import OnnxSummary, OnnxTensor
+from ..ops.onnx_export import ConversionReport
+from . import human_bytes
 
 SCHEMA = 1
 #: Op histogram entries shown in a table (the JSON has them all).
