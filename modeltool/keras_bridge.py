@@ -94,6 +94,31 @@ def artifact_from_model(model: Any) -> ModelArtifact:
     return artifact
 
 
+def model_config(model: Any) -> dict[str, Any]:
+    """``{"class_name", "config", "keras_version"}`` of a live model, as a .keras archive holds
+    it, plus ``variables``: for each of ``model.variables`` in order, where it belongs as
+    ``[layer, path, name, shape]`` (the WeightEntry fields), or None for a variable that is not a
+    weight (a Dropout's seed state)."""
+    keras = _optional.require("keras", "reading the model's config")
+    where: dict[int, list[Any]] = {}
+
+    def walk(layer: Any, top: str, path: str) -> None:
+        if isinstance(layer, keras.Model):  # a nested model: its layers carry the weights
+            for child in layer.layers:
+                walk(child, top, f"{path}/{child.name}")
+            return
+        prefix = f"{getattr(layer, 'path', None) or layer.name}/"
+        for weight in layer.weights:
+            name = weight.path.removeprefix(prefix)
+            where.setdefault(id(weight), [top, path, name, list(weight.shape)])
+
+    for layer in model.layers:
+        walk(layer, layer.name, layer.name)
+    return {"class_name": type(model).__name__, "config": model.get_config(),
+            "keras_version": keras.__version__,
+            "variables": [where.get(id(variable)) for variable in model.variables]}
+
+
 def export_savedmodel(model: Any, directory: str | os.PathLike[str]) -> None:
     """Write ``model`` as a SavedModel into an existing empty directory."""
     try:

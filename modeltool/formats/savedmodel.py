@@ -2,8 +2,11 @@
 
 Detected in pure Python (``saved_model.pb`` + ``variables/``). A tf.keras SavedModel also holds
 ``keras_metadata.pb``, whose root object carries the Keras config as JSON: that is read with a
-small protobuf wire-format reader, without TensorFlow. Signatures and variables need TensorFlow,
-which is imported only inside the functions that read them.
+small protobuf wire-format reader, without TensorFlow. Keras 3's ``model.export`` records no
+architecture, so modeltool's writer adds ``assets.extra/keras_config.json`` (TF Serving's folder
+for files the graph does not use; TensorFlow ignores it), which the reader takes as it takes
+any JSON config. Signatures and variables need TensorFlow, which is imported only inside the
+functions that read them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ KIND = "savedmodel"
 EXTENSIONS = ()
 _PB = "saved_model.pb"
 _KERAS_METADATA = "keras_metadata.pb"
+_CONFIG_ASSET = Path("assets.extra") / "keras_config.json"
+#: Variables a SavedModel holds that are not model weights (Keras 3 Dropout's seed state).
+_STATE_VARIABLES = frozenset({"seed_generator_state"})
 _MAX_PB = 1 << 30
 
 
@@ -62,6 +68,20 @@ def keras_metadata_config(path: Path) -> dict[str, Any] | None:
     return None
 
 
+def _config_asset(path: Path) -> dict[str, Any] | None:
+    """The Keras config modeltool's writer recorded beside the graph, if any."""
+    asset = path / _CONFIG_ASSET
+    if not asset.is_file():
+        return None
+    try:
+        raw = json.loads(asset.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptFileError(f"{_CONFIG_ASSET} cannot be parsed ({err})", path=path) from err
+    if not isinstance(raw, dict) or "config" not in raw:
+        raise CorruptFileError(f"{_CONFIG_ASSET} holds no Keras config", path=path)
+    return raw
+
+
 def read_savedmodel(path: str | os.PathLike[str], *, with_tf: bool = True) -> ModelArtifact:
     """Read a SavedModel: the Keras config if recorded, signatures and variables.
 
@@ -75,7 +95,11 @@ def read_savedmodel(path: str | os.PathLike[str], *, with_tf: bool = True) -> Mo
                                hint="this is not a SavedModel directory")
     artifact = ModelArtifact(kind=KIND, path=p)
     raw = keras_metadata_config(p)
+    if raw is None:
+        raw = _config_asset(p)
+        artifact.metadata["recorded_by_modeltool"] = raw is not None
     if raw is not None:
+        artifact.metadata["variable_locations"] = raw.pop("variables", None)
         artifact.keras_version = raw.pop("keras_version", None)
         artifact.source_config = raw
         attach_config(artifact, raw, os.fspath(p))
@@ -102,18 +126,47 @@ def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
                         for k, spec in outputs.items()},
         }
     artifact.signatures = signatures
-    variables = [v for v in getattr(loaded, "variables", [])]
+    variables = list(getattr(loaded, "variables", []))
+    locations = _recorded_locations(artifact.metadata.pop("variable_locations", None), variables)
     layers: dict[str, list[WeightEntry]] = {}
-    for variable in variables:
-        name = variable.name.split(":")[0]
-        layer, _, short = name.rpartition("/")
-        layer = layer or "variables"
-        layers.setdefault(layer.split("/")[0], []).append(WeightEntry(
-            layer=layer.split("/")[0], path=layer, name=short,
-            shape=tuple(int(d) for d in variable.shape), dtype=variable.dtype.name,
-            location=variable.name, loader=partial(_variable_value, variable)))
+    for variable, location in zip(variables, locations):
+        full = variable.name.split(":")[0]
+        if location is None:
+            layer, _, short = full.rpartition("/")
+            if short in _STATE_VARIABLES:
+                continue
+            layer = layer or "variables"
+            top, layer_path, name = layer.split("/")[0], layer, short
+        else:
+            top, layer_path, name = location
+        layers.setdefault(top, []).append(WeightEntry(
+            layer=top, path=layer_path, name=name,
+            shape=tuple(int(d) for d in variable.shape),
+            dtype=variable.dtype.name, location=variable.name,
+            loader=partial(_variable_value, variable)))
     artifact.weights = WeightStore(layers)
     artifact.metadata["saved_model_object"] = loaded
+
+
+def _recorded_locations(recorded: Any, variables: list[Any]) -> list[tuple[str, str, str] | None]:
+    """Where modeltool's writer said each variable belongs, when the record fits the variables
+    (same count, same shapes); else None for each, and names come from the variables."""
+    fallback: list[tuple[str, str, str] | None] = [None] * len(variables)
+    if not isinstance(recorded, list) or len(recorded) != len(variables):
+        return fallback
+    locations: list[tuple[str, str, str] | None] = []
+    for variable, entry in zip(variables, recorded):
+        if entry is None:
+            short = variable.name.split(":")[0].rpartition("/")[2]
+            if short not in _STATE_VARIABLES:
+                return fallback
+            locations.append(None)
+            continue
+        if (not isinstance(entry, list) or len(entry) != 4
+                or [int(d) for d in variable.shape] != entry[3]):
+            return fallback
+        locations.append((str(entry[0]), str(entry[1]), str(entry[2])))
+    return locations
 
 
 def _variable_value(variable: Any) -> np.ndarray:
@@ -130,6 +183,9 @@ def write_savedmodel(artifact: ModelArtifact, path: str | os.PathLike[str], *,
                                path=path)
     out = check_output(path, force=force)
     model = keras_bridge.model_from_artifact(artifact)
+    config = keras_bridge.model_config(model)
     with atomic_dir(out) as tmp:
         keras_bridge.export_savedmodel(model, tmp)
+        (tmp / _CONFIG_ASSET).parent.mkdir(exist_ok=True)
+        (tmp / _CONFIG_ASSET).write_text(json.dumps(config), encoding="utf-8")
     return out

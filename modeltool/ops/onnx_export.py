@@ -288,7 +288,8 @@ def _load(path_or_model: PathLike | Any, weights: PathLike | None) -> _Source:
     path = Path(os.fspath(path_or_model))
     artifact = open_artifact(path)
     try:
-        if artifact.kind == "savedmodel":
+        if artifact.kind == "savedmodel" and not (
+                artifact.metadata.get("recorded_by_modeltool") and artifact.config is not None):
             return _savedmodel_source(artifact, path)
         if weights is not None:
             from .convert import attach_weights

@@ -220,6 +220,19 @@ def test_savedmodels_convert_through_their_signature(tmp_path: Path) -> None:
     assert [t.name for t in tf_keras.outputs] == ["dense_2"]
 
 
+def test_savedmodel_written_by_modeltool_keeps_the_keras_interface(tmp_path: Path) -> None:
+    """A SavedModel modeltool wrote records its Keras config: the ONNX model gets the Keras
+    input and output names and order, which the serving signature alone loses."""
+    import modeltool
+
+    exported = tmp_path / "news.savedmodel"
+    modeltool.convert(fixture_path("news_model", "k3.keras"), exported, "savedmodel")
+    report = to_onnx(exported, tmp_path / "news.onnx")
+    assert report.passed and report.source_kind == "savedmodel"
+    assert [t.name for t in report.inputs] == ["main_input", "aux_input"]
+    assert [t.name for t in report.outputs] == ["main_output", "aux_output"]
+
+
 @pytest.mark.parametrize(("arch", "weights"), [("k3.json", "k3.weights.h5"),
                                                ("k2.json", "k2-weights.h5"),
                                                ("k3.yaml", "k3.weights.h5")])
