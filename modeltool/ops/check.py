@@ -1,7 +1,8 @@
 """``check``: an integrity report of one model file.
 
 Every layer the architecture gives weights has them, in the amount its config implies; no
-weights belong to layers the architecture lacks; no tensor holds NaN or Inf; the graph parses.
+weights belong to layers the architecture lacks; no tensor holds NaN or Inf; the graph parses;
+every member of a ``.keras`` archive matches its CRC-32.
 Tensors are read one at a time.
 """
 
@@ -22,7 +23,7 @@ PathLike = str | os.PathLike[str]
 class Problem:
     """One finding: what kind of problem, where, and the detail."""
 
-    kind: str      # graph | config | mismatch | missing | orphan | nan | inf | read
+    kind: str      # graph | config | mismatch | missing | orphan | nan | inf | read | crc
     where: str
     detail: str
 
@@ -68,8 +69,17 @@ def check(path: PathLike) -> CheckReport:
                                            str(artifact.metadata["config_error"])))
         if artifact.config is not None:
             _check_against_architecture(artifact, report)
+        if artifact.kind == "keras":
+            _check_archive(path, report)
         _check_values(artifact, report)
         return report
+
+
+def _check_archive(path: PathLike, report: CheckReport) -> None:
+    from ..formats import _zip
+
+    for member, problem in _zip.crc_failures(path):
+        report.problems.append(Problem("crc", member, problem))
 
 
 def _check_against_architecture(artifact: ModelArtifact, report: CheckReport) -> None:

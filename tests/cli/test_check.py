@@ -74,3 +74,29 @@ def test_unreadable_input_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 2
     assert str(path) in result.stderr
+
+
+def test_a_flipped_byte_in_a_keras_archive_fails_its_crc(tmp_path: Path) -> None:
+    """One weight value changed inside the stored weights member: the tensors still read and
+    hold no NaN, so only the archive's CRC-32 tells."""
+    import io
+    import zipfile
+
+    path = tmp_path / "m.keras"
+    shutil.copy(fixture_path("mnist_mlp", "k3.keras"), path)
+    with zipfile.ZipFile(path) as archive:
+        weights = archive.read("model.weights.h5")
+    with h5py.File(io.BytesIO(weights), "r") as handle:
+        kernels: list[bytes] = []
+        handle.visititems(lambda name, obj: kernels.append(obj[...].tobytes())
+                          if isinstance(obj, h5py.Dataset) and obj.ndim == 2 else None)
+    data = bytearray(path.read_bytes())
+    where = data.find(kernels[0][64:96])
+    assert where > 0
+    data[where] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["check", str(path), "--json"])
+    assert result.exit_code == 1, result.output
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["kind"], p["where"]) for p in problems] == [("crc", "model.weights.h5")]
+    assert "CRC" in problems[0]["detail"]
