@@ -642,11 +642,16 @@ def _optimizer_guard(guarded: bool) -> Iterator[None]:
 
     The copies are most of tf2onnx's time on a small model (37 copies for a GRU). Unguarded
     runs first; on an error the whole conversion runs again guarded. tf2onnx reads the choice
-    from ``TF2ONNX_CATCH_ERRORS`` (1.17 takes any value as "off"; "FALSE" is off either way).
+    from ``TF2ONNX_CATCH_ERRORS``; 1.17 compares the variable's name rather than its value, so
+    any value means "off" and only its absence means "on" (the default): "FALSE" for off and
+    no variable for on hold whether or not that gets fixed.
     """
     name = "TF2ONNX_CATCH_ERRORS"
     before = os.environ.get(name)
-    os.environ[name] = "TRUE" if guarded else "FALSE"
+    if guarded:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = "FALSE"
     try:
         yield
     finally:

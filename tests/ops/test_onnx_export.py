@@ -307,6 +307,26 @@ def test_unsupported_op_is_named_with_its_layer(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failing_tf2onnx_optimizer_is_skipped_not_fatal(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """tf2onnx's optimizers run unguarded first (no graph copies); when one raises, as the
+    transpose optimizer does on MobileNetV3, the conversion runs again with tf2onnx skipping
+    the failing optimizer, and the result still verifies."""
+    from tf2onnx.optimizer import transpose_optimizer
+
+    calls: list[int] = []
+
+    def broken(self: Any, graph: Any) -> Any:
+        calls.append(1)
+        raise ValueError("max() arg is an empty sequence")
+
+    monkeypatch.setattr(transpose_optimizer.TransposeOptimizer, "_optimize", broken)
+    report = to_onnx(fixture_path("vgg_like_cnn", "k3.keras"), tmp_path / "m.onnx")
+    assert report.passed and (tmp_path / "m.onnx").exists()
+    assert len(calls) >= 2  # raised unguarded, then skipped by the guarded run
+
+
 def test_existing_output_needs_force(tmp_path: Path) -> None:
     out = tmp_path / "m.onnx"
     out.write_bytes(b"keep")
