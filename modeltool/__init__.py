@@ -35,23 +35,14 @@ if TYPE_CHECKING:
     from .artifact import ModelArtifact, WeightEntry, WeightStore
     from .errors import ModelToolError
 
-_FROM = {"ModelArtifact": "artifact", "WeightEntry": "artifact", "WeightStore": "artifact",
-         "ModelToolError": "errors"}
-
-
 def __getattr__(name: str) -> Any:
-    """Load the public names on first use, so ``import modeltool`` (and the CLI) start fast."""
+    """The public names load on first use (from ``api``, itself lazy), so ``import modeltool``
+    and the CLI start fast."""
     if name not in __all__ or name == "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    from . import api
 
-    value = getattr(importlib.import_module(f".{_FROM.get(name, 'api')}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return getattr(api, name)
 
 
 __all__ = [

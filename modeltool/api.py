@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import UnsupportedError
 
 if TYPE_CHECKING:
-    from .artifact import ModelArtifact
+    from .artifact import ModelArtifact, WeightEntry, WeightStore
+    from .errors import ModelToolError
 
 PathLike = str | os.PathLike[str]
 
@@ -64,15 +65,17 @@ def config(path: PathLike) -> dict[str, Any]:
 # The verbs implemented in ops/, re-exported here so the API is one module. They load on first
 # use (PEP 562), so a command that needs one verb does not pay for importing every other one.
 _LAZY: dict[str, str] = {
-    "CheckReport": "check", "check": "check",
-    "ConvertReport": "convert", "attach_weights": "convert", "convert": "convert",
-    "FreezeReport": "freeze", "freeze": "freeze",
-    "ConversionReport": "onnx_export", "to_onnx": "onnx_export",
-    "Summary": "summary", "summary": "summary",
-    "TransferPlan": "transfer", "TransferReport": "transfer",
-    "load_weights_by_name": "transfer", "plan_by_name": "transfer",
-    "WeightRow": "weights", "WeightsReport": "weights", "tensor_stats": "weights",
-    "weights": "weights",
+    "CheckReport": "ops.check", "check": "ops.check",
+    "ConvertReport": "ops.convert", "attach_weights": "ops.convert", "convert": "ops.convert",
+    "FreezeReport": "ops.freeze", "freeze": "ops.freeze",
+    "ConversionReport": "ops.onnx_export", "to_onnx": "ops.onnx_export",
+    "Summary": "ops.summary", "summary": "ops.summary",
+    "TransferPlan": "ops.transfer", "TransferReport": "ops.transfer",
+    "load_weights_by_name": "ops.transfer", "plan_by_name": "ops.transfer",
+    "WeightRow": "ops.weights", "WeightsReport": "ops.weights", "tensor_stats": "ops.weights",
+    "weights": "ops.weights",
+    "ModelArtifact": "artifact", "WeightEntry": "artifact", "WeightStore": "artifact",
+    "ModelToolError": "errors",
 }
 
 if TYPE_CHECKING:
@@ -89,7 +92,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".ops.{module}", __package__), name)
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
     globals()[name] = value
     return value
 
@@ -100,6 +103,10 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CheckReport",
+    "ModelArtifact",
+    "ModelToolError",
+    "WeightEntry",
+    "WeightStore",
     "ConversionReport",
     "ConvertReport",
     "FreezeReport",
