@@ -31,4 +31,4 @@ fixtures: $(STAMP)
 	$(PY) fixtures/generate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
