@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _optional
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
-from ..errors import CorruptFileError, UnsupportedError
+from ..errors import CorruptFileError, UnsafeContentError, UnsupportedError
 from ..io import atomic_dir, check_output
 from ._dialects import attach_config
 from ._protobuf import fields as _fields
@@ -31,6 +31,7 @@ EXTENSIONS = ()
 _PB = "saved_model.pb"
 _KERAS_METADATA = "keras_metadata.pb"
 _CONFIG_ASSET = Path("assets.extra") / "keras_config.json"
+_MAX_CONFIG_ASSET = 256 << 20
 #: Variables a SavedModel holds that are not model weights (Keras 3 Dropout's seed state).
 _STATE_VARIABLES = frozenset({"seed_generator_state"})
 _MAX_PB = 1 << 30
@@ -73,6 +74,9 @@ def _config_asset(path: Path) -> dict[str, Any] | None:
     asset = path / _CONFIG_ASSET
     if not asset.is_file():
         return None
+    if asset.stat().st_size > _MAX_CONFIG_ASSET:
+        raise UnsafeContentError(f"{_CONFIG_ASSET} is {asset.stat().st_size:,} bytes, over the "
+                                 f"{_MAX_CONFIG_ASSET:,} a config may take", path=path)
     try:
         raw = json.loads(asset.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:

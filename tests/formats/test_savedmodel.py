@@ -88,3 +88,40 @@ def test_savedmodel_round_trip_serves_and_reads_back(name: str, keras: Any,
     assert [w.path for w in again.weights] == [w.path for w in model.weights]
     for mine, theirs in zip(again.weights, model.weights):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_a_broken_config_asset_is_one_line_and_a_wrong_record_is_ignored(tmp_path: Path
+                                                                         ) -> None:
+    """The asset is read as data: unparsable JSON is an error naming the file; a variable
+    record that does not fit the variables (count or shapes) is ignored, not trusted."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from modeltool.cli import main
+
+    exported = tmp_path / "exported"
+    modeltool.convert(fixture_path("boston_housing", "k3.keras"), exported, "savedmodel")
+    asset = exported / "assets.extra" / "keras_config.json"
+    recorded = json.loads(asset.read_text())
+
+    broken = tmp_path / "broken"
+    shutil.copytree(exported, broken)
+    (broken / "assets.extra" / "keras_config.json").write_text("{not json")
+    result = CliRunner().invoke(main, ["summary", str(broken)])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "broken" in lines[0] and "keras_config.json" in lines[0]
+
+    wrong = tmp_path / "wrong"
+    shutil.copytree(exported, wrong)
+    for entry in recorded["variables"]:
+        if entry is not None:
+            entry[1] = "somewhere_else"
+            entry[3] = [7, 7]
+    (wrong / "assets.extra" / "keras_config.json").write_text(json.dumps(recorded))
+    with modeltool.open(wrong) as artifact, modeltool.open(exported) as faithful:
+        assert artifact.config is not None
+        assert all(entry.path != "somewhere_else" for entry in artifact.weights)
+        assert sorted(artifact.weights.layers) == sorted(faithful.weights.layers)
