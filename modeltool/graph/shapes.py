@@ -955,6 +955,14 @@ def _bias(config: dict[str, Any]) -> bool:
     return bool(config.get("use_bias", True))
 
 
+def _normalized_size(config: dict[str, Any], x: Shape | None) -> int | None:
+    """How many values a normalization layer learns per parameter: the product of the input's
+    dims on its ``axis`` (None when any is unknown)."""
+    if x is None:
+        return None
+    return _prod(x[a] for a in _axes(config.get("axis", -1), len(x)))
+
+
 def _config_params(class_name: str, config: dict[str, Any], x: Shape | None,
                    inputs: list[Shape | None], module: Any,
                    extra: dict[str, list[Shape | None]]) -> Params | None:
@@ -1026,20 +1034,14 @@ def _config_params(class_name: str, config: dict[str, Any], x: Shape | None,
         n = int(config["input_dim"]) * int(config["output_dim"])
         return Params(n, n)
     if class_name == "BatchNormalization":
-        if x is None:
-            return None
-        axes = _axes(config.get("axis", -1), len(x))
-        size = _prod(x[a] for a in axes)
+        size = _normalized_size(config, x)
         if size is None:
             return None
         flags = int(bool(config.get("scale", True))) + int(bool(config.get("center", True)))
         learned = size * flags
         return Params(learned + 2 * size, learned)
     if class_name in ("LayerNormalization", "RMSNormalization", "GroupNormalization"):
-        if x is None:
-            return None
-        axes = _axes(config.get("axis", -1), len(x))
-        size = _prod(x[a] for a in axes)
+        size = _normalized_size(config, x)
         if size is None:
             return None
         if class_name == "RMSNormalization":
