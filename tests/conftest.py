@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 MANIFEST: dict[str, Any] = json.loads((FIXTURES / "manifest.json").read_text())
 REALWORLD = ROOT.parent / "shared" / "realworld"
+
+
+#: The packages the core must never import (the heavy tier).
+HEAVY = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnxruntime")
+
+
+def run_fresh(code: str, heavy: tuple[str, ...] = HEAVY) -> tuple[list[str], list[str]]:
+    """Run ``code`` in a fresh interpreter: (its stdout lines, which of ``heavy`` it loaded)."""
+    probe = (code + "\nimport sys as _sys, json as _json\n"
+             f"print(_json.dumps([m for m in {heavy!r} if m in _sys.modules]))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, timeout=120)
+    lines = result.stdout.strip().splitlines()
+    return lines[:-1], json.loads(lines[-1])
 
 
 def realworld_rows() -> list[dict[str, str]]:

@@ -3,21 +3,11 @@ interpreter for ``import modeltool``, its CLI, and opening every non-SavedModel 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-from tests.conftest import fixture_files
-
-HEAVY = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnxruntime")
+from tests.conftest import fixture_files, run_fresh
 
 
 def _loaded_after(code: str) -> list[str]:
-    probe = code + f"\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} " \
-                   "if m in sys.modules]))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True, timeout=120)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_fresh(code)[1]
 
 
 def test_import_and_cli_stay_light() -> None:

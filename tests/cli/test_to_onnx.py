@@ -4,8 +4,6 @@ left behind on failure."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.ops import onnx_export
-from tests.conftest import fixture_path
+from tests.conftest import HEAVY, fixture_path, run_fresh
 
 
 @pytest.fixture()
@@ -37,13 +35,8 @@ def test_help_lists_examples_without_heavy_imports() -> None:
     code = ("from click.testing import CliRunner\n"
             "from modeltool.cli.to_onnx import to_onnx_command\n"
             "r = CliRunner().invoke(to_onnx_command, ['--help'])\n"
-            "assert r.exit_code == 0 and 'Examples:' in r.output and '--input-shape' in r.output\n"
-            "import sys\n"
-            "print([m for m in ('tensorflow', 'keras', 'tf2onnx', 'onnx', 'onnxruntime') "
-            "if m in sys.modules])\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=120)
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+            "assert r.exit_code == 0 and 'Examples:' in r.output and '--input-shape' in r.output\n")
+    assert run_fresh(code, (*HEAVY, "onnx"))[1] == []
 
 
 @pytest.mark.tf
@@ -135,18 +128,15 @@ def test_existing_output_and_bad_usage_exit_2(main: Any, tmp_path: Path) -> None
 
 
 def test_missing_input_is_one_line_exit_2_without_tensorflow(tmp_path: Path) -> None:
-    code = ("import sys\n"
-            "from click.testing import CliRunner\n"
+    code = ("from click.testing import CliRunner\n"
             "from modeltool.cli import main\n"
             f"r = CliRunner().invoke(main, ['to-onnx', {str(tmp_path / 'nope.h5')!r}, '-o', "
             f"{str(tmp_path / 'x.onnx')!r}])\n"
-            "print(r.exit_code, repr(r.stderr))\n"
-            "print([m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules])\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=120)
-    status, heavy = result.stdout.strip().splitlines()[-2:]
+            "print(r.exit_code, repr(r.stderr))\n")
+    lines, heavy = run_fresh(code)
+    status = lines[-1]
     assert status.startswith("2 ") and "nope.h5: no such file" in status
-    assert heavy == "[]"
+    assert heavy == []
 
 
 @pytest.mark.tf

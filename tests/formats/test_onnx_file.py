@@ -4,8 +4,6 @@ shape inference), bad files, rendering, and no TensorFlow import."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ import pytest
 from modeltool.errors import CorruptFileError, InputNotFoundError
 from modeltool.formats.onnx_file import sniff_kind, summarize_onnx
 from modeltool.render.onnx import onnx_summary_dict, onnx_summary_table
-from tests.conftest import fixture_files, fixture_path
+from tests.conftest import fixture_files, fixture_path, run_fresh
 
 
 def _small_model(path: Path) -> Path:
@@ -102,15 +100,10 @@ def test_render(tmp_path: Path) -> None:
 
 def test_summary_imports_no_tensorflow(tmp_path: Path) -> None:
     path = _small_model(tmp_path / "tiny.onnx")
-    code = ("import sys\n"
-            "from modeltool.formats.onnx_file import summarize_onnx\n"
+    code = ("from modeltool.formats.onnx_file import summarize_onnx\n"
             "from modeltool.render.onnx import onnx_summary_dict\n"
-            f"onnx_summary_dict(summarize_onnx({str(path)!r}))\n"
-            "print([m for m in ('tensorflow', 'keras', 'tf_keras', 'tf2onnx', 'onnxruntime') "
-            "if m in sys.modules])\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=120)
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+            f"onnx_summary_dict(summarize_onnx({str(path)!r}))\n")
+    assert run_fresh(code)[1] == []
 
 
 @pytest.mark.tf
