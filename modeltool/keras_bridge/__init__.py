@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import _optional
-from .artifact import ModelArtifact
-from .errors import KerasError, UnsupportedError
+from .. import _optional
+from ..artifact import ModelArtifact
+from ..errors import KerasError, UnsupportedError
 
 
 def _first_line(err: BaseException) -> str:
@@ -32,8 +32,8 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -
     if artifact.config is None:
         raise UnsupportedError("this file has no architecture to build a model from",
                                path=artifact.path)
-    from .formats._dialects import keras_loadable_config
-    from .formats.keras_archive import write_keras_archive
+    from ..formats._dialects import keras_loadable_config
+    from ..formats.keras_archive import write_keras_archive
 
     if not (with_weights and artifact.weights):
         try:
@@ -72,7 +72,7 @@ def rebuild_lambdas(path: str | os.PathLike[str]) -> None:
 
 def artifact_from_model(model: Any) -> ModelArtifact:
     """A ModelArtifact from a live ``keras.Model`` (saved once to a private temporary file)."""
-    from .formats.keras_archive import read_keras_archive
+    from ..formats.keras_archive import read_keras_archive
 
     scratch = Path(tempfile.mkdtemp(prefix="modeltool-"))
     path = scratch / "model.keras"
