@@ -25,6 +25,19 @@ def test_open_every_kind_stays_light() -> None:
     assert _loaded_after(code) == []
 
 
+def test_summary_of_every_kind_stays_light() -> None:
+    """``modeltool.summary`` (shape inference included) on every non-SavedModel kind."""
+    paths = []
+    for kind in ("h5", "k2-weights", "k3-weights", "keras", "json", "yaml"):
+        paths += [str(e["path"]) for e in fixture_files(kind=kind)][:2]
+    code = ("import modeltool\n"
+            f"for p in {paths!r}:\n"
+            "    print(len(modeltool.summary(p).rows))\n")
+    lines, heavy = run_fresh(code)
+    assert heavy == []
+    assert len(lines) == len(paths)
+
+
 def test_cli_help_stays_light() -> None:
     code = ("from click.testing import CliRunner\nfrom modeltool.cli import COMMANDS, main\n"
             "for c in [[], *([name] for name in COMMANDS)]:\n"

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
+from modeltool.errors import ModelToolError
 from tests.conftest import fixture_path
 
 SOURCE = fixture_path("mnist_mlp_small", "k3.h5")
@@ -67,9 +68,14 @@ def test_bad_input_one_line_exit_2(case: str, command: str, tmp_path: Path) -> N
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--debug", "weights", str(tmp_path / "nope.h5")])
-    assert result.exit_code != 0
-    assert result.exception is not None
+    """Without --debug the error is one line and a clean exit; with it the exception propagates
+    (click's runner then holds the ModelToolError itself, which prints its traceback)."""
+    missing = str(tmp_path / "nope.h5")
+    plain = CliRunner().invoke(main, ["weights", missing])
+    assert plain.exit_code == 2 and isinstance(plain.exception, SystemExit)
+    debug = CliRunner().invoke(main, ["--debug", "weights", missing])
+    assert isinstance(debug.exception, ModelToolError), debug.exception
+    assert debug.exception.exit_code == 2
 
 
 def test_convert_refuses_to_overwrite_and_keeps_input(tmp_path: Path) -> None:

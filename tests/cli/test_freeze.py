@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
+from tests.hostile import corpus
 from tests.conftest import fixture_path
 
 
@@ -125,16 +126,10 @@ def test_output_or_in_place_is_required(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_help_has_examples() -> None:
-    result = run(["--help"])
-    assert result.exit_code == 0
-    assert "Examples:" in result.stdout and "modeltool freeze" in result.stdout
-
 
 def test_hostile_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
     """Every hostile input: never an internal error, one line naming the file on a refusal,
     nothing written, nothing from the file executed."""
-    corpus = pytest.importorskip("tests.hostile.corpus")
     problems = []
     for case in corpus.build_corpus(tmp_path / "corpus"):
         out = tmp_path / f"{case.name}.out"

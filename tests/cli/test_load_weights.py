@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
+from tests.hostile import corpus
 from tests.conftest import ROOT, fixture_path
 
 _REFERENCES: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {}
@@ -236,11 +237,6 @@ def test_dry_run_and_usage_errors(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_help_has_examples() -> None:
-    result = run(["--help"])
-    assert result.exit_code == 0
-    assert "Examples:" in result.stdout and "modeltool load-weights" in result.stdout
-
 
 SEED_DRY_RUN = """\
 dry run: fixtures/models/byname_source.k2.h5 (h5) ->
@@ -271,7 +267,6 @@ def test_seed_example_table_text(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_hostile_inputs_exit_2_with_one_line(side: str, tmp_path: Path) -> None:
     """Every hostile input as TARGET or SOURCE: never an internal error, one line naming the
     file on a refusal, nothing written, nothing from the file executed."""
-    corpus = pytest.importorskip("tests.hostile.corpus")
     cases = corpus.build_corpus(tmp_path / "corpus")
     good = fixture_path("nested_vision", "k3.keras")
     problems = []

@@ -71,8 +71,3 @@ def test_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "nope.h5" in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
 
-
-def test_help_has_examples() -> None:
-    result = CliRunner().invoke(main, ["summary", "--help"])
-    assert result.exit_code == 0
-    assert "Examples:" in result.output and "modeltool summary model.h5" in result.output
