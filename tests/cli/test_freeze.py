@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
-from tests.hostile import corpus
 from tests.conftest import fixture_path
+from tests.hostile import corpus
 
 
 def _sha(path: Path) -> str:

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
-from tests.hostile import corpus
 from tests.conftest import ROOT, fixture_path
+from tests.hostile import corpus
 
 _REFERENCES: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {}
 
