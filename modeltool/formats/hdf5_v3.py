@@ -103,12 +103,12 @@ class _Reader:
             names = None
         found = []
         for i, key in enumerate(keys):
-            ds = _h5.dataset(vars_group, key, self.display)
+            ds = _h5.dataset(vars_group, key, self.display, path)
             short = names[i] if names is not None else key
             found.append(WeightEntry(
                 layer=top, path=path, name=f"{prefix}{short}",
-                shape=tuple(int(d) for d in ds.shape), dtype=str(ds.dtype), location=ds.name,
-                loader=partial(_h5.read_array, ds, self.display)))
+                shape=tuple(int(d) for d in ds.shape), dtype=str(_h5.value_dtype(ds)),
+                location=ds.name, loader=partial(_h5.read_array, ds, self.display, path)))
         return found
 
     def model_with_config(self, root: h5py.Group, model: dict[str, Any],
@@ -365,7 +365,7 @@ class _Writer:
             if tuple(array.shape) != tuple(entry.shape):
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=self.artifact.path)
-            group.create_dataset(str(index), data=array)
+            _h5.write_array(group, str(index), array)
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
 
 

@@ -10,13 +10,16 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from .. import __version__
-from ..artifact import ModelArtifact, WeightStore
+from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, temp_prefix
 from . import _h5, _zip
@@ -88,7 +91,11 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
             except _h5.READ_ERRORS as err:
                 raise CorruptFileError(f"damaged {_WEIGHTS_FILENAME} ({_h5.short(err)})",
                                        path=display) from err
-            artifact.weights = WeightStore(layers, closer=close)
+            verifier = None
+            if isinstance(member, _zip.StoredMember) and not member.verified:
+                layers = _streaming_loaders(layers, member, weights_file, display)
+                verifier = member.verify
+            artifact.weights = WeightStore(layers, closer=close, verifier=verifier)
             if "optimizer" in weights_file:
                 artifact.metadata["optimizer_weights"] = True
         else:
@@ -98,6 +105,50 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
     except BaseException:
         close()
         raise
+
+
+def _streaming_loaders(layers: dict[str, list[WeightEntry]], member: _zip.StoredMember,
+                       weights_file: h5py.File, display: str) -> dict[str, list[WeightEntry]]:
+    """Entries whose reads feed the member's CRC-32 as the bytes go by.
+
+    A contiguous, unfiltered dataset (what Keras writes) is read straight from the archive:
+    the checksum catches up to its first byte, then covers its bytes as they are read, and they
+    become the array. Anything else is read through h5py, whose reads feed the checksum where
+    they reach its frontier. Once every tensor has been read, the rest of the member is
+    checksummed and compared, before the last read returns: a writer that reads every tensor
+    never renames a copy of damaged bytes into place.
+    """
+    pending = {id(entry) for entries in layers.values() for entry in entries}
+
+    def loader(entry: WeightEntry) -> Callable[[], np.ndarray]:
+        def load() -> np.ndarray:
+            array = _read_streaming(member, weights_file, entry, display)
+            pending.discard(id(entry))
+            if not pending:
+                member.verify()
+            return array
+        return load
+
+    return {name: [replace(entry, loader=loader(entry)) for entry in entries]
+            for name, entries in layers.items()}
+
+
+def _read_streaming(member: _zip.StoredMember, weights_file: h5py.File, entry: WeightEntry,
+                    display: str) -> np.ndarray:
+    try:
+        ds = weights_file[entry.location]
+        offset = ds.id.get_offset()
+        dtype = _h5.value_dtype(ds)
+        contiguous = offset is not None and ds.chunks is None and ds.external is None \
+            and ds.id.get_storage_size() == entry.size * dtype.itemsize
+    except _h5.READ_ERRORS as err:
+        raise CorruptFileError(f"cannot read the weights of layer {entry.path!r} "
+                               f"({_h5.short(err)})", path=display) from err
+    if not contiguous:
+        return entry.read()
+    _h5.check_dataset(ds, display, entry.path)
+    data = member.read_range(int(offset), entry.size * dtype.itemsize)
+    return np.frombuffer(data, dtype=dtype).reshape(entry.shape)
 
 
 def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *,

@@ -24,7 +24,9 @@ import re
 import shutil
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -33,7 +35,7 @@ import h5py
 import numpy as np
 
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
-from ..errors import ModelToolError, UnsupportedError
+from ..errors import IntegrityError, ModelToolError, UnsupportedError
 from ..formats import _zip
 from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ..io import atomic_path, check_output
@@ -495,20 +497,57 @@ def _rewrite_keras(source: Path, out: Path, config: dict[str, Any]) -> None:
     archive = _zip.open_zip(source)
     try:
         with atomic_path(out, suffix=".keras") as tmp, open(source, "rb") as raw, \
-                zipfile.ZipFile(tmp, "w") as new:
-            for info in archive.infolist():
-                if info.filename == _CONFIG_MEMBER:
-                    fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                    fresh.compress_type = info.compress_type
-                    fresh.external_attr = info.external_attr
-                    new.writestr(fresh, text)
-                else:
-                    _append_raw(new, raw, info, source)
+                ThreadPoolExecutor(max_workers=1) as checker:
+            checks = []
+            with zipfile.ZipFile(tmp, "w") as new:
+                for info in archive.infolist():
+                    if info.filename == _CONFIG_MEMBER:
+                        fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                        fresh.compress_type = info.compress_type
+                        fresh.external_attr = info.external_attr
+                        new.writestr(fresh, text)
+                    else:
+                        # The copy runs in the kernel; the CRC-32 of the same bytes is computed
+                        # beside it (zlib releases the GIL), so damage is never copied.
+                        checks.append(checker.submit(_member_crc_problem, archive, info, source))
+                        _append_raw(new, raw, info, source)
+            for check in checks:
+                problem = check.result()
+                if problem is not None:
+                    raise IntegrityError(problem, path=source,
+                                         hint="the file is damaged; Keras refuses it too")
             shutil.copymode(source, tmp)  # as cp does (the temporary file is private)
     except (zipfile.BadZipFile, EOFError, OSError, struct.error) as err:
         raise ModelToolError(f"cannot rewrite the archive ({err})", path=source) from err
     finally:
         archive.close()
+
+
+def _member_crc_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                        source: Path) -> str | None:
+    """None when ``info``'s bytes match the CRC-32 the archive records, else the problem."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & _DATA_DESCRIPTOR_FLAG:
+        try:
+            with archive.open(info) as member:  # zipfile checks the CRC at the end
+                while member.read(_COPY_CHUNK):
+                    pass
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
+            return f"archive member {info.filename} is damaged ({err})"
+        return None
+    crc = 0
+    with open(source, "rb") as raw:
+        offset = _zip.stored_data_offset(raw, info, source)
+        left = info.compress_size
+        while left > 0:
+            chunk = os.pread(raw.fileno(), min(left, _zip.CRC_CHUNK), offset)
+            if not chunk:
+                return f"archive member {info.filename} is cut short"
+            crc = zlib.crc32(chunk, crc)
+            offset, left = offset + len(chunk), left - len(chunk)
+    if crc != info.CRC:
+        return (f"archive member {info.filename} fails its CRC-32 check (recorded "
+                f"{info.CRC:08x}, computed {crc:08x})")
+    return None
 
 
 def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,

@@ -643,6 +643,10 @@ def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_misma
         assert output is not None  # noqa: S101 - checked above
         check_output(output, force=force, inputs=(target, *(
             (source.path,) if source.path is not None else ())))
+        # A transfer reads only some tensors: the checksums are completed first, so a damaged
+        # input is refused whatever part of it is damaged.
+        target_art.weights.verify()
+        source.weights.verify()
         written = write_artifact(transferred_artifact(target_art, plan), output, out_kind,
                                  force=force)
         report.output = os.fspath(written)
@@ -739,6 +743,7 @@ def _into_model(model: Any, source: ModelArtifact, source_name: str, skip_mismat
         index = {id(e): i for i, e in enumerate(target_art.weights.layer(layer_plan.target))}
         for t, s in layer_plan.pairs:
             assignments.append((targets[index[id(t)]], s.read()))
+    source.weights.verify()
     for variable, value in assignments:
         variable.assign(value)
     return report
