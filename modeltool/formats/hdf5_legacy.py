@@ -213,6 +213,13 @@ def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
         weight_names = [_stored_name(entry) for entry in entries]
         _h5.write_str_list(group, "weight_names", weight_names)
         for entry, weight_name in zip(entries, weight_names):
+            if entry.dtype == "bfloat16":
+                # Keras' legacy HDF5 loader cannot cast the opaque type back ("No cast
+                # function available"): refuse rather than write a file Keras refuses.
+                raise UnsupportedError(
+                    f"layer {entry.path!r} stores bfloat16 weights, which Keras cannot load "
+                    "from a legacy HDF5 file", path=artifact.path,
+                    hint="write .keras or .weights.h5 instead")
             array = np.asarray(entry.read())
             if tuple(array.shape) != tuple(entry.shape):
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
