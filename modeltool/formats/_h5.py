@@ -196,6 +196,11 @@ def read_array(ds: h5py.Dataset, display: str | os.PathLike[str],
     return array.view(dtype) if array.dtype != dtype else array
 
 
+def estimated_size(tensor_bytes: int, tensors: int) -> int:
+    """About how large an HDF5 file holding these tensors gets (an upper bound in practice)."""
+    return tensor_bytes + (64 << 10) + tensors * (4 << 10)
+
+
 def write_array(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:
     """Store ``array`` as Keras does (bfloat16: its 2-byte opaque type plus a ``dtype``
     attribute saying what it is), so the bytes are kept exactly."""

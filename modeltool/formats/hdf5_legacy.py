@@ -19,7 +19,7 @@ import numpy as np
 from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output
+from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
 from ._dialects import attach_config, keras_loadable_config
 from ._layout import (
@@ -173,6 +173,7 @@ def write_hdf5_legacy(artifact: ModelArtifact, path: str | os.PathLike[str], *,
         raise UnsupportedError("a full-model .h5 needs an architecture and this model has none",
                                path=path, hint="write k2-weights or k3-weights instead")
     out = check_output(path, force=force)
+    check_space(out, _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights)))
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["backend"] = artifact.backend or "tensorflow"
         handle.attrs["keras_version"] = WRITES_KERAS_VERSION
@@ -186,6 +187,7 @@ def write_k2_weights(artifact: ModelArtifact, path: str | os.PathLike[str], *,
                      force: bool = False) -> Path:
     """Write a Keras 2 weights-only HDF5 file (``layer_names`` / ``weight_names``)."""
     out = check_output(path, force=force)
+    check_space(out, _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights)))
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
         _write_weight_groups(handle, artifact)
     return out
@@ -225,6 +227,7 @@ def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=artifact.path)
             _h5.write_array(group, weight_name, array)
+            wrote(array.nbytes)
 
 
 def _stored_name(entry: WeightEntry) -> str:

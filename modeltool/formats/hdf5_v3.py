@@ -21,7 +21,7 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output
+from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
 from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
@@ -278,6 +278,7 @@ def write_weights_h5(artifact: ModelArtifact, path: str | os.PathLike[str], *,
         UnsupportedError: the artifact has no architecture (the generated paths need it).
     """
     out = check_output(path, force=force)
+    check_space(out, _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights)))
     with atomic_path(out, suffix=".weights.h5") as tmp, h5py.File(tmp, "w") as handle:
         write_v3_layers(handle, artifact)
     return out
@@ -366,6 +367,7 @@ class _Writer:
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=self.artifact.path)
             _h5.write_array(group, str(index), array)
+            wrote(array.nbytes)
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
 
 

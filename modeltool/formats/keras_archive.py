@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output, temp_prefix
+from ..io import atomic_path, check_output, check_space, temp_prefix
 from . import _h5, _zip
 from ._dialects import attach_config, keras_loadable_config
 from .hdf5_legacy import WRITES_KERAS_VERSION
@@ -158,6 +158,8 @@ def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *
         raise UnsupportedError("a .keras archive needs an architecture and this model has none",
                                path=path, hint="write k3-weights instead")
     out = check_output(path, force=force)
+    size = _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights))
+    check_space(out, size, 2 * size)  # the weights file is written first, then zipped
     metadata = {"keras_version": WRITES_KERAS_VERSION,
                 "date_saved": datetime.now(timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
                 "writer": f"modeltool {__version__}"}

@@ -38,7 +38,7 @@ from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
 from ..errors import IntegrityError, ModelToolError, UnsupportedError
 from ..formats import _zip
 from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
-from ..io import atomic_path, check_output
+from ..io import atomic_path, check_output, check_space, wrote
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -477,6 +477,7 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
         orders = _legacy_orders(artifact, raw) if artifact.kind == "h5" else {}
     target = path if in_place else Path(output)  # type: ignore[arg-type]
     out = check_output(target, force=force or in_place, inputs=() if in_place else (path,))
+    check_space(out, path.stat().st_size + (64 << 10))
     if artifact.kind == "keras":
         _rewrite_keras(path, out, raw)
     else:
@@ -574,6 +575,7 @@ def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
     out.seek(new.start_dir)
     copied.header_offset = out.tell()
     _copy_range(raw, out, info.header_offset, end - info.header_offset)
+    wrote(end - info.header_offset)
     new.start_dir = out.tell()
     new.filelist.append(copied)
     new.NameToInfo[copied.filename] = copied
@@ -647,6 +649,7 @@ def _rewrite_h5(source: Path, out: Path, config: dict[str, Any],
     text = json.dumps(config)
     with atomic_path(out) as tmp:
         shutil.copyfile(source, tmp)
+        wrote(tmp.stat().st_size)
         shutil.copymode(source, tmp)
         try:
             with h5py.File(tmp, "r+", locking=False) as handle:
