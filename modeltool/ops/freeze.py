@@ -266,6 +266,11 @@ def _plan_flags(root: _Node, top: list[_Node], layers: Iterable[str], until: str
         selected += [n for n in top[:max(keep, 0)] if n not in selected]
     excluded = _select(nodes, except_, "--except", display)
     to_unfreeze = _select(nodes, unfreeze, "--unfreeze", display)
+    both = [n.path for n in _select(nodes, layers, "--layers", display) if n in to_unfreeze]
+    if both:
+        raise ModelToolError(f"--layers and --unfreeze both name {', '.join(both[:5])}",
+                             path=display, hint="a layer is either frozen or unfrozen; "
+                                                "pass it to one of them")
     if not selected and not to_unfreeze:
         raise ModelToolError("nothing to freeze or unfreeze", path=display,
                              hint="pass --layers, --until, --all-but-last or --unfreeze")
@@ -377,6 +382,16 @@ def _rows(root: _Node, new: dict[_Node, bool], before: dict[_Node, bool],
             for n in root.walk() if new[n] != n.own]
 
 
+def _optimizer_note(artifact: ModelArtifact, rows: list[FreezeRow]) -> list[str]:
+    """A compiled model's optimizer state is kept as bytes, but its variables follow the
+    trainable weights: once those change, Keras does not restore it (it warns and starts the
+    optimizer afresh). Say so rather than let it go quietly."""
+    if not artifact.metadata.get("optimizer_weights") or not rows:
+        return []
+    return ["the file holds optimizer state (a compiled model): with the trainable weights "
+            "changed, Keras will not restore it on load and the optimizer starts afresh"]
+
+
 def _batchnorm_note(rows: list[FreezeRow]) -> list[str]:
     frozen = [r.path for r in rows if r.batchnorm and not r.trainable_after]
     if not frozen:
@@ -469,7 +484,7 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
         report = FreezeReport(
             source=os.fspath(path), kind=artifact.kind, output=None, in_place=in_place,
             rows=rows, before=_count(grouped, before), after=_count(grouped, after),
-            notes=[*notes, *_batchnorm_note(rows)])
+            notes=[*notes, *_batchnorm_note(rows), *_optimizer_note(artifact, rows)])
         for node, flag in new.items():
             if flag != node.own:
                 for holder in node.holders:

@@ -157,6 +157,9 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         raise UnsupportedError(f"unknown engine {engine!r}", hint="use auto, fast or keras")
     if depth is not None and depth < 0:
         raise UnsupportedError("depth must be 0 or more", hint="pass --depth 0, 1, 2, ...")
+    if expand_nested and depth == 0:
+        raise UnsupportedError("--expand-nested with --depth 0 asks for nested rows and for "
+                               "none", hint="pass one of them")
     max_depth = depth if depth is not None else (None if expand_nested else 0)
     if artifact.config is None:
         return _weights_only(artifact)
