@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
+from ..dtypes import is_quantized, policy_name
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
@@ -209,6 +210,15 @@ def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
         names = list(artifact.weights.layers)
         configs = {}
     _h5.write_str_list(root, "layer_names", names)
+    for name in names:
+        layer_config = (configs.get(name) or {}).get("config")
+        if is_quantized(layer_config) and artifact.weights.layer(name):
+            # Keras orders a legacy file's weights by trainable flags, which for quantized
+            # variables depend on the quantization mode: refuse rather than misplace them.
+            raise UnsupportedError(
+                f"layer {name!r} is quantized ({policy_name((layer_config or {}).get('dtype'))}"
+                "), which a legacy HDF5 file cannot hold in the order Keras expects",
+                path=artifact.path, hint="write .keras or .weights.h5 instead")
     for name in names:
         group = root.create_group(name)
         entries = legacy_order(configs.get(name), artifact.weights.layer(name))
