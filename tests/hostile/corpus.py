@@ -174,6 +174,8 @@ def build_corpus(folder: Path) -> list[Case]:
             for _ in range(300):  # 300 MB of zeros, ~300 KB compressed
                 handle.write(chunk)
     add("truncated.keras").write_bytes(keras_zip.read_bytes()[:2000])
+    # One bit flipped in a weight: the archive is readable, its CRC-32 is not right.
+    flip_weight_bit(fixture_path("batchnorm_cnn", "k3.keras"), add("crc_damaged.keras", MODEL))
 
     lambda_config = json.loads(json.dumps(config))
     lambda_config["config"]["layers"].insert(1, {
