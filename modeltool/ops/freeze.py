@@ -490,6 +490,8 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
                 for holder in node.holders:
                     holder["trainable"] = flag
         orders = _legacy_orders(artifact, raw) if artifact.kind == "h5" else {}
+        if artifact.kind == "h5":
+            _verify_checksummed(path)
     target = path if in_place else Path(output)  # type: ignore[arg-type]
     out = check_output(target, force=force or in_place, inputs=() if in_place else (path,))
     check_space(out, path.stat().st_size + (64 << 10))
@@ -617,6 +619,22 @@ def _copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
             raise EOFError("archive ends inside a member")
         dst.write(chunk)
         length -= len(chunk)
+
+
+def _verify_checksummed(path: Path) -> None:
+    """Read every dataset that carries a Fletcher32 checksum (HDF5 verifies it on read), so
+    the byte copy below never carries damage HDF5 can see. Files without checksums (what Keras
+    writes) cost nothing here."""
+    from ..formats import _h5
+
+    display = os.fspath(path)
+    with _h5.open_h5(path, display) as handle:
+        checksummed: list[h5py.Dataset] = []
+        handle.visititems(lambda _name, obj: checksummed.append(obj)
+                          if isinstance(obj, h5py.Dataset) and obj.fletcher32 else None)
+        for ds in checksummed:
+            layer = ds.parent.name.rsplit("/", 1)[-1] if ds.parent is not None else None
+            _h5.read_array(ds, display, layer)
 
 
 def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, list[str]]:

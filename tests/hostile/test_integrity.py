@@ -133,13 +133,14 @@ def test_fletcher32_checksums_are_verified(tmp_path: Path, keras: Any) -> None:
     keras.models.load_model(good, compile=False)  # the checksummed file is a valid model
     assert CliRunner().invoke(main, ["convert", str(good), "-o",
                                      str(tmp_path / "ok.keras")]).exit_code == 0
-    for args in (["weights", str(bad), "--stats"], ["convert", str(bad), "-o",
-                                                    str(tmp_path / "x.keras")]):
+    for args in (["weights", str(bad), "--stats"],
+                 ["convert", str(bad), "-o", str(tmp_path / "x.keras")],
+                 ["freeze", str(bad), "--all-but-last", "1", "-o", str(tmp_path / "x.h5")]):
         result = CliRunner().invoke(main, args)
         lines = _lines(result.stderr)
         assert result.exit_code == 2, result.output
         assert len(lines) == 1 and "Fletcher32" in lines[0] and repr(layer) in lines[0], lines
-    assert not (tmp_path / "x.keras").exists()
+    assert not (tmp_path / "x.keras").exists() and not (tmp_path / "x.h5").exists()
     result = CliRunner().invoke(main, ["check", str(bad)])
     assert result.exit_code == 1 and "Fletcher32" in result.output
 
