@@ -7,6 +7,7 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
 from ..errors import CorruptFileError, IntegrityError, UnsafeContentError
@@ -70,6 +71,27 @@ def crc_failures(path: str | os.PathLike[str], skip: tuple[str, ...] = ()
             except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
                 failures.append((info.filename, str(err)))
     return failures
+
+
+#: Members larger than this are not searched for a single flipped bit (seconds of work).
+_LOCATE_LIMIT = 1 << 30
+
+
+def crc_problem(name: str, size: int, recorded: int, computed: int,
+                describe: Callable[[int], str | None] | None = None) -> str:
+    """The one-line problem for a member failing its CRC-32, with where one flipped bit would
+    have to be when one can explain it (``describe`` names what holds a byte offset)."""
+    from ._crc import single_bit_position
+
+    text = (f"archive member {name} fails its CRC-32 check (recorded {recorded:08x}, "
+            f"computed {computed:08x})")
+    if describe is None or size > _LOCATE_LIMIT:
+        return text
+    position = single_bit_position(size, recorded, computed)
+    where = describe(position // 8) if position is not None else None
+    if where:
+        text += f"; the damage is consistent with one flipped bit in {where}"
+    return text
 
 
 def member_names(archive: zipfile.ZipFile) -> list[str]:
@@ -147,6 +169,8 @@ class StoredMember(io.RawIOBase):
         self._display = os.fspath(display if display is not None else path)
         self.crc, self.crc_position = 0, 0
         self.verified = expected_crc is None
+        #: Names what holds a byte offset of the member (set by the reader), for the message.
+        self.describe: Callable[[int], str | None] | None = None
 
     def readable(self) -> bool:
         return True
@@ -211,8 +235,8 @@ class StoredMember(io.RawIOBase):
         self.advance(self._size)
         if self.crc != self.expected_crc:
             raise IntegrityError(
-                f"archive member {self.name} fails its CRC-32 check (recorded "
-                f"{self.expected_crc:08x}, computed {self.crc:08x})", path=self._display,
+                crc_problem(self.name, self._size, self.expected_crc or 0, self.crc,
+                            self.describe), path=self._display,
                 hint="the file is damaged; Keras refuses it too")
         self.verified = True
 

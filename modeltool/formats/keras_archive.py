@@ -94,6 +94,7 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
             verifier = None
             if isinstance(member, _zip.StoredMember) and not member.verified:
                 layers = _streaming_loaders(layers, member, weights_file, display)
+                member.describe = offset_describer(layers, weights_file)
                 verifier = member.verify
             artifact.weights = WeightStore(layers, closer=close, verifier=verifier)
             if "optimizer" in weights_file:
@@ -105,6 +106,42 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
     except BaseException:
         close()
         raise
+
+
+def offset_describer(layers: dict[str, list[WeightEntry]], weights_file: h5py.File
+                     ) -> Callable[[int], str | None]:
+    """``offset -> "layer 'bn' (weight gamma)"`` for a byte offset in the weights member (the
+    HDF5 structure around the tensors when no tensor holds it)."""
+    def describe(offset: int) -> str | None:
+        for entries in layers.values():
+            for entry in entries:
+                try:
+                    ds = weights_file[entry.location]
+                    start = ds.id.get_offset()
+                    size = ds.id.get_storage_size()
+                except _h5.READ_ERRORS:
+                    continue
+                if start is not None and start <= offset < start + size:
+                    return f"layer {entry.path!r} (weight {entry.name})"
+        return "the HDF5 structure (no tensor's bytes)"
+    return describe
+
+
+def locate_damage(path: str | os.PathLike[str], recorded: int, computed: int,
+                  size: int) -> str:
+    """The CRC problem of an archive's weights member, located where one flipped bit can
+    explain it (for a writer that checked the CRC while copying the member raw)."""
+    display = os.fspath(path)
+    try:
+        with read_keras_archive(path) as artifact:
+            layers = artifact.weights.layers
+            archive = _zip.open_zip(path)
+            with archive, _zip.open_member(archive, _WEIGHTS_FILENAME, display) as member, \
+                    h5py.File(member, "r") as weights_file:
+                return _zip.crc_problem(_WEIGHTS_FILENAME, size, recorded, computed,
+                                        offset_describer(layers, weights_file))
+    except Exception:  # noqa: BLE001 - the message only loses its location
+        return _zip.crc_problem(_WEIGHTS_FILENAME, size, recorded, computed)
 
 
 def _streaming_loaders(layers: dict[str, list[WeightEntry]], member: _zip.StoredMember,

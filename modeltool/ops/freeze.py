@@ -563,8 +563,11 @@ def _member_crc_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
             crc = zlib.crc32(chunk, crc)
             offset, left = offset + len(chunk), left - len(chunk)
     if crc != info.CRC:
-        return (f"archive member {info.filename} fails its CRC-32 check (recorded "
-                f"{info.CRC:08x}, computed {crc:08x})")
+        if info.filename == "model.weights.h5":
+            from ..formats.keras_archive import locate_damage
+
+            return locate_damage(source, info.CRC, crc, info.compress_size)
+        return _zip.crc_problem(info.filename, info.compress_size, info.CRC, crc)
     return None
 
 

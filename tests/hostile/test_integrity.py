@@ -79,6 +79,8 @@ def test_every_weight_reading_command_refuses(command: str, damaged: Path,
     else:
         assert result.exit_code == 2, result.output
         assert len(lines) == 1 and str(source) in lines[0] and "CRC-32" in lines[0], lines
+        # one CRC covers the whole member; where one flipped bit explains it, the layer is named
+        assert "one flipped bit in layer 'batch_normalization' (weight gamma)" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.keras"]  # nothing written
     assert source.read_bytes() == before
 
@@ -161,3 +163,21 @@ def test_unknown_stored_type_names_the_layer(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["weights", str(bad)])
     lines = _lines(result.stderr)
     assert result.exit_code == 2 and len(lines) == 1 and f"layer {layer!r}" in lines[0], lines
+
+
+def test_single_bit_location_matches_zlib() -> None:
+    import random
+    import zlib
+
+    from modeltool.formats._crc import single_bit_position
+
+    rng = random.Random(11)
+    for size in (1, 7, 4096, 100_003):
+        data = bytearray(rng.randbytes(size))
+        recorded = zlib.crc32(data)
+        for _ in range(4):
+            bit = rng.randrange(8 * size)
+            damaged = bytearray(data)
+            damaged[bit // 8] ^= 1 << (bit % 8)
+            assert single_bit_position(size, recorded, zlib.crc32(damaged)) == bit
+    assert single_bit_position(10, 5, 5) is None
