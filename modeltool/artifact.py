@@ -45,7 +45,7 @@ class WeightEntry:
 
     @property
     def nbytes(self) -> int:
-        return self.size * np.dtype(self.dtype).itemsize
+        return self.size * _itemsize(self.dtype)
 
     @property
     def short_name(self) -> str:
@@ -56,13 +56,39 @@ class WeightEntry:
         return f"{self.path}/{self.name}"
 
 
+def _itemsize(dtype: str) -> int:
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:  # bfloat16 / float8 names before ml-dtypes registered them
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, dtype)).itemsize
+
+
 class WeightStore:
     """Ordered weights grouped by top-level layer name, in Keras' per-layer order."""
 
     def __init__(self, layers: dict[str, list[WeightEntry]] | None = None,
-                 closer: Callable[[], None] | None = None) -> None:
+                 closer: Callable[[], None] | None = None,
+                 verifier: Callable[[], None] | None = None) -> None:
         self.layers: dict[str, list[WeightEntry]] = dict(layers or {})
         self._closer = closer
+        self._verifier = verifier
+
+    @property
+    def checksummed(self) -> bool:
+        """True when reading this store verifies a checksum as the bytes stream by."""
+        return self._verifier is not None
+
+    def verify(self) -> None:
+        """Finish checking the stored bytes against the file's checksums (a ``.keras``
+        archive's CRC-32), reading only what no tensor read has covered yet.
+
+        Raises:
+            IntegrityError: the bytes do not match.
+        """
+        if self._verifier is not None:
+            self._verifier()
 
     def __iter__(self) -> Iterator[WeightEntry]:
         for entries in self.layers.values():

@@ -42,6 +42,10 @@ class CorruptFileError(ModelToolError):
     """The file is of a known kind but truncated, damaged or inconsistent."""
 
 
+class IntegrityError(CorruptFileError):
+    """Stored bytes do not match the checksum the file records for them (CRC-32, Fletcher32)."""
+
+
 class UnsafeContentError(ModelToolError):
     """The file asks for something modeltool never does (code execution, links outside it)."""
 

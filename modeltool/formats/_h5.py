@@ -15,7 +15,7 @@ from typing import IO, Any, TypeVar
 import h5py
 import numpy as np
 
-from ..errors import CorruptFileError, UnsafeContentError
+from ..errors import CorruptFileError, IntegrityError, UnsafeContentError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Keras' limit for one attribute in an object header; longer lists are chunked.
@@ -113,16 +113,38 @@ def group(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -> h5p
     return obj
 
 
-def dataset(parent: h5py.Group, name: str, display: str | os.PathLike[str]) -> h5py.Dataset:
+def dataset(parent: h5py.Group, name: str, display: str | os.PathLike[str],
+            layer: str | None = None) -> h5py.Dataset:
     """A dataset checked for external storage, virtual sources and absurd declared sizes."""
     obj = child(parent, name, display)
     if not isinstance(obj, h5py.Dataset):
         raise CorruptFileError(f"{obj.name} should be an HDF5 dataset", path=display)
-    check_dataset(obj, display)
+    check_dataset(obj, display, layer)
     return obj
 
 
-def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str]) -> None:
+def bfloat16() -> np.dtype:
+    """numpy's view of bfloat16 (ml-dtypes, loaded on first use)."""
+    import ml_dtypes
+
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def value_dtype(ds: h5py.Dataset) -> np.dtype:
+    """The dtype of a dataset's values: Keras 3 stores bfloat16 as a 2-byte opaque type (with a
+    ``dtype`` attribute saying so; a 2-byte opaque type means nothing else in a Keras file)."""
+    dtype = ds.dtype
+    if dtype.kind == "V" and dtype.itemsize == 2 and dtype.names is None:
+        return bfloat16()
+    return dtype
+
+
+def _where(ds: h5py.Dataset, layer: str | None) -> str:
+    return f"layer {layer!r} (HDF5 dataset {ds.name})" if layer else f"HDF5 dataset {ds.name}"
+
+
+def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str],
+                  layer: str | None = None) -> None:
     try:
         if ds.is_virtual:
             raise UnsafeContentError(f"virtual HDF5 dataset {ds.name}", path=display)
@@ -130,14 +152,14 @@ def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str]) -> None:
             raise UnsafeContentError(f"HDF5 dataset {ds.name} stores its data in another file",
                                      path=display)
         shape = ds.shape
-        dtype = ds.dtype
+        dtype = value_dtype(ds)
     except UnsafeContentError:
         raise
     except READ_ERRORS as err:
-        raise CorruptFileError(f"cannot read HDF5 dataset {ds.name} ({short(err)})",
+        raise CorruptFileError(f"cannot read {_where(ds, layer)} ({short(err)})",
                                path=display) from err
-    if dtype.kind not in "biufc?":
-        raise CorruptFileError(f"HDF5 dataset {ds.name} has non-numeric type {dtype}",
+    if dtype.kind not in "biufc?" and dtype != bfloat16():
+        raise CorruptFileError(f"{_where(ds, layer)} has non-numeric type {ds.dtype}",
                                path=display)
     if shape is not None:
         declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
@@ -148,20 +170,44 @@ def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str]) -> None:
             limit = max(stored * 2000, file_size or 0) if ds.compression else (file_size or stored)
             if declared > limit + _MAX_UNBACKED_BYTES:
                 raise CorruptFileError(
-                    f"HDF5 dataset {ds.name} declares shape {tuple(shape)} ({declared} bytes) "
+                    f"{_where(ds, layer)} declares shape {tuple(shape)} ({declared} bytes) "
                     f"but the file holds only {stored} bytes for it", path=display)
 
 
-def read_array(ds: h5py.Dataset, display: str | os.PathLike[str]) -> np.ndarray:
-    """Read a whole dataset (after check_dataset)."""
-    check_dataset(ds, display)
+def read_array(ds: h5py.Dataset, display: str | os.PathLike[str],
+               layer: str | None = None) -> np.ndarray:
+    """Read a whole dataset (after check_dataset); bfloat16 comes back as ml-dtypes' bfloat16.
+
+    Raises:
+        IntegrityError: the dataset has a Fletcher32 checksum and its bytes do not match it.
+        CorruptFileError: the bytes cannot be read.
+    """
+    check_dataset(ds, display, layer)
     try:
-        if ds.shape == ():
-            return np.asarray(ds[()])
-        return np.asarray(ds[...])
+        array = np.asarray(ds[()]) if ds.shape == () else np.asarray(ds[...])
     except READ_ERRORS as err:
-        raise CorruptFileError(f"cannot read weights {ds.name} ({short(err)})", path=display,
+        if ds.fletcher32:
+            raise IntegrityError(f"{_where(ds, layer)} fails its Fletcher32 checksum",
+                                 path=display, hint="the file is damaged") from err
+        raise CorruptFileError(f"cannot read the weights of {_where(ds, layer)} "
+                               f"({short(err)})", path=display,
                                hint="the file may be truncated or damaged") from err
+    dtype = value_dtype(ds)
+    return array.view(dtype) if array.dtype != dtype else array
+
+
+def estimated_size(tensor_bytes: int, tensors: int) -> int:
+    """About how large an HDF5 file holding these tensors gets (an upper bound in practice)."""
+    return tensor_bytes + (64 << 10) + tensors * (4 << 10)
+
+
+def write_array(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:
+    """Store ``array`` as Keras does (bfloat16: its 2-byte opaque type plus a ``dtype``
+    attribute saying what it is), so the bytes are kept exactly."""
+    ds = group.create_dataset(name, data=array)
+    if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
+        ds.attrs["dtype"] = "bfloat16"
+    return ds
 
 
 def to_str(value: Any) -> str:

@@ -7,9 +7,10 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
-from ..errors import CorruptFileError, UnsafeContentError
+from ..errors import CorruptFileError, IntegrityError, UnsafeContentError
 
 _LOCAL_HEADER_MAGIC = b"PK\x03\x04"
 _LOCAL_HEADER_SIZE = 30
@@ -19,6 +20,8 @@ MAX_MEMBERS = 10_000
 MAX_TEXT_MEMBER = 256 << 20
 #: A member may expand at most this much (zip bombs).
 MAX_RATIO = 1_000
+#: How much is read at a time when the CRC-32 catches up on bytes nobody asked for yet.
+CRC_CHUNK = 8 << 20
 
 
 def open_zip(path: str | os.PathLike[str]) -> zipfile.ZipFile:
@@ -52,13 +55,15 @@ def check_members(archive: zipfile.ZipFile, path: str | os.PathLike[str]) -> Non
                 f"{info.compress_size} compressed (a zip bomb)", path=path)
 
 
-def crc_failures(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """``(member, problem)`` for each member whose bytes do not match the CRC-32 the archive
-    records (reading goes through members one chunk at a time). Reading weights through the
-    stored-member window skips this check, so ``check`` runs it."""
+def crc_failures(path: str | os.PathLike[str], skip: tuple[str, ...] = ()
+                 ) -> list[tuple[str, str]]:
+    """``(member, problem)`` for each member (but ``skip``) whose bytes do not match the CRC-32
+    the archive records (reading goes through members one chunk at a time)."""
     failures = []
     with open_zip(path) as archive:
         for info in archive.infolist():
+            if info.filename in skip:
+                continue
             try:
                 with archive.open(info) as member:
                     while member.read(16 << 20):
@@ -66,6 +71,27 @@ def crc_failures(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
             except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
                 failures.append((info.filename, str(err)))
     return failures
+
+
+#: Members larger than this are not searched for a single flipped bit (seconds of work).
+_LOCATE_LIMIT = 1 << 30
+
+
+def crc_problem(name: str, size: int, recorded: int, computed: int,
+                describe: Callable[[int], str | None] | None = None) -> str:
+    """The one-line problem for a member failing its CRC-32, with where one flipped bit would
+    have to be when one can explain it (``describe`` names what holds a byte offset)."""
+    from ._crc import single_bit_position
+
+    text = (f"archive member {name} fails its CRC-32 check (recorded {recorded:08x}, "
+            f"computed {computed:08x})")
+    if describe is None or size > _LOCATE_LIMIT:
+        return text
+    position = single_bit_position(size, recorded, computed)
+    where = describe(position // 8) if position is not None else None
+    if where:
+        text += f"; the damage is consistent with one flipped bit in {where}"
+    return text
 
 
 def member_names(archive: zipfile.ZipFile) -> list[str]:
@@ -110,7 +136,8 @@ def open_member(archive: zipfile.ZipFile, name: str, path: str | os.PathLike[str
             if start + info.file_size > size:
                 raise CorruptFileError(f"archive member {name} is cut short", path=path,
                                        hint="the file may be truncated")
-            return StoredMember(archive.filename, start, info.file_size)  # type: ignore[return-value]
+            return StoredMember(archive.filename, start, info.file_size,  # type: ignore[return-value]
+                                expected_crc=info.CRC, name=name, display=path)
         return archive.open(name)
     except KeyError as err:
         raise CorruptFileError(f"archive has no {name}", path=path) from err
@@ -124,12 +151,26 @@ class StoredMember(io.RawIOBase):
     ``zipfile``'s own member files (Python 3.11) re-read the member from its start on every
     backward seek, and h5py seeks back and forth: opening the weights of a 1 GB archive that
     way reads gigabytes. This window seeks in the archive file itself.
+
+    Integrity: the CRC-32 the archive records is computed while the bytes stream by. The
+    checksum covers ``[0, crc_position)``; every read that reaches that frontier extends it,
+    ``advance(upto)`` reads forward to ``upto`` itself, and ``verify()`` completes the pass and
+    raises IntegrityError on a mismatch. A reader that goes through the member in order (as
+    weights are stored, layer after layer) reads each byte once.
     """
 
-    def __init__(self, path: str | os.PathLike[str], start: int, size: int) -> None:
+    def __init__(self, path: str | os.PathLike[str], start: int, size: int,
+                 expected_crc: int | None = None, name: str = "",
+                 display: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
         self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
         self._start, self._size, self._pos = start, size, 0
+        self.expected_crc, self.name = expected_crc, name
+        self._display = os.fspath(display if display is not None else path)
+        self.crc, self.crc_position = 0, 0
+        self.verified = expected_crc is None
+        #: Names what holds a byte offset of the member (set by the reader), for the message.
+        self.describe: Callable[[int], str | None] | None = None
 
     def readable(self) -> bool:
         return True
@@ -150,9 +191,54 @@ class StoredMember(io.RawIOBase):
         if count <= 0:
             return 0
         self._file.seek(self._start + self._pos)
-        done = self._file.readinto(memoryview(buffer).cast("B")[:count]) or 0
+        view = memoryview(buffer).cast("B")[:count]
+        done = self._file.readinto(view) or 0
+        self._extend_crc(self._pos, view[:done])
         self._pos += done
         return done
+
+    def _extend_crc(self, offset: int, data: memoryview | bytes) -> None:
+        if self.verified or not offset <= self.crc_position < offset + len(data):
+            return
+        self.crc = zlib.crc32(data[self.crc_position - offset:], self.crc)
+        self.crc_position = offset + len(data)
+
+    def read_range(self, offset: int, length: int) -> bytearray:
+        """``length`` bytes from ``offset`` (the checksum catches up to ``offset`` first, then
+        covers these bytes as they are read)."""
+        self.advance(offset)
+        buffer = bytearray(length)
+        self._file.seek(self._start + offset)
+        done = self._file.readinto(buffer) or 0
+        if done != length:
+            raise CorruptFileError(f"archive member {self.name} is cut short",
+                                   path=self._display, hint="the file may be truncated")
+        self._extend_crc(offset, memoryview(buffer))
+        return buffer
+
+    def advance(self, upto: int) -> None:
+        """Extend the checksum to ``upto`` by reading forward (no-op when already past it)."""
+        upto = min(upto, self._size)
+        while not self.verified and self.crc_position < upto:
+            chunk = min(upto - self.crc_position, CRC_CHUNK)
+            self._file.seek(self._start + self.crc_position)
+            data = self._file.read(chunk)
+            if len(data) != chunk:
+                raise CorruptFileError(f"archive member {self.name} is cut short",
+                                       path=self._display, hint="the file may be truncated")
+            self._extend_crc(self.crc_position, data)
+
+    def verify(self) -> None:
+        """Finish the checksum; IntegrityError when it does not match the archive's record."""
+        if self.verified:
+            return
+        self.advance(self._size)
+        if self.crc != self.expected_crc:
+            raise IntegrityError(
+                crc_problem(self.name, self._size, self.expected_crc or 0, self.crc,
+                            self.describe), path=self._display,
+                hint="the file is damaged; Keras refuses it too")
+        self.verified = True
 
     def close(self) -> None:
         self._file.close()

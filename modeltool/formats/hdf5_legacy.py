@@ -18,8 +18,9 @@ import numpy as np
 
 from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
+from ..dtypes import is_quantized, policy_name
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output
+from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
 from ._dialects import attach_config, keras_loadable_config
 from ._layout import (
@@ -139,12 +140,12 @@ def read_weight_groups(root: h5py.Group, layer_names: list[str],
         inner = [layer_name(x) for x in _all_inner(model)] if model else None
         entries = []
         for weight_name in weight_names:
-            ds = _h5.dataset(layer_group, weight_name, display)
+            ds = _h5.dataset(layer_group, weight_name, display, name)
             layer_path, short = split_legacy_weight_name(name, weight_name, inner)
             entries.append(WeightEntry(
                 layer=name, path=layer_path, name=short, shape=tuple(int(d) for d in ds.shape),
-                dtype=str(ds.dtype), location=ds.name,
-                loader=partial(_h5.read_array, ds, display)))
+                dtype=str(_h5.value_dtype(ds)), location=ds.name,
+                loader=partial(_h5.read_array, ds, display, layer_path)))
         if len({(e.path, e.name) for e in entries}) < len(entries):
             entries = [WeightEntry(e.layer, e.path, wn.split(":")[0], e.shape, e.dtype,
                                    e.location, e.loader) for e, wn in zip(entries, weight_names)]
@@ -173,6 +174,7 @@ def write_hdf5_legacy(artifact: ModelArtifact, path: str | os.PathLike[str], *,
         raise UnsupportedError("a full-model .h5 needs an architecture and this model has none",
                                path=path, hint="write k2-weights or k3-weights instead")
     out = check_output(path, force=force)
+    check_space(out, _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights)))
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["backend"] = artifact.backend or "tensorflow"
         handle.attrs["keras_version"] = WRITES_KERAS_VERSION
@@ -186,6 +188,7 @@ def write_k2_weights(artifact: ModelArtifact, path: str | os.PathLike[str], *,
                      force: bool = False) -> Path:
     """Write a Keras 2 weights-only HDF5 file (``layer_names`` / ``weight_names``)."""
     out = check_output(path, force=force)
+    check_space(out, _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights)))
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
         _write_weight_groups(handle, artifact)
     return out
@@ -208,16 +211,33 @@ def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
         configs = {}
     _h5.write_str_list(root, "layer_names", names)
     for name in names:
+        layer_config = (configs.get(name) or {}).get("config")
+        if is_quantized(layer_config) and artifact.weights.layer(name):
+            # Keras orders a legacy file's weights by trainable flags, which for quantized
+            # variables depend on the quantization mode: refuse rather than misplace them.
+            raise UnsupportedError(
+                f"layer {name!r} is quantized ({policy_name((layer_config or {}).get('dtype'))}"
+                "), which a legacy HDF5 file cannot hold in the order Keras expects",
+                path=artifact.path, hint="write .keras or .weights.h5 instead")
+    for name in names:
         group = root.create_group(name)
         entries = legacy_order(configs.get(name), artifact.weights.layer(name))
         weight_names = [_stored_name(entry) for entry in entries]
         _h5.write_str_list(group, "weight_names", weight_names)
         for entry, weight_name in zip(entries, weight_names):
+            if entry.dtype == "bfloat16":
+                # Keras' legacy HDF5 loader cannot cast the opaque type back ("No cast
+                # function available"): refuse rather than write a file Keras refuses.
+                raise UnsupportedError(
+                    f"layer {entry.path!r} stores bfloat16 weights, which Keras cannot load "
+                    "from a legacy HDF5 file", path=artifact.path,
+                    hint="write .keras or .weights.h5 instead")
             array = np.asarray(entry.read())
             if tuple(array.shape) != tuple(entry.shape):
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=artifact.path)
-            group.create_dataset(weight_name, data=array)
+            _h5.write_array(group, weight_name, array)
+            wrote(array.nbytes)
 
 
 def _stored_name(entry: WeightEntry) -> str:

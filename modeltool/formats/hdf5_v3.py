@@ -21,7 +21,7 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output
+from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
 from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
@@ -103,12 +103,12 @@ class _Reader:
             names = None
         found = []
         for i, key in enumerate(keys):
-            ds = _h5.dataset(vars_group, key, self.display)
+            ds = _h5.dataset(vars_group, key, self.display, path)
             short = names[i] if names is not None else key
             found.append(WeightEntry(
                 layer=top, path=path, name=f"{prefix}{short}",
-                shape=tuple(int(d) for d in ds.shape), dtype=str(ds.dtype), location=ds.name,
-                loader=partial(_h5.read_array, ds, self.display)))
+                shape=tuple(int(d) for d in ds.shape), dtype=str(_h5.value_dtype(ds)),
+                location=ds.name, loader=partial(_h5.read_array, ds, self.display, path)))
         return found
 
     def model_with_config(self, root: h5py.Group, model: dict[str, Any],
@@ -278,6 +278,7 @@ def write_weights_h5(artifact: ModelArtifact, path: str | os.PathLike[str], *,
         UnsupportedError: the artifact has no architecture (the generated paths need it).
     """
     out = check_output(path, force=force)
+    check_space(out, _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights)))
     with atomic_path(out, suffix=".weights.h5") as tmp, h5py.File(tmp, "w") as handle:
         write_v3_layers(handle, artifact)
     return out
@@ -365,7 +366,8 @@ class _Writer:
             if tuple(array.shape) != tuple(entry.shape):
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=self.artifact.path)
-            group.create_dataset(str(index), data=array)
+            _h5.write_array(group, str(index), array)
+            wrote(array.nbytes)
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
 
 

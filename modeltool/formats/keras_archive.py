@@ -10,15 +10,18 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from .. import __version__
-from ..artifact import ModelArtifact, WeightStore
+from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output, temp_prefix
+from ..io import atomic_path, check_output, check_space, temp_prefix
 from . import _h5, _zip
 from ._dialects import attach_config, keras_loadable_config
 from .hdf5_legacy import WRITES_KERAS_VERSION
@@ -88,7 +91,12 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
             except _h5.READ_ERRORS as err:
                 raise CorruptFileError(f"damaged {_WEIGHTS_FILENAME} ({_h5.short(err)})",
                                        path=display) from err
-            artifact.weights = WeightStore(layers, closer=close)
+            verifier = None
+            if isinstance(member, _zip.StoredMember) and not member.verified:
+                layers = _streaming_loaders(layers, member, weights_file, display)
+                member.describe = offset_describer(layers, weights_file)
+                verifier = member.verify
+            artifact.weights = WeightStore(layers, closer=close, verifier=verifier)
             if "optimizer" in weights_file:
                 artifact.metadata["optimizer_weights"] = True
         else:
@@ -100,6 +108,86 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
         raise
 
 
+def offset_describer(layers: dict[str, list[WeightEntry]], weights_file: h5py.File
+                     ) -> Callable[[int], str | None]:
+    """``offset -> "layer 'bn' (weight gamma)"`` for a byte offset in the weights member (the
+    HDF5 structure around the tensors when no tensor holds it)."""
+    def describe(offset: int) -> str | None:
+        for entries in layers.values():
+            for entry in entries:
+                try:
+                    ds = weights_file[entry.location]
+                    start = ds.id.get_offset()
+                    size = ds.id.get_storage_size()
+                except _h5.READ_ERRORS:
+                    continue
+                if start is not None and start <= offset < start + size:
+                    return f"layer {entry.path!r} (weight {entry.name})"
+        return "the HDF5 structure (no tensor's bytes)"
+    return describe
+
+
+def locate_damage(path: str | os.PathLike[str], recorded: int, computed: int,
+                  size: int) -> str:
+    """The CRC problem of an archive's weights member, located where one flipped bit can
+    explain it (for a writer that checked the CRC while copying the member raw)."""
+    display = os.fspath(path)
+    try:
+        with read_keras_archive(path) as artifact:
+            layers = artifact.weights.layers
+            archive = _zip.open_zip(path)
+            with archive, _zip.open_member(archive, _WEIGHTS_FILENAME, display) as member, \
+                    h5py.File(member, "r") as weights_file:
+                return _zip.crc_problem(_WEIGHTS_FILENAME, size, recorded, computed,
+                                        offset_describer(layers, weights_file))
+    except Exception:  # noqa: BLE001 - the message only loses its location
+        return _zip.crc_problem(_WEIGHTS_FILENAME, size, recorded, computed)
+
+
+def _streaming_loaders(layers: dict[str, list[WeightEntry]], member: _zip.StoredMember,
+                       weights_file: h5py.File, display: str) -> dict[str, list[WeightEntry]]:
+    """Entries whose reads feed the member's CRC-32 as the bytes go by.
+
+    A contiguous, unfiltered dataset (what Keras writes) is read straight from the archive:
+    the checksum catches up to its first byte, then covers its bytes as they are read, and they
+    become the array. Anything else is read through h5py, whose reads feed the checksum where
+    they reach its frontier. Once every tensor has been read, the rest of the member is
+    checksummed and compared, before the last read returns: a writer that reads every tensor
+    never renames a copy of damaged bytes into place.
+    """
+    pending = {id(entry) for entries in layers.values() for entry in entries}
+
+    def loader(entry: WeightEntry) -> Callable[[], np.ndarray]:
+        def load() -> np.ndarray:
+            array = _read_streaming(member, weights_file, entry, display)
+            pending.discard(id(entry))
+            if not pending:
+                member.verify()
+            return array
+        return load
+
+    return {name: [replace(entry, loader=loader(entry)) for entry in entries]
+            for name, entries in layers.items()}
+
+
+def _read_streaming(member: _zip.StoredMember, weights_file: h5py.File, entry: WeightEntry,
+                    display: str) -> np.ndarray:
+    try:
+        ds = weights_file[entry.location]
+        offset = ds.id.get_offset()
+        dtype = _h5.value_dtype(ds)
+        contiguous = offset is not None and ds.chunks is None and ds.external is None \
+            and ds.id.get_storage_size() == entry.size * dtype.itemsize
+    except _h5.READ_ERRORS as err:
+        raise CorruptFileError(f"cannot read the weights of layer {entry.path!r} "
+                               f"({_h5.short(err)})", path=display) from err
+    if not contiguous:
+        return entry.read()
+    _h5.check_dataset(ds, display, entry.path)
+    data = member.read_range(int(offset), entry.size * dtype.itemsize)
+    return np.frombuffer(data, dtype=dtype).reshape(entry.shape)
+
+
 def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *,
                         force: bool = False) -> Path:
     """Write a ``.keras`` archive that ``keras.models.load_model`` loads."""
@@ -107,6 +195,8 @@ def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *
         raise UnsupportedError("a .keras archive needs an architecture and this model has none",
                                path=path, hint="write k3-weights instead")
     out = check_output(path, force=force)
+    size = _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights))
+    check_space(out, size, 2 * size)  # the weights file is written first, then zipped
     metadata = {"keras_version": WRITES_KERAS_VERSION,
                 "date_saved": datetime.now(timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
                 "writer": f"modeltool {__version__}"}

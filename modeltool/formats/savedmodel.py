@@ -185,7 +185,7 @@ def write_savedmodel(artifact: ModelArtifact, path: str | os.PathLike[str], *,
     if artifact.config is None:
         raise UnsupportedError("a SavedModel needs an architecture and this model has none",
                                path=path)
-    out = check_output(path, force=force)
+    out = check_output(path, force=force, directory=True)
     model = keras_bridge.model_from_artifact(artifact)
     config = keras_bridge.model_config(model)
     with atomic_dir(out) as tmp:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import _optional
 from ..artifact import ModelArtifact
-from ..errors import KerasError, UnsupportedError
+from ..errors import KerasError, ModelToolError, UnsupportedError
 
 
 def _first_line(err: BaseException) -> str:
@@ -45,7 +45,14 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -
     scratch = Path(tempfile.mkdtemp(prefix="modeltool-"))
     try:
         tmp = scratch / "model.keras"
-        write_keras_archive(artifact, tmp)
+        try:
+            write_keras_archive(artifact, tmp)
+        except ModelToolError as err:
+            if err.path != os.fspath(tmp):
+                raise
+            reason = err.problem.removeprefix("cannot write the output (").rstrip(")")
+            raise ModelToolError(f"cannot stage the model for Keras in the temporary folder "
+                                 f"{scratch.parent} ({reason})", path=artifact.path) from err
         try:
             return keras.models.load_model(tmp, compile=False, safe_mode=True)
         except Exception as err:  # noqa: BLE001

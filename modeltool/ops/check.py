@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..artifact import ModelArtifact
-from ..errors import ModelToolError
+from ..errors import IntegrityError, ModelToolError
 
 PathLike = str | os.PathLike[str]
 
@@ -69,16 +69,18 @@ def check(path: PathLike) -> CheckReport:
                                            str(artifact.metadata["config_error"])))
         if artifact.config is not None:
             _check_against_architecture(artifact, report)
-        if artifact.kind == "keras":
-            _check_archive(path, report)
         _check_values(artifact, report)
+        if artifact.kind == "keras":
+            # The weights member's CRC-32 was computed while its tensors were read.
+            _check_archive(path, report, skip=("model.weights.h5",)
+                           if artifact.weights.checksummed else ())
         return report
 
 
-def _check_archive(path: PathLike, report: CheckReport) -> None:
+def _check_archive(path: PathLike, report: CheckReport, skip: tuple[str, ...]) -> None:
     from ..formats import _zip
 
-    for member, problem in _zip.crc_failures(path):
+    for member, problem in _zip.crc_failures(path, skip):
         report.problems.append(Problem("crc", member, problem))
 
 
@@ -114,6 +116,9 @@ def _check_values(artifact: ModelArtifact, report: CheckReport) -> None:
         report.params += entry.size
         try:
             array = np.asarray(entry.read())
+        except IntegrityError as err:
+            report.problems.append(Problem("crc", _damaged_member(err, entry.key), err.problem))
+            continue
         except ModelToolError as err:
             report.problems.append(Problem("read", entry.key, err.problem))
             continue
@@ -125,3 +130,12 @@ def _check_values(artifact: ModelArtifact, report: CheckReport) -> None:
             report.problems.append(Problem("nan", entry.key, f"{nan:,} NaN values"))
         if inf:
             report.problems.append(Problem("inf", entry.key, f"{inf:,} infinite values"))
+    try:
+        artifact.weights.verify()
+    except IntegrityError as err:
+        if not any(p.kind == "crc" for p in report.problems):
+            report.problems.append(Problem("crc", _damaged_member(err, "weights"), err.problem))
+
+
+def _damaged_member(err: IntegrityError, fallback: str) -> str:
+    return "model.weights.h5" if "model.weights.h5" in err.problem else fallback

@@ -55,7 +55,14 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
     if out_kind is None or out_kind not in FORMATS:
         raise UnsupportedError("cannot tell the output kind", path=output,
                                hint=f"pass --to with one of: {', '.join(FORMATS)}")
+    refuse_kind_conflict(output, kind)
+    if init and weights is not None:
+        raise UnsupportedError("--init (fresh weights) and --weights FILE contradict each other",
+                               path=source, hint="pass one of them")
     with open_artifact(source) as artifact:
+        if init and artifact.weights:
+            raise UnsupportedError("--init asks for fresh weights but this file has weights",
+                                   path=source, hint="leave --init out to keep them")
         if weights is not None:
             artifact = attach_weights(artifact, weights)
         _check_buildable(artifact, out_kind, allow_missing_layers)
@@ -88,6 +95,23 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         if artifact.training_config:
             report.notes.append("training config (loss, metrics) was not carried over")
         return report
+
+
+#: Kinds stored as HDF5: an ``.h5`` name fits any of them.
+_HDF5_KINDS = frozenset({"h5", "k2-weights", "k3-weights"})
+
+
+def refuse_kind_conflict(output: PathLike, kind: str | None) -> None:
+    """Refuse ``--to KIND`` when the output's name says another kind (``-o x.keras --to h5``)."""
+    from ..formats import kind_from_extension
+
+    if kind is None or not Path(output).suffix:
+        return
+    named = kind_from_extension(output)
+    if named is None or named == kind or {named, kind} <= _HDF5_KINDS:
+        return
+    raise UnsupportedError(f"the name says {named} but --to says {kind}", path=output,
+                           hint="rename the output or drop --to")
 
 
 def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:

@@ -24,7 +24,9 @@ import re
 import shutil
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -33,10 +35,10 @@ import h5py
 import numpy as np
 
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
-from ..errors import ModelToolError, UnsupportedError
+from ..errors import IntegrityError, ModelToolError, UnsupportedError
 from ..formats import _zip
 from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
-from ..io import atomic_path, check_output
+from ..io import atomic_path, check_output, check_space, wrote
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -264,6 +266,11 @@ def _plan_flags(root: _Node, top: list[_Node], layers: Iterable[str], until: str
         selected += [n for n in top[:max(keep, 0)] if n not in selected]
     excluded = _select(nodes, except_, "--except", display)
     to_unfreeze = _select(nodes, unfreeze, "--unfreeze", display)
+    both = [n.path for n in _select(nodes, layers, "--layers", display) if n in to_unfreeze]
+    if both:
+        raise ModelToolError(f"--layers and --unfreeze both name {', '.join(both[:5])}",
+                             path=display, hint="a layer is either frozen or unfrozen; "
+                                                "pass it to one of them")
     if not selected and not to_unfreeze:
         raise ModelToolError("nothing to freeze or unfreeze", path=display,
                              hint="pass --layers, --until, --all-but-last or --unfreeze")
@@ -375,6 +382,16 @@ def _rows(root: _Node, new: dict[_Node, bool], before: dict[_Node, bool],
             for n in root.walk() if new[n] != n.own]
 
 
+def _optimizer_note(artifact: ModelArtifact, rows: list[FreezeRow]) -> list[str]:
+    """A compiled model's optimizer state is kept as bytes, but its variables follow the
+    trainable weights: once those change, Keras does not restore it (it warns and starts the
+    optimizer afresh). Say so rather than let it go quietly."""
+    if not artifact.metadata.get("optimizer_weights") or not rows:
+        return []
+    return ["the file holds optimizer state (a compiled model): with the trainable weights "
+            "changed, Keras will not restore it on load and the optimizer starts afresh"]
+
+
 def _batchnorm_note(rows: list[FreezeRow]) -> list[str]:
     frozen = [r.path for r in rows if r.batchnorm and not r.trainable_after]
     if not frozen:
@@ -467,14 +484,17 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
         report = FreezeReport(
             source=os.fspath(path), kind=artifact.kind, output=None, in_place=in_place,
             rows=rows, before=_count(grouped, before), after=_count(grouped, after),
-            notes=[*notes, *_batchnorm_note(rows)])
+            notes=[*notes, *_batchnorm_note(rows), *_optimizer_note(artifact, rows)])
         for node, flag in new.items():
             if flag != node.own:
                 for holder in node.holders:
                     holder["trainable"] = flag
         orders = _legacy_orders(artifact, raw) if artifact.kind == "h5" else {}
+        if artifact.kind == "h5":
+            _verify_checksummed(path)
     target = path if in_place else Path(output)  # type: ignore[arg-type]
     out = check_output(target, force=force or in_place, inputs=() if in_place else (path,))
+    check_space(out, path.stat().st_size + (64 << 10))
     if artifact.kind == "keras":
         _rewrite_keras(path, out, raw)
     else:
@@ -495,20 +515,60 @@ def _rewrite_keras(source: Path, out: Path, config: dict[str, Any]) -> None:
     archive = _zip.open_zip(source)
     try:
         with atomic_path(out, suffix=".keras") as tmp, open(source, "rb") as raw, \
-                zipfile.ZipFile(tmp, "w") as new:
-            for info in archive.infolist():
-                if info.filename == _CONFIG_MEMBER:
-                    fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                    fresh.compress_type = info.compress_type
-                    fresh.external_attr = info.external_attr
-                    new.writestr(fresh, text)
-                else:
-                    _append_raw(new, raw, info, source)
+                ThreadPoolExecutor(max_workers=1) as checker:
+            checks = []
+            with zipfile.ZipFile(tmp, "w") as new:
+                for info in archive.infolist():
+                    if info.filename == _CONFIG_MEMBER:
+                        fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                        fresh.compress_type = info.compress_type
+                        fresh.external_attr = info.external_attr
+                        new.writestr(fresh, text)
+                    else:
+                        # The copy runs in the kernel; the CRC-32 of the same bytes is computed
+                        # beside it (zlib releases the GIL), so damage is never copied.
+                        checks.append(checker.submit(_member_crc_problem, archive, info, source))
+                        _append_raw(new, raw, info, source)
+            for check in checks:
+                problem = check.result()
+                if problem is not None:
+                    raise IntegrityError(problem, path=source,
+                                         hint="the file is damaged; Keras refuses it too")
             shutil.copymode(source, tmp)  # as cp does (the temporary file is private)
     except (zipfile.BadZipFile, EOFError, OSError, struct.error) as err:
         raise ModelToolError(f"cannot rewrite the archive ({err})", path=source) from err
     finally:
         archive.close()
+
+
+def _member_crc_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                        source: Path) -> str | None:
+    """None when ``info``'s bytes match the CRC-32 the archive records, else the problem."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & _DATA_DESCRIPTOR_FLAG:
+        try:
+            with archive.open(info) as member:  # zipfile checks the CRC at the end
+                while member.read(_COPY_CHUNK):
+                    pass
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
+            return f"archive member {info.filename} is damaged ({err})"
+        return None
+    crc = 0
+    with open(source, "rb") as raw:
+        offset = _zip.stored_data_offset(raw, info, source)
+        left = info.compress_size
+        while left > 0:
+            chunk = os.pread(raw.fileno(), min(left, _zip.CRC_CHUNK), offset)
+            if not chunk:
+                return f"archive member {info.filename} is cut short"
+            crc = zlib.crc32(chunk, crc)
+            offset, left = offset + len(chunk), left - len(chunk)
+    if crc != info.CRC:
+        if info.filename == "model.weights.h5":
+            from ..formats.keras_archive import locate_damage
+
+            return locate_damage(source, info.CRC, crc, info.compress_size)
+        return _zip.crc_problem(info.filename, info.compress_size, info.CRC, crc)
+    return None
 
 
 def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
@@ -535,6 +595,7 @@ def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
     out.seek(new.start_dir)
     copied.header_offset = out.tell()
     _copy_range(raw, out, info.header_offset, end - info.header_offset)
+    wrote(end - info.header_offset)
     new.start_dir = out.tell()
     new.filelist.append(copied)
     new.NameToInfo[copied.filename] = copied
@@ -561,6 +622,22 @@ def _copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
             raise EOFError("archive ends inside a member")
         dst.write(chunk)
         length -= len(chunk)
+
+
+def _verify_checksummed(path: Path) -> None:
+    """Read every dataset that carries a Fletcher32 checksum (HDF5 verifies it on read), so
+    the byte copy below never carries damage HDF5 can see. Files without checksums (what Keras
+    writes) cost nothing here."""
+    from ..formats import _h5
+
+    display = os.fspath(path)
+    with _h5.open_h5(path, display) as handle:
+        checksummed: list[h5py.Dataset] = []
+        handle.visititems(lambda _name, obj: checksummed.append(obj)
+                          if isinstance(obj, h5py.Dataset) and obj.fletcher32 else None)
+        for ds in checksummed:
+            layer = ds.parent.name.rsplit("/", 1)[-1] if ds.parent is not None else None
+            _h5.read_array(ds, display, layer)
 
 
 def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, list[str]]:
@@ -608,6 +685,7 @@ def _rewrite_h5(source: Path, out: Path, config: dict[str, Any],
     text = json.dumps(config)
     with atomic_path(out) as tmp:
         shutil.copyfile(source, tmp)
+        wrote(tmp.stat().st_size)
         shutil.copymode(source, tmp)
         try:
             with h5py.File(tmp, "r+", locking=False) as handle:

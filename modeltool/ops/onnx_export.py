@@ -160,6 +160,24 @@ class _Source:
     variables: list[Any] = field(default_factory=list)
     liftable: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    policies: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _dtype_checks(source: _Source, source_path: Path | None, atol: float, rtol: float
+                  ) -> tuple[float, float]:
+    """Refuse dtypes ONNX cannot express (one line naming the layer); widen the default
+    tolerance for float16 compute."""
+    from .onnx_dtypes import FLOAT16_ATOL, FLOAT16_RTOL, computes_in_float16, unexportable
+
+    problem = unexportable(source.policies)
+    if problem is not None:
+        raise UnsupportedError(problem, path=source_path or source.label,
+                               hint="convert the model to float32 in Keras first")
+    if computes_in_float16(source.policies) and (atol, rtol) == (1e-4, 1e-3):
+        source.notes.append(f"the model computes in float16: compared with Keras at atol "
+                            f"{FLOAT16_ATOL:g}, rtol {FLOAT16_RTOL:g} (--atol/--rtol to change)")
+        return FLOAT16_ATOL, FLOAT16_RTOL
+    return atol, rtol
 
 
 def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None = None,
@@ -220,6 +238,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     with _quiet_tf():
         source = _load(path_or_model, weights)
     load_seconds = time.perf_counter() - started
+    atol, rtol = _dtype_checks(source, source_path, atol, rtol)
     shapes = _signature_shapes(source, batch, input_shapes)
 
     started = time.perf_counter()
@@ -339,6 +358,8 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
+    from .onnx_dtypes import live_policies
+
     keras = _optional.require("keras", "ONNX export")
     try:
         inputs = list(model.inputs or [])
@@ -369,7 +390,7 @@ def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
                    input_shapes=shapes, output_names=_unique([_history_name(t) for t in outputs]),
                    output_batched=batched, call=call, int_high=_vocabulary(model),
                    weight_bytes=_weight_bytes(model), variables=variables,
-                   liftable=_liftable(model, variables))
+                   liftable=_liftable(model, variables), policies=live_policies(model))
 
 
 def _vocabulary(model: Any) -> int:

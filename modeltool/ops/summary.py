@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry
+from ..dtypes import is_quantized, notable_policy
 from ..errors import KerasError, ModelToolError, UnsupportedError
 from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES, weight_names
 from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
@@ -104,6 +105,8 @@ class Summary:
     bytes_from_weights: bool = False
     #: Layers whose stored weights do not fit their config: (path, values found, expected).
     weight_mismatches: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Layers whose dtype policy is not float32: (path, policy), in model order.
+    dtype_policies: list[tuple[str, str]] = field(default_factory=list)
 
     def __str__(self) -> str:
         from ..render.summary import summary_text
@@ -154,6 +157,9 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         raise UnsupportedError(f"unknown engine {engine!r}", hint="use auto, fast or keras")
     if depth is not None and depth < 0:
         raise UnsupportedError("depth must be 0 or more", hint="pass --depth 0, 1, 2, ...")
+    if expand_nested and depth == 0:
+        raise UnsupportedError("--expand-nested with --depth 0 asks for nested rows and for "
+                               "none", hint="pass one of them")
     max_depth = depth if depth is not None else (None if expand_nested else 0)
     if artifact.config is None:
         return _weights_only(artifact)
@@ -202,7 +208,20 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         migration_notes=list(artifact.notes), engine=used,
         bytes_from_weights=bool(artifact.weights),
         weight_mismatches=[(path, found, expected)
-                           for path, (found, expected) in builder.mismatched.items()])
+                           for path, (found, expected) in builder.mismatched.items()],
+        dtype_policies=_dtype_policies(graph))
+
+
+def _dtype_policies(graph: Graph, prefix: str = "") -> list[tuple[str, str]]:
+    """(path, policy) of every layer, nested ones included, whose policy is not float32."""
+    found: list[tuple[str, str]] = []
+    for info in graph.layers.values():
+        policy = notable_policy(info.config)
+        if policy is not None and not info.is_input:
+            found.append((f"{prefix}{info.name}", policy))
+        if info.graph is not None:
+            found.extend(_dtype_policies(info.graph, f"{prefix}{info.name}/"))
+    return found
 
 
 def _weights_only(artifact: ModelArtifact) -> Summary:
@@ -310,7 +329,9 @@ class _RowBuilder:
         entries = self.entries.get(path)
         if entries:
             found = self._from_weights(entries, trainable)
-            expected = self._from_config(info, shapes)
+            # A quantized layer stores its kernel packed, with scale variables: the count
+            # its float config implies does not apply.
+            expected = None if is_quantized(info.config) else self._from_config(info, shapes)
             if expected is not None and expected.total != found.total \
                     and path not in self.mismatched:
                 self.mismatched[path] = (found.total, expected.total)

@@ -546,6 +546,9 @@ def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
         if kind not in FORMATS:
             raise UnsupportedError(f"unknown kind {kind!r}", path=output,
                                    hint=f"choose one of: {', '.join(FORMATS)}")
+        from .convert import refuse_kind_conflict
+
+        refuse_kind_conflict(output, kind)
         return kind
     hinted = kind_from_extension(output)
     if hinted is None or hinted == target_kind or {hinted, target_kind} <= {"h5", "k2-weights"}:
@@ -640,9 +643,22 @@ def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_misma
             raise error
         if dry_run:
             return report
+        if not plan.loaded:
+            skipped = f", {len(plan.mismatched)} skipped as mismatched" if plan.mismatched else ""
+            error = WeightMismatchError(
+                f"no layer of {source_name} was loaded (no name matched{skipped}); "
+                "nothing was written", path=target,
+                hint="check the layer names (modeltool weights FILE), or map them with "
+                     "--map OLD=NEW")
+            error.report = report  # type: ignore[attr-defined]
+            raise error
         assert output is not None  # noqa: S101 - checked above
         check_output(output, force=force, inputs=(target, *(
             (source.path,) if source.path is not None else ())))
+        # A transfer reads only some tensors: the checksums are completed first, so a damaged
+        # input is refused whatever part of it is damaged.
+        target_art.weights.verify()
+        source.weights.verify()
         written = write_artifact(transferred_artifact(target_art, plan), output, out_kind,
                                  force=force)
         report.output = os.fspath(written)
@@ -739,6 +755,7 @@ def _into_model(model: Any, source: ModelArtifact, source_name: str, skip_mismat
         index = {id(e): i for i, e in enumerate(target_art.weights.layer(layer_plan.target))}
         for t, s in layer_plan.pairs:
             assignments.append((targets[index[id(t)]], s.read()))
+    source.weights.verify()
     for variable, value in assignments:
         variable.assign(value)
     return report

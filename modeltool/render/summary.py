@@ -11,7 +11,8 @@ markup. The JSON schema (``"schema": 1``)::
      "totals": {"params", "trainable_params", "non_trainable_params", "macs", "bytes",
                 "bytes_by_dtype"},
      "weights": [{"layer", "path", "name", "shape", "dtype", "bytes"}],   # weights-only files
-     "notes": [...], "migration_notes": [...]}
+     "notes": [...], "migration_notes": [...],
+     "dtype_policies": {"layer path": "policy"}}          # layers whose policy is not float32
 
 Shapes are lists with null for unknown dimensions; a wholly unknown shape is null, and an
 unknown list of outputs is null. ``params`` of a shared layer is counted on its first node
@@ -212,7 +213,21 @@ def _totals(summary: Summary) -> Text:
         by_dtype = ", ".join(f"{dtype} {human_bytes(n)}" for dtype, n in
                              sorted(totals.bytes.items()))
         lines.append(f"Weights{how}: {by_dtype}")
+    if summary.dtype_policies:
+        lines.append(_policies_line(summary.dtype_policies))
     return Text("\n".join(lines))
+
+
+def _policies_line(policies: list[tuple[str, str]]) -> str:
+    """``Dtype policies (not float32): mixed_float16 (d1, d2), int8_from_float32 (d3)``."""
+    by_policy: dict[str, list[str]] = {}
+    for path, policy in policies:
+        by_policy.setdefault(policy, []).append(path)
+    parts = []
+    for policy, paths in by_policy.items():
+        shown = ", ".join(paths[:6]) + (f", ... {len(paths) - 6} more" if len(paths) > 6 else "")
+        parts.append(f"{policy} ({shown})")
+    return "Dtype policies (not float32): " + "; ".join(parts)
 
 
 def summary_text(summary: Summary, *, width: int = TEXT_WIDTH, show_shapes: bool = True) -> str:
@@ -274,4 +289,5 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
                      "dtype": w.dtype, "bytes": w.bytes} for w in summary.weights],
         "notes": list(summary.notes),
         "migration_notes": list(summary.migration_notes),
+        "dtype_policies": {path: policy for path, policy in summary.dtype_policies},
     }

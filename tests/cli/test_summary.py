@@ -39,7 +39,8 @@ def test_expand_nested_and_depth() -> None:
     collapsed = json.loads(_invoke(path, "--json").stdout)
     expanded = json.loads(_invoke(path, "--json", "--expand-nested").stdout)
     depth1 = json.loads(_invoke(path, "--json", "--depth", "1").stdout)
-    depth0 = json.loads(_invoke(path, "--json", "--expand-nested", "--depth", "0").stdout)
+    depth0 = json.loads(_invoke(path, "--json", "--depth", "0").stdout)
+    assert _invoke(path, "--expand-nested", "--depth", "0").exit_code == 2  # contradictory
     assert max(r["depth"] for r in collapsed["rows"]) == 0
     assert max(r["depth"] for r in expanded["rows"]) == 1
     assert expanded["rows"] == depth1["rows"]

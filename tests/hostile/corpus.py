@@ -43,6 +43,26 @@ def _payload_code(marker: Path) -> str:
     return base64.b64encode(marshal.dumps(func.__code__)).decode("ascii")
 
 
+def flip_weight_bit(source: Path, target: Path, layer_group: str = "batch_normalization",
+                    bit: int = 0x20) -> Path:
+    """A copy of a ``.keras`` archive with one bit flipped inside the first weight of a layer's
+    HDF5 group (the archive still records the old CRC-32, as after a disk or transfer error):
+    Keras refuses it ("Bad CRC-32")."""
+    import io as _io
+
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        info = archive.getinfo("model.weights.h5")
+        name_len, extra_len = np.frombuffer(
+            bytes(data[info.header_offset + 26:info.header_offset + 30]), "<u2")
+        start = info.header_offset + 30 + int(name_len) + int(extra_len)
+        with h5py.File(_io.BytesIO(archive.read(info)), "r") as handle:
+            offset = handle[f"layers/{layer_group}/vars/0"].id.get_offset()
+    data[start + offset + 2] ^= bit
+    target.write_bytes(bytes(data))
+    return target
+
+
 def build_corpus(folder: Path) -> list[Case]:
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / MARKER
@@ -154,6 +174,8 @@ def build_corpus(folder: Path) -> list[Case]:
             for _ in range(300):  # 300 MB of zeros, ~300 KB compressed
                 handle.write(chunk)
     add("truncated.keras").write_bytes(keras_zip.read_bytes()[:2000])
+    # One bit flipped in a weight: the archive is readable, its CRC-32 is not right.
+    flip_weight_bit(fixture_path("batchnorm_cnn", "k3.keras"), add("crc_damaged.keras", MODEL))
 
     lambda_config = json.loads(json.dumps(config))
     lambda_config["config"]["layers"].insert(1, {
