@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..artifact import ModelArtifact
-from ..errors import CorruptFileError, InputNotFoundError, UnsupportedError, UnsupportedLayerError
+from ..errors import (
+    CorruptFileError,
+    InputNotFoundError,
+    UnsupportedError,
+    UnsupportedLayerError,
+    VerificationError,
+)
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
 
 PathLike = str | os.PathLike[str]
@@ -24,11 +30,16 @@ class ConvertReport:
     notes: list[str] = field(default_factory=list)
     tensors: int = 0
     bytes: int = 0
+    #: What the written model was checked against ("tf_keras 2.21.0 on the original file",
+    #: "Keras 3 only", ...), and the largest difference found (None: not compared).
+    reference: str = ""
+    max_abs_diff: float | None = None
 
 
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             force: bool = False, init: bool = False, weights: PathLike | None = None,
-            allow_missing_layers: bool = False, unsafe_lambda: bool = False) -> ConvertReport:
+            allow_missing_layers: bool = False, unsafe_lambda: bool = False,
+            verify: bool = True) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -45,6 +56,10 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         unsafe_lambda: after writing a ``.keras``/``.h5``, have Keras rebuild its Lambda layers
             (``safe_mode=False``: unmarshals code from the file); the output is removed if it
             cannot.
+        verify: for a Keras 1/2 source written as ``keras`` or ``h5``, load the output with
+            Keras 3 and compare its predictions with the library that wrote the source
+            (tf_keras, or modeltool's numpy Keras 1 reference); a difference removes the
+            output and raises VerificationError.
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
@@ -75,6 +90,9 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         if unsafe_lambda and out_kind in ("keras", "h5") and _has_lambda(artifact):
             _rebuild_or_remove(written)
             report.notes.append("Lambda layers rebuilt by Keras (safe_mode=False)")
+        fresh = any(note == "weights freshly initialised by Keras" for note in artifact.notes)
+        if verify and out_kind in ("keras", "h5") and not fresh:
+            _check_against_source(artifact, written, weights, report)
         if needs_weights:
             report.tensors = len(artifact.weights)
             report.bytes = artifact.weights.total_bytes
@@ -88,6 +106,32 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         if artifact.training_config:
             report.notes.append("training config (loss, metrics) was not carried over")
         return report
+
+
+def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathLike | None,
+                          report: ConvertReport) -> None:
+    """Compare the written model with the library that wrote the source (Keras 1/2 sources)."""
+    import importlib.util
+
+    if artifact.dialect not in (1, 2) or artifact.path is None or not artifact.weights:
+        return  # a Keras 3 source: nothing was migrated
+    if importlib.util.find_spec("keras") is None:
+        report.reference = "not checked"
+        report.notes.append("not checked against the source: Keras is not installed")
+        return
+    from ..keras_bridge.reference import ATOL, RTOL, check_keras_file
+
+    check = check_keras_file(artifact, written, weights=weights)
+    report.reference, report.max_abs_diff = check.reference, check.max_abs
+    if check.note:
+        report.notes.append(check.note)
+    if not check.passed:
+        written.unlink(missing_ok=True)
+        raise VerificationError(
+            f"the converted model differs from {check.reference}: max abs diff "
+            f"{check.max_abs:.3g} (atol {ATOL:g}, rtol {RTOL:g})"
+            + (f"; {check.note}" if check.note else ""), path=artifact.path,
+            hint="nothing was written; --no-verify writes it anyway")
 
 
 def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:
