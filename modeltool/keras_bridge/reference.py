@@ -92,6 +92,14 @@ def source_reference(artifact: ModelArtifact, *, weights: PathLike | None = None
     return SourceReference("Keras 3 only", reason="the source was written by Keras 3")
 
 
+def reference_for_file(path: PathLike, weights: PathLike | None = None) -> SourceReference:
+    """The reference for the model file at ``path`` (with ``weights`` for an architecture)."""
+    from ..formats import open_artifact
+
+    with open_artifact(path) as artifact:
+        return source_reference(artifact, weights=weights)
+
+
 def _keras1_reference(artifact: ModelArtifact, weights: PathLike | None) -> SourceReference:
     from ..formats._migrate import assume_theano
     from .keras1_reference import Keras1ReferenceError, keras1_model

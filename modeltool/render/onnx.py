@@ -102,6 +102,8 @@ def conversion_table(report: ConversionReport) -> RenderableType:
                      f"onnxruntime {_ms(report.onnx_latency_ms)}, {report.reference} "
                      f"(tf.function) {_ms(report.keras_latency_ms)}"
                      + (f", {speedup:.1f}x" if speedup else "")))
+    if report.source_reference:
+        rows.append(("source check", report.source_reference))
     rows += [("note", note) for note in report.notes]
     parts: list[RenderableType] = [_fields(rows)]
     if report.verified:
@@ -129,7 +131,8 @@ def conversion_dict(report: ConversionReport) -> dict[str, Any]:
     """The ``to-onnx --json`` payload (schema 1)."""
     verification = None
     if report.verified:
-        verification = {"reference": report.reference, "atol": report.atol,
+        verification = {"reference": report.reference,
+                        "source_reference": report.source_reference, "atol": report.atol,
                         "rtol": report.rtol, "passed": report.passed,
                         "checks": [asdict(check) for check in report.checks]}
     latency = None
