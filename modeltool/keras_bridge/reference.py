@@ -235,13 +235,17 @@ def compare(reference: SourceReference, got: list[np.ndarray], want: list[np.nda
 
 
 def check_keras_file(source: ModelArtifact, written: PathLike, *,
-                     weights: PathLike | None = None) -> SourceCheck:
-    """Load ``written`` with Keras 3 and compare it with the source library on seeded inputs.
+                     weights: PathLike | None = None, keras2: bool = False) -> SourceCheck:
+    """Run ``written`` and compare it with the source library on seeded inputs.
 
+    ``written`` is loaded by Keras 3, or by tf_keras with ``keras2`` (a ``k2-h5`` output; its
+    reference is then Keras 3 on the source when the source has no reference of its own).
     Returns a check whose ``reference`` says "Keras 3 only" (and ``note`` why) when there is
-    no usable reference or Keras 3 cannot load the output.
+    no usable reference or the output cannot be loaded.
     """
     reference = source_reference(source, weights=weights)
+    if reference.predict is None and keras2:
+        reference = _keras3_reference(source)
     if reference.predict is None:
         return SourceCheck("Keras 3 only", note=f"not checked against the source: "
                                                 f"{reference.reason}")
@@ -249,20 +253,16 @@ def check_keras_file(source: ModelArtifact, written: PathLike, *,
     from .legacy_activations import register
 
     register()
-    scratch = None
-    target = Path(os.fspath(written))
-    if target.is_file() and not target.name.endswith((".keras", ".h5", ".hdf5")):
-        scratch = Path(tempfile.mkdtemp(prefix="modeltool-"))
-        os.symlink(target.resolve(), scratch / "model.keras")
-        target = scratch / "model.keras"
     try:
-        model = keras.models.load_model(target, compile=False, safe_mode=True)
+        if keras2:
+            tf_keras = _optional.require("tf_keras", "checking a Keras 2 output")
+            model = tf_keras.models.load_model(os.fspath(written), compile=False)
+        else:
+            model = _load_keras3(keras, Path(os.fspath(written)))
     except Exception as err:  # noqa: BLE001
-        return SourceCheck("Keras 3 only", note=f"not checked against the source: Keras 3 "
+        runner = "tf_keras" if keras2 else "Keras 3"
+        return SourceCheck("Keras 3 only", note=f"not checked against the source: {runner} "
                                                 f"cannot load the output ({_first_line(err)})")
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
     specs = [([*t.shape], str(getattr(t.dtype, "name", t.dtype))) for t in model.inputs]
     inputs = sample_inputs(specs, int_high=vocabulary(source.config), batch=BATCH,
                            int_low=1 if reference.keras1_inputs_from_one else 0)
@@ -270,8 +270,8 @@ def check_keras_file(source: ModelArtifact, written: PathLike, *,
         out = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
         got = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
     except Exception as err:  # noqa: BLE001
-        return SourceCheck("Keras 3 only", note=f"not checked against the source: Keras 3 "
-                                                f"cannot run the output ({_first_line(err)})")
+        return SourceCheck("Keras 3 only", note=f"not checked against the source: the output "
+                                                f"cannot run ({_first_line(err)})")
     try:
         want = reference.predict(inputs)
     except _NoReference as err:
@@ -281,3 +281,32 @@ def check_keras_file(source: ModelArtifact, written: PathLike, *,
                                                 f"{reference.label} fails ({_first_line(err)})")
     names = [str(getattr(t, "name", i)) for i, t in enumerate(model.outputs)]
     return compare(reference, got, want, names)
+
+
+def _load_keras3(keras: Any, target: Path) -> Any:
+    if target.is_file() and not target.name.endswith((".keras", ".h5", ".hdf5")):
+        scratch = Path(tempfile.mkdtemp(prefix="modeltool-"))
+        try:
+            os.symlink(target.resolve(), scratch / "model.keras")
+            return keras.models.load_model(scratch / "model.keras", compile=False,
+                                           safe_mode=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return keras.models.load_model(target, compile=False, safe_mode=True)
+
+
+def _keras3_reference(source: ModelArtifact) -> SourceReference:
+    """Keras 3 on the source (for a Keras 3 source written for Keras 2)."""
+    from . import model_from_artifact
+
+    try:
+        model = model_from_artifact(source)
+    except Exception as err:  # noqa: BLE001
+        return SourceReference("Keras 3 only", reason=f"Keras 3 cannot build the source "
+                                                      f"({_first_line(err)})")
+
+    def predict(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        out = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+        return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+    return SourceReference("Keras 3 on the source", predict)

@@ -47,7 +47,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         source: the input file.
         output: the output path; its name gives the kind unless ``kind`` is given.
         kind: ``keras``, ``h5``, ``k3-weights``, ``k2-weights``, ``json``, ``yaml``,
-            ``savedmodel``.
+            ``savedmodel``, ``k2-h5`` (a legacy ``.h5`` in the Keras 2 dialect, for tf_keras).
         force: replace an existing output.
         init: for an architecture-only source, build fresh weights through Keras.
         weights: a weights file to pair with an architecture-only source.
@@ -91,7 +91,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             _rebuild_or_remove(written)
             report.notes.append("Lambda layers rebuilt by Keras (safe_mode=False)")
         fresh = any(note == "weights freshly initialised by Keras" for note in artifact.notes)
-        if verify and out_kind in ("keras", "h5") and not fresh:
+        if verify and out_kind in ("keras", "h5", "k2-h5") and not fresh:
             _check_against_source(artifact, written, weights, report)
         if needs_weights:
             report.tensors = len(artifact.weights)
@@ -113,15 +113,20 @@ def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathL
     """Compare the written model with the library that wrote the source (Keras 1/2 sources)."""
     import importlib.util
 
-    if artifact.dialect not in (1, 2) or artifact.path is None or not artifact.weights:
-        return  # a Keras 3 source: nothing was migrated
+    keras2 = report.output_kind == "k2-h5"
+    if artifact.path is None or not artifact.weights or (
+            artifact.dialect not in (1, 2) and not keras2):
+        return  # a Keras 3 source written for Keras 3: nothing was migrated
     if importlib.util.find_spec("keras") is None:
         report.reference = "not checked"
         report.notes.append("not checked against the source: Keras is not installed")
         return
     from ..keras_bridge.reference import ATOL, RTOL, check_keras_file
 
-    check = check_keras_file(artifact, written, weights=weights)
+    if keras2 and importlib.util.find_spec("tf_keras") is None:
+        report.notes.append("not checked: tf_keras is not installed")
+        return
+    check = check_keras_file(artifact, written, weights=weights, keras2=keras2)
     report.reference, report.max_abs_diff = check.reference, check.max_abs
     if check.note:
         report.notes.append(check.note)
