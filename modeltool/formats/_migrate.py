@@ -177,8 +177,16 @@ def _migrate_layer(layer: dict[str, Any], entries: list[WeightEntry], keras1: bo
     if class_name == "Bidirectional" and isinstance(config.get("layer"), dict):
         half = len(entries) // 2
         backward = config.get("backward_layer") or config["layer"]
-        return (_migrate_layer(config["layer"], entries[:half], keras1, theano, notes)
-                + _migrate_layer(backward, entries[half:], keras1, theano, notes))
+        forward_entries = _migrate_layer(config["layer"], entries[:half], keras1, theano, notes)
+        backward_entries = _migrate_layer(backward, entries[half:], keras1, theano, notes)
+        if {e.name for e in forward_entries} & {e.name for e in backward_entries}:
+            # Keras 1 names (forward_lstm_1_W_i) became plain kernel/...: name them as Keras 2
+            inner = str((config["layer"].get("config") or {}).get("name") or "layer")
+            forward_entries = [replace(e, name=f"forward_{inner}/{e.name}")
+                               for e in forward_entries]
+            backward_entries = [replace(e, name=f"backward_{inner}/{e.name}")
+                                for e in backward_entries]
+        return forward_entries + backward_entries
     if class_name == "TimeDistributed" and isinstance(config.get("layer"), dict):
         return _migrate_layer(config["layer"], entries, keras1, theano, notes)
     if inner_model(layer) is not None:

@@ -62,6 +62,8 @@ _KERAS3_ONLY_ARGS: dict[str, dict[str, Any]] = {
 }
 
 _KERAS3_ONLY_INITIALIZER_ARGS = frozenset({"input_axes", "output_axes"})
+#: Keras 3 class names of initializers whose Keras 2 name differs.
+_OBJECT_RENAMES = {"OrthogonalInitializer": "Orthogonal", "IdentityInitializer": "Identity"}
 
 #: Keras 3 argument names whose Keras 2 name differs.
 _RENAMED_ARGS = {"LeakyReLU": {"negative_slope": "alpha"}}
@@ -208,7 +210,8 @@ def _plain_objects(value: Any) -> Any:
             if isinstance(inner, dict):  # Keras 3.15 initializer arguments Keras 2 lacks
                 inner = {key: item for key, item in inner.items()
                          if not (key in _KERAS3_ONLY_INITIALIZER_ARGS and item is None)}
-            return {"class_name": value["class_name"], "config": _plain_objects(inner)}
+            class_name = _OBJECT_RENAMES.get(value["class_name"], value["class_name"])
+            return {"class_name": class_name, "config": _plain_objects(inner)}
         return {key: _plain_objects(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_plain_objects(item) for item in value]

@@ -128,15 +128,15 @@ def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathL
         return
     check = check_keras_file(artifact, written, weights=weights, keras2=keras2)
     report.reference, report.max_abs_diff = check.reference, check.max_abs
-    if check.note:
+    if check.note and check.passed:
         report.notes.append(check.note)
     if not check.passed:
         written.unlink(missing_ok=True)
-        raise VerificationError(
+        problem = check.note if check.max_abs is None else (
             f"the converted model differs from {check.reference}: max abs diff "
-            f"{check.max_abs:.3g} (atol {ATOL:g}, rtol {RTOL:g})"
-            + (f"; {check.note}" if check.note else ""), path=artifact.path,
-            hint="nothing was written; --no-verify writes it anyway")
+            f"{check.max_abs:.3g} (atol {ATOL:g}, rtol {RTOL:g})")
+        raise VerificationError(problem, path=artifact.path,
+                                hint="nothing was written; --no-verify writes it anyway")
 
 
 def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:
