@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import yaml
 
-import modeltool
 from tests.conftest import FIXTURES, REALWORLD, fixture_files, realworld_rows
 
 ATOL = 1e-5
