@@ -106,11 +106,42 @@ def _model(model: dict[str, Any]) -> dict[str, Any]:
                                                    layers]}
         return {"class_name": "Sequential", "config": result_inner}
     shifted = _built_sequentials(layers)
-    converted = [_layer(layer, True, shifted) for layer in layers]
+    implicit = _implicit_masks(layers, inner)
+    converted = [_layer(layer, True, shifted) for layer in layers
+                 if str(layer.get("name")) not in implicit]
     result_inner = {"name": inner.get("name", "model"), "layers": converted,
                     "input_layers": _refs(inner.get("input_layers"), shifted),
                     "output_layers": _refs(inner.get("output_layers"), shifted)}
     return {"class_name": "Functional", "config": result_inner}
+
+
+def _implicit_masks(layers: list[Any], inner: dict[str, Any]) -> set[str]:
+    """Keras 3 records ``not_equal(tokens, 0)`` nodes that only feed ``mask=`` arguments (the
+    mask of an ``Embedding(mask_zero=True)``); Keras 2 propagates that mask by itself."""
+    candidates = {str(layer.get("name")) for layer in layers
+                  if layer.get("class_name") == "NotEqual"
+                  and str(layer.get("module") or "").startswith("keras.src.ops")
+                  and _compares_with_zero(layer)}
+    if not candidates:
+        return set()
+    used_elsewhere = {ref[0] for ref in _refs(inner.get("output_layers"), set())}
+    for layer in layers:
+        for node in layer.get("inbound_nodes") or []:
+            if not isinstance(node, dict):
+                continue
+            used_elsewhere |= {ref[0] for ref in tensor_refs(node.get("args"))}
+            for key, value in (node.get("kwargs") or {}).items():
+                if key != "mask":
+                    used_elsewhere |= {ref[0] for ref in tensor_refs(value)}
+    return candidates - used_elsewhere
+
+
+def _compares_with_zero(layer: dict[str, Any]) -> bool:
+    nodes = layer.get("inbound_nodes") or []
+    if len(nodes) != 1 or not isinstance(nodes[0], dict):
+        return False
+    args = nodes[0].get("args") or []
+    return len(args) == 2 and args[1] == 0
 
 
 def _built_sequentials(layers: list[Any]) -> set[str]:
