@@ -130,8 +130,11 @@ def _keras1_reference(artifact: ModelArtifact, weights: PathLike | None) -> Sour
 def _stored_backend(path: PathLike) -> str | None:
     import h5py
 
-    with h5py.File(path, "r") as handle:
-        value = handle.attrs.get("backend")
+    try:
+        with h5py.File(path, "r") as handle:
+            value = handle.attrs.get("backend")
+    except OSError:
+        return None
     if isinstance(value, bytes):
         value = value.decode()
     return str(value) if value else None
@@ -145,6 +148,14 @@ def _tf_keras_reference(artifact: ModelArtifact, weights: PathLike | None) -> So
                                reason=f"tf_keras is not run on a {artifact.kind} source")
     if artifact.kind == "json" and weights is None:
         return SourceReference("Keras 3 only", reason="an architecture without weights")
+    weights_file = weights if weights is not None else artifact.path
+    backend = artifact.backend if weights is None else (
+        _stored_backend(weights) if str(weights).endswith((".h5", ".hdf5")) else None)
+    if (backend or "") == "theano" or (weights_file and artifact.kind != "keras"
+                                       and _stored_backend(weights_file) == "theano"):
+        return SourceReference("Keras 3 only", reason="the weights were trained with Theano and "
+                                                      "tf_keras ignores that (Keras 2 flipped "
+                                                      "their kernels when loading them)")
     tf_keras = _optional.require("tf_keras", "checking against the source")
     path = os.fspath(artifact.path or "")
     try:
