@@ -128,13 +128,14 @@ class ConversionReport:
     tf2onnx_version: str = ""
     notes: list[str] = field(default_factory=list)
     #: The check against the library that wrote the source file ("tf_keras 2.21.0 on the
-    #: original file", numpy Keras 1 formulas, or "Keras 3 only"); its rows are in ``checks``.
+    #: original file", numpy Keras 1 formulas, or "Keras 3 only"), and its rows.
     source_reference: str = ""
+    source_checks: list[OutputCheck] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """True when every output matched (vacuously true without verification)."""
-        return all(check.ok for check in self.checks)
+        return all(check.ok for check in [*self.checks, *self.source_checks])
 
     @property
     def speedup(self) -> float | None:
@@ -1215,7 +1216,7 @@ def _verify_source(path: Path, source: _Source, shapes: list[Dims], report: Conv
                    source_path: Path | None, weights: PathLike | None,
                    enabled: bool) -> OutputCheck | None:
     """onnxruntime against the library that wrote the source file (``keras_bridge.reference``),
-    on the same seeded inputs; rows are added to ``report.checks`` as ``<output> vs source``."""
+    on the same seeded inputs; its rows go to ``report.source_checks``."""
     from ..keras_bridge.reference import reference_for_file
 
     reference = reference_for_file(source_path, weights) if enabled and source_path else None
@@ -1237,9 +1238,9 @@ def _verify_source(path: Path, source: _Source, shapes: list[Dims], report: Conv
         with _quiet_tf():
             want = reference.predict(feeds)
         for name, onnx_value, source_value in zip(source.output_names, got, want):
-            check = _compare(f"{name} vs source", batch, np.asarray(onnx_value),
-                             np.asarray(source_value), report.atol, report.rtol)
-            report.checks.append(check)
+            check = _compare(name, batch, np.asarray(onnx_value), np.asarray(source_value),
+                             report.atol, report.rtol)
+            report.source_checks.append(check)
             if not check.ok and failure is None:
                 failure = check
     return failure

@@ -108,19 +108,23 @@ def conversion_table(report: ConversionReport) -> RenderableType:
     parts: list[RenderableType] = [_fields(rows)]
     if report.verified:
         parts.append(checks_table(report))
+        if report.source_checks:
+            parts.append(checks_table(report, source=True))
     else:
         parts.append(Text("not verified (--no-verify)"))
     return Group(*parts)
 
 
-def checks_table(report: ConversionReport) -> Table:
-    """Per output and batch: max abs and rel difference against the source, and the verdict."""
+def checks_table(report: ConversionReport, *, source: bool = False) -> Table:
+    """Per output and batch: max abs and rel difference against the source, and the verdict
+    (``source``: against the library that wrote the source file)."""
+    against = report.source_reference if source else report.reference
     table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-                  title=f"ONNX vs {report.reference} (atol {report.atol:g}, "
+                  title=f"ONNX vs {against} (atol {report.atol:g}, "
                         f"rtol {report.rtol:g})")
     for column in ("output", "batch", "max abs diff", "max rel diff", "ok"):
         table.add_column(column, justify="left" if column == "output" else "right")
-    for check in report.checks:
+    for check in (report.source_checks if source else report.checks):
         table.add_row(Text(check.output), Text(str(check.batch)), Text(f"{check.max_abs:.3g}"),
                       Text(f"{check.max_rel:.3g}"),
                       Text("ok" if check.ok else (check.problem or "FAILED")))
@@ -132,7 +136,9 @@ def conversion_dict(report: ConversionReport) -> dict[str, Any]:
     verification = None
     if report.verified:
         verification = {"reference": report.reference,
-                        "source_reference": report.source_reference, "atol": report.atol,
+                        "source_reference": report.source_reference,
+                        "source_checks": [asdict(check) for check in report.source_checks],
+                        "atol": report.atol,
                         "rtol": report.rtol, "passed": report.passed,
                         "checks": [asdict(check) for check in report.checks]}
     latency = None
