@@ -62,10 +62,7 @@ def _realworld_cases() -> list[Case]:
             if row["keras_version"].startswith("3"):
                 cases.append(Case(name, r / name, None, "keras3"))
             else:
-                cases.append(Case(name, r / name, None, "none", xfail=(
-                    "no reference runs the original: tf_keras 2.21 and Keras 3.15 both refuse "
-                    "this tf.keras 2.13 .keras (weights stored under the layers' creation "
-                    "names)")))
+                cases.append(Case(name, r / name, None, "tf_keras_zip"))
     pairs = [("pplonski__keras2cpp__my_nn_arch.json", "pplonski__keras2cpp__my_nn_weights.h5",
               None, True),
              ("tsudalab__ChemTS__model.json", "tsudalab__ChemTS__model.h5", None, False),
@@ -160,6 +157,8 @@ def _reference(case: Case, tmp_path: Path) -> tuple[Predict, Path | None]:
         weights = tmp_path / "weights.h5"
         model.save_weights(weights)
         return _live(model), weights
+    if case.family == "tf_keras_zip":
+        return _live(_tf_keras_213_archive(case.source)), None
     if case.family == "keras3":
         import keras
 
@@ -181,6 +180,38 @@ def _reference(case: Case, tmp_path: Path) -> tuple[Predict, Path | None]:
     # README, and computes a true convolution in keras_model.cc).
     theano = '"dim_ordering": "th"' in str(config_text)
     return keras1_model(config_text, weights_path, theano=theano).predict, case.weights
+
+
+def _tf_keras_213_archive(path: Path) -> Any:
+    """tf_keras on a tf.keras 2.13 ``.keras`` archive, which tf_keras 2.21's loader refuses:
+    the model built from its ``config.json``, each layer's variables read from
+    ``model.weights.h5`` where tf.keras 2.13 put them. Its saver named a layer's group after
+    its class (snake case) with a counter that advanced twice per layer with weights (each is
+    listed as ``layer_with_weights-k`` and ``layer-i``): the k-th Conv2D is ``conv2d_{2k}``."""
+    import io
+    import re
+    import zipfile
+
+    import tf_keras
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+        data = archive.read("model.weights.h5")
+    model = tf_keras.models.model_from_config({"class_name": config["class_name"],
+                                               "config": config["config"]})
+    with h5py.File(io.BytesIO(data), "r") as handle:
+        root = handle["_layer_checkpoint_dependencies"]
+        counts: dict[str, int] = {}
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(
+                r"(.)([A-Z][a-z0-9]+)", r"\1_\2", type(layer).__name__)).lower()
+            k = counts.get(snake, 0)
+            counts[snake] = k + 1
+            group = root[snake if k == 0 else f"{snake}_{2 * k}"]["vars"]
+            layer.set_weights([np.asarray(group[str(i)]) for i in range(len(group))])
+    return model
 
 
 def _random_keras1_weights(config: dict[str, Any], path: Path) -> Path:
