@@ -27,6 +27,13 @@ _ACTIVATION_KEYS = ("activation", "recurrent_activation", "inner_activation")
 _FLATTENS = ("Flatten",)
 
 
+#: Keras 3 classes whose constructor takes no ``**kwargs``, with the Keras 1/2 arguments it
+#: lacks and the value that makes dropping one harmless (None: any value; these layers have no
+#: weights and are identities at inference).
+_FIXED_SIGNATURE: dict[str, dict[str, Any]] = {
+    f"SpatialDropout{n}D": {"trainable": None, "noise_shape": None} for n in (1, 2, 3)}
+
+
 def is_legacy_hard_sigmoid(value: Any) -> bool:
     """True for a config value that names the Keras 1/2 ``hard_sigmoid``."""
     if value == "hard_sigmoid":
@@ -49,6 +56,11 @@ def keep_meaning(class_name: str, config: dict[str, Any], name: Any, notes: list
                          "clip(0.2x + 0.5, 0, 1); kept as modeltool>legacy_hard_sigmoid "
                          f"(Keras 3's hard_sigmoid, relu6(x + 3) / 6, differs by up to "
                          f"{HARD_SIGMOID_GAP:.3f})")
+    if class_name in _FIXED_SIGNATURE:
+        # Keras 3 spells out these constructors (no **kwargs): tf.keras's base arguments fail.
+        for key, harmless in _FIXED_SIGNATURE[class_name].items():
+            if key in config and (harmless is None or config[key] in (harmless, None)):
+                config.pop(key)
     if class_name in _FLATTENS and not config.get("data_format"):
         # Keras 1 and Keras 2.0 flattened in memory order; Keras 3 would follow keras.json.
         config["data_format"] = "channels_last"
