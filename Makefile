@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lint test test-zoo fixtures clean
+.PHONY: setup demo lint test test-zoo test-fidelity fixtures clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,9 @@ test: lint
 
 test-zoo: $(STAMP)
 	$(PY) -m pytest -q -m zoo
+
+test-fidelity: $(STAMP)
+	$(PY) -m pytest -q -m fidelity
 
 fixtures: $(STAMP)
 	$(PY) fixtures/generate.py

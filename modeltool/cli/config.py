@@ -33,9 +33,14 @@ def config_command(file: str, output: str | None, fmt: str | None, force: bool) 
             if artifact.config is None:
                 api.config(file)  # raises the one-line explanation
             written = write_artifact(artifact, output, fmt, force=force)
+            for note in artifact.notes:
+                _console.info(f"changed: {note}")
         _console.info(f"wrote {written}")
         return
     data = api.config(file)
+    with api.open(file) as artifact:  # the changes made to read it as Keras 3, on stderr
+        for note in artifact.notes:
+            _console.info(f"changed: {note}")
     if fmt == "yaml":
         _console.out.file.write(yaml.safe_dump(data, sort_keys=False))
     else:

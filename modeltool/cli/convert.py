@@ -25,11 +25,13 @@ from . import _console
 @click.option("--unsafe-lambda", is_flag=True,
               help="Have Keras rebuild Lambda layers (runs code from the file: trusted files "
                    "only).")
+@click.option("--no-verify", is_flag=True,
+              help="Do not compare the output with the library that wrote a Keras 1/2 source.")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def convert_command(source: str, output: str, kind: str | None, weights: str | None,
-                    init: bool, allow_missing_layers: bool, unsafe_lambda: bool, force: bool,
-                    as_json: bool) -> None:
+                    init: bool, allow_missing_layers: bool, unsafe_lambda: bool, no_verify: bool,
+                    force: bool, as_json: bool) -> None:
     """Convert SOURCE to another kind: .h5, .keras, .weights.h5, Keras 2 weights, JSON, YAML,
     SavedModel. Keras 1/2 configs are rewritten for Keras 3 and every change is listed.
 
@@ -41,7 +43,8 @@ def convert_command(source: str, output: str, kind: str | None, weights: str | N
       modeltool convert arch.json --weights w.h5 -o model.keras
     """
     report = api.convert(source, output, kind, force=force, init=init, weights=weights,
-                         allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda)
+                         allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda,
+                         verify=not no_verify)
     if as_json:
         _console.print_json(report.__dict__)
         return

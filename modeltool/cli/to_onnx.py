@@ -45,6 +45,9 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
               help="Fix open dims of an input: the dims after the batch dim (or all of them); "
                    "? keeps one open. Repeatable.")
 @click.option("--no-verify", is_flag=True, help="Skip the onnxruntime-against-Keras check.")
+@click.option("--no-source-check", is_flag=True,
+              help="Check against Keras 3 only, not against the library that wrote a Keras 1/2 "
+                   "FILE (tf_keras, or the numpy Keras 1 reference).")
 @click.option("--atol", type=float, default=1e-4, show_default=True,
               help="Absolute tolerance of the check.")
 @click.option("--rtol", type=float, default=1e-3, show_default=True,
@@ -58,7 +61,8 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema 1).")
 @click.pass_context
 def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | None, batch: str,
-                    input_shapes: tuple[str, ...], no_verify: bool, atol: float, rtol: float,
+                    input_shapes: tuple[str, ...], no_verify: bool, no_source_check: bool,
+                    atol: float, rtol: float,
                     optimize: bool, keep_failed: bool, weights: str | None, force: bool,
                     as_json: bool) -> None:
     """Convert FILE (.keras, .h5 of any Keras generation, SavedModel, or JSON/YAML with
@@ -81,7 +85,8 @@ def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | Non
         report = onnx_export.to_onnx(
             file, output, opset=opset, batch=_batch(batch), input_shapes=shapes or None,
             verify=not no_verify, atol=atol, rtol=rtol, optimize=optimize,
-            keep_failed=keep_failed, weights=weights, force=force, progress=progress)
+            keep_failed=keep_failed, weights=weights, force=force, progress=progress,
+            verify_source=not no_source_check)
     if as_json:
         _console.print_json(conversion_dict(report))
         return

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from ..artifact import ModelArtifact
 from ..errors import InputNotFoundError, ModelToolError, UnknownFormatError, UnsupportedError
-from . import _h5, config_json, config_yaml, hdf5_legacy, hdf5_v3, keras_archive, savedmodel
+from . import (
+    _h5,
+    config_json,
+    config_yaml,
+    hdf5_keras2,
+    hdf5_legacy,
+    hdf5_v3,
+    keras_archive,
+    savedmodel,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ FORMATS: dict[str, Format] = {f.kind: f for f in (
            config_yaml.write_config_yaml, True, False),
     Format("savedmodel", "TF SavedModel directory", (), savedmodel.read_savedmodel,
            savedmodel.write_savedmodel, True, True),
+    Format("k2-h5", "Keras 2 (tf.keras / tf_keras) legacy HDF5 full model", (),
+           hdf5_legacy.read_hdf5_legacy, hdf5_keras2.write_hdf5_keras2, True, True),
 )}
 
 _SNIFFERS = (keras_archive.sniff_kind, hdf5_legacy.sniff_kind, hdf5_v3.sniff_kind,

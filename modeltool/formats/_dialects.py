@@ -19,6 +19,7 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
+from ._fidelity import keep_meaning
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
 
 JSON = Any
@@ -396,6 +397,7 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
                 config.pop(key, None)
         _rename_args(class_name, config, name, notes)
         _drop_removed_args(class_name, config, name, notes)
+        keep_meaning(class_name, config, name, notes)
     _canonical_nested_objects(config)
     _canonical_dtype(config, notes)
     if class_name == "InputLayer":

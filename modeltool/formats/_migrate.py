@@ -177,8 +177,16 @@ def _migrate_layer(layer: dict[str, Any], entries: list[WeightEntry], keras1: bo
     if class_name == "Bidirectional" and isinstance(config.get("layer"), dict):
         half = len(entries) // 2
         backward = config.get("backward_layer") or config["layer"]
-        return (_migrate_layer(config["layer"], entries[:half], keras1, theano, notes)
-                + _migrate_layer(backward, entries[half:], keras1, theano, notes))
+        forward_entries = _migrate_layer(config["layer"], entries[:half], keras1, theano, notes)
+        backward_entries = _migrate_layer(backward, entries[half:], keras1, theano, notes)
+        if {e.name for e in forward_entries} & {e.name for e in backward_entries}:
+            # Keras 1 names (forward_lstm_1_W_i) became plain kernel/...: name them as Keras 2
+            inner = str((config["layer"].get("config") or {}).get("name") or "layer")
+            forward_entries = [replace(e, name=f"forward_{inner}/{e.name}")
+                               for e in forward_entries]
+            backward_entries = [replace(e, name=f"backward_{inner}/{e.name}")
+                                for e in backward_entries]
+        return forward_entries + backward_entries
     if class_name == "TimeDistributed" and isinstance(config.get("layer"), dict):
         return _migrate_layer(config["layer"], entries, keras1, theano, notes)
     if inner_model(layer) is not None:
@@ -210,11 +218,9 @@ def migrate_weights(artifact: ModelArtifact, *, weights_version: str | None,
     if artifact.config is None or not artifact.weights:
         return
     keras1 = needs_keras1_migration(artifact, weights_version)
-    theano = weights_backend == "theano"
-    if keras1 and weights_backend is None and _uses_th_ordering(artifact):
-        theano = True
-        artifact.notes.append("no backend recorded and the Keras 1 config uses 'th' dimension "
-                              "ordering: assumed trained with Theano")
+    theano = assume_theano(keras1, weights_backend, artifact.source_config or artifact.config)
+    if theano and weights_backend is None:
+        artifact.notes.append(THEANO_ASSUMED)
     by_name = {layer_name(layer): layer for layer in layer_configs(artifact.config)}
     for name, entries in list(artifact.weights.layers.items()):
         layer = by_name.get(name)
@@ -223,14 +229,32 @@ def migrate_weights(artifact: ModelArtifact, *, weights_version: str | None,
                                                            artifact.notes)
 
 
-def _uses_th_ordering(artifact: ModelArtifact) -> bool:
+THEANO_ASSUMED = ("no backend recorded and the Keras 1 config uses 'th' dimension ordering: "
+                  "assumed trained with Theano")
+
+
+def assume_theano(keras1: bool, backend: str | None, config: Any) -> bool:
+    """Whether weights were trained with Theano: the file says so, or a Keras 1 file says
+    nothing and its architecture orders dimensions Theano's way (``th`` / channels_first).
+
+    Every route that migrates weights (a full file, ``convert --weights``, ``load-weights``)
+    decides with this one rule, so the same weights are migrated the same way.
+    """
+    if backend:
+        return backend == "theano"
+    return keras1 and _uses_th_ordering(config)
+
+
+def _uses_th_ordering(config: Any) -> bool:
     def walk(value: Any) -> bool:
         if isinstance(value, dict):
             if value.get("dim_ordering") == "th" or value.get("image_dim_ordering") == "th":
+                return True
+            if value.get("data_format") == "channels_first":
                 return True
             return any(walk(item) for item in value.values())
         if isinstance(value, list):
             return any(walk(item) for item in value)
         return False
 
-    return walk(artifact.source_config)
+    return walk(config)

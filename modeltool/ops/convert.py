@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..artifact import ModelArtifact
-from ..errors import CorruptFileError, InputNotFoundError, UnsupportedError, UnsupportedLayerError
+from ..errors import (
+    CorruptFileError,
+    InputNotFoundError,
+    UnsupportedError,
+    UnsupportedLayerError,
+    VerificationError,
+)
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
 
 PathLike = str | os.PathLike[str]
@@ -24,11 +30,16 @@ class ConvertReport:
     notes: list[str] = field(default_factory=list)
     tensors: int = 0
     bytes: int = 0
+    #: What the written model was checked against ("tf_keras 2.21.0 on the original file",
+    #: "Keras 3 only", ...), and the largest difference found (None: not compared).
+    reference: str = ""
+    max_abs_diff: float | None = None
 
 
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             force: bool = False, init: bool = False, weights: PathLike | None = None,
-            allow_missing_layers: bool = False, unsafe_lambda: bool = False) -> ConvertReport:
+            allow_missing_layers: bool = False, unsafe_lambda: bool = False,
+            verify: bool = True) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -36,7 +47,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         source: the input file.
         output: the output path; its name gives the kind unless ``kind`` is given.
         kind: ``keras``, ``h5``, ``k3-weights``, ``k2-weights``, ``json``, ``yaml``,
-            ``savedmodel``.
+            ``savedmodel``, ``k2-h5`` (a legacy ``.h5`` in the Keras 2 dialect, for tf_keras).
         force: replace an existing output.
         init: for an architecture-only source, build fresh weights through Keras.
         weights: a weights file to pair with an architecture-only source.
@@ -45,6 +56,10 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         unsafe_lambda: after writing a ``.keras``/``.h5``, have Keras rebuild its Lambda layers
             (``safe_mode=False``: unmarshals code from the file); the output is removed if it
             cannot.
+        verify: for a Keras 1/2 source written as ``keras`` or ``h5``, load the output with
+            Keras 3 and compare its predictions with the library that wrote the source
+            (tf_keras, or modeltool's numpy Keras 1 reference); a difference removes the
+            output and raises VerificationError.
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
@@ -82,6 +97,9 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         if unsafe_lambda and out_kind in ("keras", "h5") and _has_lambda(artifact):
             _rebuild_or_remove(written)
             report.notes.append("Lambda layers rebuilt by Keras (safe_mode=False)")
+        fresh = any(note == "weights freshly initialised by Keras" for note in artifact.notes)
+        if verify and out_kind in ("keras", "h5", "k2-h5") and not fresh:
+            _check_against_source(artifact, written, weights, report)
         if needs_weights:
             report.tensors = len(artifact.weights)
             report.bytes = artifact.weights.total_bytes
@@ -98,7 +116,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
 
 
 #: Kinds stored as HDF5: an ``.h5`` name fits any of them.
-_HDF5_KINDS = frozenset({"h5", "k2-weights", "k3-weights"})
+_HDF5_KINDS = frozenset({"h5", "k2-h5", "k2-weights", "k3-weights"})
 
 
 def refuse_kind_conflict(output: PathLike, kind: str | None) -> None:
@@ -112,6 +130,37 @@ def refuse_kind_conflict(output: PathLike, kind: str | None) -> None:
         return
     raise UnsupportedError(f"the name says {named} but --to says {kind}", path=output,
                            hint="rename the output or drop --to")
+
+
+def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathLike | None,
+                          report: ConvertReport) -> None:
+    """Compare the written model with the library that wrote the source (Keras 1/2 sources)."""
+    import importlib.util
+
+    keras2 = report.output_kind == "k2-h5"
+    if artifact.path is None or not artifact.weights or (
+            artifact.dialect not in (1, 2) and not keras2):
+        return  # a Keras 3 source written for Keras 3: nothing was migrated
+    if importlib.util.find_spec("keras") is None:
+        report.reference = "not checked"
+        report.notes.append("not checked against the source: Keras is not installed")
+        return
+    from ..keras_bridge.reference import ATOL, RTOL, check_keras_file
+
+    if keras2 and importlib.util.find_spec("tf_keras") is None:
+        report.notes.append("not checked: tf_keras is not installed")
+        return
+    check = check_keras_file(artifact, written, weights=weights, keras2=keras2)
+    report.reference, report.max_abs_diff = check.reference, check.max_abs
+    if check.note and check.passed:
+        report.notes.append(check.note)
+    if not check.passed:
+        written.unlink(missing_ok=True)
+        problem = check.note if check.max_abs is None else (
+            f"the converted model differs from {check.reference}: max abs diff "
+            f"{check.max_abs:.3g} (atol {ATOL:g}, rtol {RTOL:g})")
+        raise VerificationError(problem, path=artifact.path,
+                                hint="nothing was written; --no-verify writes it anyway")
 
 
 def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:

@@ -127,11 +127,15 @@ class ConversionReport:
     reference: str = "Keras"
     tf2onnx_version: str = ""
     notes: list[str] = field(default_factory=list)
+    #: The check against the library that wrote the source file ("tf_keras 2.21.0 on the
+    #: original file", numpy Keras 1 formulas, or "Keras 3 only"), and its rows.
+    source_reference: str = ""
+    source_checks: list[OutputCheck] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """True when every output matched (vacuously true without verification)."""
-        return all(check.ok for check in self.checks)
+        return all(check.ok for check in [*self.checks, *self.source_checks])
 
     @property
     def speedup(self) -> float | None:
@@ -186,7 +190,8 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
             verify: bool = True, atol: float = 1e-4, rtol: float = 1e-3,
             optimize: bool = False, keep_failed: bool = False,
             weights: PathLike | None = None, force: bool = False,
-            progress: Callable[[str], None] | None = None) -> ConversionReport:
+            progress: Callable[[str], None] | None = None,
+            verify_source: bool = True) -> ConversionReport:
     """Convert a Keras model (any file kind, or a live ``keras.Model``) to ONNX and verify it.
 
     The ONNX graph has exactly the Keras inputs, with the Keras input names and dtypes, and the
@@ -210,6 +215,9 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
         weights: a weights file for an architecture-only ``path_or_model``.
         force: replace an existing ``out``.
         progress: called with a short description of each stage (for a progress display).
+        verify_source: with ``verify``, also compare onnxruntime with the library that wrote
+            a Keras 1/2 source file (tf_keras on the original file, or the numpy Keras 1
+            reference); the report says which (``source_reference``).
 
     Returns:
         A ConversionReport: opset, op histogram, node count, file size, times, the per-output
@@ -273,6 +281,9 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
             started = time.perf_counter()
             stage("verifying against " + source.reference)
             failure = _verify(tmp, source, function, shapes, report, stage)
+            if failure is None:
+                failure = _verify_source(tmp, source, shapes, report, source_path, weights,
+                                         verify_source)
             report.verification_seconds = time.perf_counter() - started
             if failure is not None and not keep_failed:
                 raise _verification_error(source, failure, report, kept=False)
@@ -1219,6 +1230,40 @@ def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
         tensors = [tf.constant(feed) for feed in feeds]
         with _quiet_tf():
             report.keras_latency_ms = _median_ms(lambda: reference(*tensors))
+    return failure
+
+
+def _verify_source(path: Path, source: _Source, shapes: list[Dims], report: ConversionReport,
+                   source_path: Path | None, weights: PathLike | None,
+                   enabled: bool) -> OutputCheck | None:
+    """onnxruntime against the library that wrote the source file (``keras_bridge.reference``),
+    on the same seeded inputs; its rows go to ``report.source_checks``."""
+    from ..keras_bridge.reference import reference_for_file
+
+    reference = reference_for_file(source_path, weights) if enabled and source_path else None
+    if reference is None or reference.predict is None:
+        why = reference.reason if reference is not None else (
+            "turned off" if source_path else "a live model has no source file")
+        report.source_reference = "Keras 3 only"
+        report.notes.append(f"checked against Keras 3 only: {why}")
+        return None
+    report.source_reference = reference.label
+    ort = _optional.require("onnxruntime", "verifying the ONNX model")
+    session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    failure = None
+    for batch in _batches(shapes):
+        feeds = _sample_feeds(source, shapes, batch)
+        if reference.keras1_inputs_from_one:
+            feeds = [np.maximum(f, 1) if f.dtype.kind in "iu" else f for f in feeds]
+        got = session.run(source.output_names, dict(zip(source.input_names, feeds)))
+        with _quiet_tf():
+            want = reference.predict(feeds)
+        for name, onnx_value, source_value in zip(source.output_names, got, want):
+            check = _compare(name, batch, np.asarray(onnx_value), np.asarray(source_value),
+                             report.atol, report.rtol)
+            report.source_checks.append(check)
+            if not check.ok and failure is None:
+                failure = check
     return failure
 
 

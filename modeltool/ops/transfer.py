@@ -354,6 +354,7 @@ def plan_by_name(target: ModelArtifact, source: ModelArtifact,
                 path=source_path, hint="make the --map rules pick one of them")
         feeds[new] = old
     keras1 = _is_keras1(source)
+    theano = _source_theano(source, target, keras1, notes)
     layers: list[LayerPlan] = []
     used: set[str] = set()
     for name in target_names:
@@ -371,7 +372,7 @@ def plan_by_name(target: ModelArtifact, source: ModelArtifact,
             continue
         used.add(source_name)
         layers.append(_plan_layer(name, source_name, cfg, class_name, t_entries, s_entries,
-                                  source, keras1, notes))
+                                  source, keras1, notes, theano))
     unused = [n for n in source_names if n not in used and source.weights.layer(n)]
     renamed = {old: new for old, new in renames.items() if old != new}
     return TransferPlan(layers, unused, renamed, notes)
@@ -396,16 +397,19 @@ def _is_keras1(source: ModelArtifact) -> bool:
 def _plan_layer(name: str, source_name: str, cfg: dict[str, Any] | None,
                 class_name: str | None, t_entries: list[WeightEntry],
                 s_entries: list[WeightEntry], source: ModelArtifact, keras1: bool,
-                notes: list[str]) -> LayerPlan:
+                notes: list[str], theano: bool = False) -> LayerPlan:
     if cfg is not None and inner_model(cfg) is not None:
         s_entries, t_entries = _nested_order(cfg, name, t_entries, s_entries, source)
     note = None
-    if not _fits(t_entries, s_entries) and cfg is not None:
-        migrated, how = _migrated(cfg, s_entries, source, keras1)
-        if _fits(t_entries, migrated):
+    if cfg is not None:
+        # Legacy weights go through the same migration whatever the route (convert --weights
+        # reads them with formats._migrate too); a layout that already fits is kept only when
+        # the migrated one does not (a Keras 2 file that recorded no version).
+        migrated, how = _migrated(cfg, s_entries, source, keras1, theano)
+        if how and _fits(t_entries, migrated):
             s_entries = migrated
             notes.extend(how)
-        else:
+        elif not _fits(t_entries, s_entries):
             note = _gru_hint(cfg, t_entries, s_entries)
     plan = LayerPlan(name, source_name, LOADED, class_name, len(t_entries), len(s_entries),
                      note=note)
@@ -466,8 +470,22 @@ def _nested_order(cfg: dict[str, Any], name: str, t_entries: list[WeightEntry],
     return [s_entries[i] for i in ranked], t_entries
 
 
+def _source_theano(source: ModelArtifact, target: ModelArtifact, keras1: bool,
+                   notes: list[str]) -> bool:
+    """Whether a weights-only legacy source was trained with Theano (``formats._migrate``'s
+    rule, applied to the target's architecture since the source has none)."""
+    if source.config is not None or source.kind not in _LEGACY_KINDS:
+        return False
+    from ..formats._migrate import THEANO_ASSUMED, assume_theano
+
+    theano = assume_theano(keras1, source.backend, target.source_config or target.config)
+    if theano and not source.backend:
+        notes.append(THEANO_ASSUMED)
+    return theano
+
+
 def _migrated(cfg: dict[str, Any], entries: list[WeightEntry], source: ModelArtifact,
-              keras1: bool) -> tuple[list[WeightEntry], list[str]]:
+              keras1: bool, theano: bool = False) -> tuple[list[WeightEntry], list[str]]:
     """A weights-only legacy source's layer in the Keras 2/3 layout, read as if it belonged to
     the target layer (``formats._migrate``: Keras 1 per-gate RNN weights, channels-first and
     Theano kernels, cuDNN RNNs). Files with an architecture were migrated by their reader."""
@@ -475,7 +493,7 @@ def _migrated(cfg: dict[str, Any], entries: list[WeightEntry], source: ModelArti
         return entries, []
     from ..formats._migrate import migrate_layer
 
-    return migrate_layer(cfg, list(entries), keras1=keras1, theano=source.backend == "theano")
+    return migrate_layer(cfg, list(entries), keras1=keras1, theano=theano)
 
 
 def _gru_hint(cfg: dict[str, Any], t_entries: list[WeightEntry],

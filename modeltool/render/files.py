@@ -58,6 +58,9 @@ def convert_lines(report: ConvertReport) -> list[str]:
     if report.tensors:
         lines.append(f"{report.tensors} weight tensors, {human_bytes(report.bytes)}")
     lines += [f"  changed: {note}" for note in report.notes]
+    if report.max_abs_diff is not None:
+        lines.append(f"checked against {report.reference}: max abs diff "
+                     f"{report.max_abs_diff:.3g}")
     return lines
 
 

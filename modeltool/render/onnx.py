@@ -102,23 +102,29 @@ def conversion_table(report: ConversionReport) -> RenderableType:
                      f"onnxruntime {_ms(report.onnx_latency_ms)}, {report.reference} "
                      f"(tf.function) {_ms(report.keras_latency_ms)}"
                      + (f", {speedup:.1f}x" if speedup else "")))
+    if report.source_reference:
+        rows.append(("source check", report.source_reference))
     rows += [("note", note) for note in report.notes]
     parts: list[RenderableType] = [_fields(rows)]
     if report.verified:
         parts.append(checks_table(report))
+        if report.source_checks:
+            parts.append(checks_table(report, source=True))
     else:
         parts.append(Text("not verified (--no-verify)"))
     return Group(*parts)
 
 
-def checks_table(report: ConversionReport) -> Table:
-    """Per output and batch: max abs and rel difference against the source, and the verdict."""
+def checks_table(report: ConversionReport, *, source: bool = False) -> Table:
+    """Per output and batch: max abs and rel difference against the source, and the verdict
+    (``source``: against the library that wrote the source file)."""
+    against = report.source_reference if source else report.reference
     table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-                  title=f"ONNX vs {report.reference} (atol {report.atol:g}, "
+                  title=f"ONNX vs {against} (atol {report.atol:g}, "
                         f"rtol {report.rtol:g})")
     for column in ("output", "batch", "max abs diff", "max rel diff", "ok"):
         table.add_column(column, justify="left" if column == "output" else "right")
-    for check in report.checks:
+    for check in (report.source_checks if source else report.checks):
         table.add_row(Text(check.output), Text(str(check.batch)), Text(f"{check.max_abs:.3g}"),
                       Text(f"{check.max_rel:.3g}"),
                       Text("ok" if check.ok else (check.problem or "FAILED")))
@@ -129,7 +135,10 @@ def conversion_dict(report: ConversionReport) -> dict[str, Any]:
     """The ``to-onnx --json`` payload (schema 1)."""
     verification = None
     if report.verified:
-        verification = {"reference": report.reference, "atol": report.atol,
+        verification = {"reference": report.reference,
+                        "source_reference": report.source_reference,
+                        "source_checks": [asdict(check) for check in report.source_checks],
+                        "atol": report.atol,
                         "rtol": report.rtol, "passed": report.passed,
                         "checks": [asdict(check) for check in report.checks]}
     latency = None

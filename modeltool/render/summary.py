@@ -187,6 +187,10 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
     parts.append(_totals(summary))
     for note in summary.notes:
         parts.append(Text(f"Note: {note}"))
+    if summary.migration_notes:
+        parts.append(Text(f"Read as Keras 3 with {len(summary.migration_notes)} change(s) "
+                          "(the same ones `modeltool convert` makes):"))
+        parts += [Text(f"  {note}") for note in summary.migration_notes]
     return Group(*parts)
 
 
