@@ -20,6 +20,7 @@ from typing import Any
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
+from ._node_states import has_tensor_kwargs, split_initial_states, with_placeholder_shapes
 
 JSON = Any
 
@@ -94,6 +95,9 @@ _REMOVED_ARGS: dict[str, dict[str, Any]] = {
     "GRU": {"time_major": None},
     "SimpleRNN": {"time_major": None},
     "Bidirectional": {"time_major": None},
+    "ConvLSTM1D": {"time_major": None},
+    "ConvLSTM2D": {"time_major": None},
+    "ConvLSTM3D": {"time_major": None},
     "BatchNormalization": {"fused": None, "renorm": False, "renorm_clipping": None,
                            "renorm_momentum": None, "virtual_batch_size": None,
                            "adjustment": None, "mode": 0},
@@ -436,6 +440,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     if with_nodes:
         result["name"] = name
         result["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path, names)
+        if dialect < 3:
+            split_initial_states(result, notes)
     return result
 
 
@@ -720,6 +726,8 @@ def _loadable_node(node: Any, functional: frozenset[str]) -> Any:
 
     if shapes_known(node.get("args")) and shapes_known(node.get("kwargs")):
         return node
+    if has_tensor_kwargs(node):
+        return with_placeholder_shapes(node)
     kwargs = node.get("kwargs") or {}
     return [[layer, index - 1 if layer in functional and index > 0 else index, tensor, kwargs]
             for layer, index, tensor in tensor_refs(node.get("args"))]
