@@ -127,3 +127,101 @@ def test_encoder_decoder_json_with_weights_file(seq2seq_h5: tuple[Path, Any], tf
     model.save_weights(tmp_path / "w.h5")
     modeltool.convert(tmp_path / "arch.json", tmp_path / "s2s.keras", weights=tmp_path / "w.h5")
     _keras3_matches(keras, tmp_path / "s2s.keras", x, expected)
+
+
+# --- to_yaml() files with Python tags that only hold data ----------------------------------
+
+def _tf_keras_yaml(tf_keras: Any, model: Any) -> str:
+    """What tf.keras' ``to_yaml()`` (TF 2.0-2.5) wrote: ``yaml.dump`` of the model's config,
+    with tuples and TensorFlow ListWrappers as Python tags."""
+    import yaml
+
+    config = model.get_config()
+    for entry in config["layers"]:
+        if entry["class_name"] == "BatchNormalization":
+            # TF 2.0-2.3 returned the tracked attribute itself, a ListWrapper.
+            entry["config"]["axis"] = model.get_layer(entry["config"]["name"]).axis
+    text = yaml.dump({"class_name": type(model).__name__, "config": config,
+                      "keras_version": "2.4.0", "backend": "tensorflow"})
+    assert "!!python/tuple" in text and "ListWrapper" in text
+    # Keras under Python 2 tagged its unicode strings.
+    return text.replace("name: dense", "name: !!python/unicode dense").replace(
+        "padding: same", "padding: !!python/str same")
+
+
+def test_yaml_python_data_tags_are_read_as_data(tf_keras: Any, keras: Any,
+                                                tmp_path: Path) -> None:
+    tf_keras.utils.set_random_seed(7)
+    layers = tf_keras.layers
+    model = tf_keras.Sequential([
+        layers.Conv2D(4, (3, 3), padding="same", input_shape=(6, 6, 2)),
+        layers.BatchNormalization(axis=[3]),
+        layers.Flatten(), layers.Dense(3, name="dense_out")])
+    x = _inputs(model)
+    model(x[0])
+    bn = model.layers[1]
+    bn.moving_mean.assign(np.linspace(-1, 1, 4).astype("float32"))
+    bn.moving_variance.assign(np.linspace(0.5, 2, 4).astype("float32"))
+    text = _tf_keras_yaml(tf_keras, model)
+    assert "!!python/unicode" in text and "!!python/str" in text
+    (tmp_path / "model.yaml").write_text(text)
+    model.save_weights(tmp_path / "weights.h5")
+    modeltool.convert(tmp_path / "model.yaml", tmp_path / "model.keras",
+                      weights=tmp_path / "weights.h5")
+    _keras3_matches(keras, tmp_path / "model.keras", x, model.predict(x, verbose=0))
+
+
+def test_yaml_data_tags_import_nothing(tmp_path: Path) -> None:
+    from tests.conftest import run_fresh
+
+    text = ("class_name: Sequential\nconfig:\n  name: !!python/unicode 'seq'\n  layers:\n"
+            "  - class_name: BatchNormalization\n    config:\n"
+            "      axis: !!python/object/apply:tensorflow.python.training.tracking."
+            "data_structures.ListWrapper\n      - - 1\n"
+            "      batch_input_shape: !!python/tuple [null, 3]\n"
+            "      name: !!python/str bn\n")
+    (tmp_path / "m.yaml").write_text(text)
+    lines, heavy = run_fresh(
+        "import modeltool, json\n"
+        f"c = modeltool.config({str(tmp_path / 'm.yaml')!r})\n"
+        "print(json.dumps(c['config']['layers'][1]['config']['axis']))\n"
+        "print(c['config']['name'])")
+    assert lines == ["1", "seq"]
+    assert heavy == []
+
+
+@pytest.mark.parametrize("tag", [
+    "!!python/object/apply:os.system ['true']",
+    "!!python/object/new:tensorflow.python.training.tracking.data_structures.ListWrapper\n"
+    "    state: {a: 1}\n    args: [[1]]",
+    "!!python/object/apply:tensorflow.python.training.tracking.data_structures.Other [[1]]",
+    "!!python/name:os.system",
+    "!!python/module:os",
+])
+def test_yaml_constructing_tags_stay_refused(tag: str, tmp_path: Path) -> None:
+    from modeltool.errors import ModelToolError
+
+    path = tmp_path / "m.yaml"
+    path.write_text("class_name: Sequential\nconfig:\n  name: seq\n  layers:\n"
+                    f"  - class_name: Dense\n    config:\n      units: {tag}\n")
+    with pytest.raises(ModelToolError, match="Python object tag"):
+        modeltool.open(path)
+
+
+@pytest.mark.realworld
+def test_realworld_keras21_yaml_builds_in_keras3(realworld: Path, keras: Any,
+                                                 tmp_path: Path) -> None:
+    import yaml
+
+    source = realworld / "HackBinghamtonArchives__CNN-Demo__model.yaml"
+    modeltool.convert(source, tmp_path / "cnn.keras", init=True)
+    model = keras.models.load_model(tmp_path / "cnn.keras", compile=False)
+    # The file's own layer list, read with PyYAML's full loader (tuples as tuples): the same
+    # classes, units and kernel sizes reach Keras 3.
+    raw = yaml.load(source.read_text(), Loader=yaml.FullLoader)  # noqa: S506 - test oracle
+    stored = [(layer["class_name"], layer["config"].get("units"),
+               tuple(layer["config"].get("kernel_size") or ()))
+               for layer in raw["config"]]
+    built = [(type(layer).__name__, getattr(layer, "units", None),
+              tuple(getattr(layer, "kernel_size", ()) or ())) for layer in model.layers]
+    assert built == stored
