@@ -20,7 +20,8 @@ from typing import Any
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
-from ._node_states import has_tensor_kwargs, split_initial_states, with_placeholder_shapes
+from ._node_states import needs_dict_form, split_initial_states, with_placeholder_shapes
+from ._tf_ops import TF_OP_CLASSES, rewrite_tf_op_layer, tf_op_reason
 
 JSON = Any
 
@@ -370,6 +371,10 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
         raise CorruptFileError("a layer entry has no class_name", path=path)
     class_name = layer["class_name"]
+    if class_name in TF_OP_CLASSES and dialect < 3 and with_nodes:
+        rewritten = rewrite_tf_op_layer(layer, names or set(), notes)
+        if rewritten is not None:
+            return rewritten
     if class_name in MODEL_CLASSES:
         nested = _canonical_model(layer, notes, path, dialect)
         nested["name"] = layer.get("name") or layer.get("config", {}).get("name")
@@ -494,6 +499,8 @@ def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
             return
         if class_name == "Lambda":
             found.append((path, class_name, "a Lambda layer carries Python code"))
+        elif class_name in TF_OP_CLASSES:
+            found.append((path, class_name, tf_op_reason(layer)))
         elif class_name not in KERAS3_LAYER_CLASSES:
             found.append((path, class_name, f"class {class_name} does not exist in Keras 3"))
         if isinstance(inner, dict):
@@ -726,7 +733,7 @@ def _loadable_node(node: Any, functional: frozenset[str]) -> Any:
 
     if shapes_known(node.get("args")) and shapes_known(node.get("kwargs")):
         return node
-    if has_tensor_kwargs(node):
+    if needs_dict_form(node):
         return with_placeholder_shapes(node)
     kwargs = node.get("kwargs") or {}
     return [[layer, index - 1 if layer in functional and index > 0 else index, tensor, kwargs]

@@ -62,18 +62,26 @@ def split_initial_states(layer: dict[str, Any], notes: list[str]) -> None:
                  "states stored as extra inputs (Keras 2) passed as initial_state")
 
 
-def has_tensor_kwargs(node: dict[str, Any]) -> bool:
-    """True when a canonical node passes a tensor by keyword (``initial_state``)."""
-    def walk(value: Any) -> bool:
+def needs_dict_form(node: dict[str, Any]) -> bool:
+    """True when a canonical node cannot be written in Keras' list form: it passes a tensor by
+    keyword (``initial_state``), several positional arguments or a constant (operation nodes:
+    ``multiply(x, y)``, ``x * 2``); the list form calls the layer with one argument."""
+    def has_tensor(value: Any) -> bool:
         if _is_tensor(value):
             return True
         if isinstance(value, dict):
-            return any(walk(v) for v in value.values())
+            return any(has_tensor(v) for v in value.values())
         if isinstance(value, (list, tuple)):
-            return any(walk(v) for v in value)
+            return any(has_tensor(v) for v in value)
         return False
 
-    return walk(node.get("kwargs"))
+    def only_tensors(value: Any) -> bool:
+        if isinstance(value, list):
+            return all(only_tensors(v) for v in value)
+        return _is_tensor(value)
+
+    args = node.get("args") or []
+    return has_tensor(node.get("kwargs")) or len(args) > 1 or not only_tensors(args)
 
 
 def with_placeholder_shapes(node: dict[str, Any]) -> dict[str, Any]:

@@ -93,20 +93,25 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
 def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:
     """Refuse to write a Keras model file Keras 3 could not build, unless asked to."""
     from ..formats._dialects import foreign_layers
+    from ..formats._tf_ops import TF_OP_CLASSES
 
     if kind not in ("keras", "h5", "savedmodel"):
         return
-    missing = [(path, cls) for path, cls, _ in foreign_layers(artifact.config) if cls != "Lambda"]
+    found = [(path, cls, reason) for path, cls, reason in foreign_layers(artifact.config)
+             if cls != "Lambda"]
+    missing = [(path, cls) for path, cls, _ in found]
     if not missing:
         return
     if allow_missing and kind != "savedmodel":
         artifact.notes.append("written with layers Keras 3 lacks (load with custom_objects): "
                               + ", ".join(f"{p} ({c})" for p, c in missing))
         return
-    path, cls = missing[0]
+    path, cls, reason = found[0]
     more = f" ({len(missing) - 1} more layers like it)" if len(missing) > 1 else ""
+    problem = f"layer {path!r}: {reason}" if cls in TF_OP_CLASSES else \
+        f"layer {path!r} has class {cls}, which does not exist in Keras 3"
     raise UnsupportedLayerError(
-        f"layer {path!r} has class {cls}, which does not exist in Keras 3{more}",
+        f"{problem}{more}",
         path=artifact.path,
         hint="its config is kept as data; pass --allow-missing-layers to write the rest anyway")
 

@@ -225,3 +225,176 @@ def test_realworld_keras21_yaml_builds_in_keras3(realworld: Path, keras: Any,
     built = [(type(layer).__name__, getattr(layer, "units", None),
               tuple(getattr(layer, "kernel_size", ()) or ())) for layer in model.layers]
     assert built == stored
+
+
+# --- tf.keras TF-op layers -----------------------------------------------------------------
+
+def _tf_calls(tf: Any, y: Any) -> list[Any]:
+    """The common TF ops a tf.keras functional model records as TF-op layers."""
+    positive = tf.abs(y) + 1.0
+    return [tf.nn.relu6(y), y + 1.0, y * y, y - 2.0, y / 3.0, 2.0 * y, 1.0 - y,
+            tf.reduce_mean(y, axis=1, keepdims=True), tf.reduce_sum(y, axis=[1, 2]),
+            tf.reshape(y, (-1, 6)), tf.transpose(y, perm=[0, 2, 1]), tf.concat([y, y], axis=-1),
+            tf.matmul(y, y, transpose_b=True), tf.sigmoid(y), tf.tanh(y), tf.square(y),
+            tf.sqrt(positive), tf.math.rsqrt(positive), tf.pow(y, 2.0), tf.maximum(y, 0.1),
+            tf.minimum(y, y * 0.5), tf.cast(y, tf.float16), tf.expand_dims(y, 1),
+            tf.squeeze(tf.expand_dims(y, 1), axis=1), y[:, 0:1, ::2], y[:, 0],
+            tf.pad(y, [[0, 0], [1, 1], [0, 0]]), tf.nn.relu(y), tf.exp(y), tf.math.log(positive)]
+
+
+def test_tf_op_lambda_layers_predict_as_tf_keras(tf_keras: Any, keras: Any,
+                                                 tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    tf_keras.utils.set_random_seed(8)
+    x = tf_keras.Input((2, 3), name="x")
+    model = tf_keras.Model(x, _tf_calls(tf, tf_keras.layers.Dense(3)(x)))
+    model.save(tmp_path / "tfop.h5")
+    report = modeltool.convert(tmp_path / "tfop.h5", tmp_path / "tfop.keras")
+    assert sum("became keras.ops" in note for note in report.notes) >= 30
+    data = _inputs(model)
+    _keras3_matches(keras, tmp_path / "tfop.keras", data, model.predict(data, verbose=0))
+
+
+def _tensorflow_op_layer(name: str, op: str, inputs: list[str], attr: dict[str, Any],
+                         constants: dict[str, Any], inbound: list[list[Any]]) -> dict[str, Any]:
+    """A ``TensorFlowOpLayer`` entry as TF 2.0-2.3 wrote it (node_def in protobuf-JSON form)."""
+    return {"class_name": "TensorFlowOpLayer", "name": f"tf_op_layer_{name}",
+            "config": {"name": name, "trainable": True, "dtype": "float32",
+                       "node_def": {"name": name, "op": op, "input": inputs, "attr": attr},
+                       "constants": constants},
+            "inbound_nodes": [[[*ref, {}] for ref in inbound]]}
+
+
+def test_tensorflow_op_layers_predict_as_tf_keras(tf_keras: Any, keras: Any,
+                                                  tmp_path: Path) -> None:
+    """TF 2.0-2.3 recorded raw TF ops as ``TensorFlowOpLayer``; no installable library writes
+    them now, so the config is written by hand; the reference is tf_keras running the same TF
+    calls on the same weights."""
+    import json
+
+    import tensorflow as tf
+
+    tf_keras.utils.set_random_seed(9)
+    x = tf_keras.Input((2, 3), name="x")
+    dense = tf_keras.layers.Dense(3, name="dense")
+    y = dense(x)
+    relu6 = tf.nn.relu6(y)
+    calls = [relu6, y + relu6, y * 2.0, y - relu6, y / 4.0, tf.reduce_mean(y, axis=1),
+             tf.reduce_sum(y, axis=-1, keepdims=True), tf.reshape(y, (-1, 6)),
+             tf.transpose(y, perm=[0, 2, 1]), tf.concat([y, relu6], axis=-1),
+             tf.linalg.matmul(y, y, transpose_b=True), tf.sigmoid(y), tf.tanh(y),
+             tf.square(y), tf.sqrt(relu6), tf.math.rsqrt(relu6 + 1.0), tf.pow(y, 3.0),
+             tf.maximum(y, relu6), tf.minimum(y, 0.25), tf.cast(y, tf.float16),
+             tf.expand_dims(y, 1), tf.squeeze(tf.reduce_mean(y, axis=1, keepdims=True), [1]),
+             y[:, 1, 0:2], tf.pad(y, [[0, 0], [0, 2], [1, 0]])]
+    model = tf_keras.Model(x, calls)
+    model.save_weights(tmp_path / "w.h5")
+    data = _inputs(model)
+    expected = model.predict(data, verbose=0)
+
+    f32 = {"T": {"type": "DT_FLOAT"}}
+    ops: list[tuple[str, str, list[str], dict[str, Any], dict[str, Any], list[str]]] = [
+        # (name, op, node_def inputs, attr, constants, tensor inputs)
+        ("Relu6", "Relu6", ["dense/BiasAdd"], f32, {}, ["dense"]),
+        ("AddV2", "AddV2", ["dense/BiasAdd", "Relu6"], f32, {}, ["dense", "Relu6"]),
+        ("Mul", "Mul", ["dense/BiasAdd", "Mul/y"], f32, {"1": 2.0}, ["dense"]),
+        ("Sub", "Sub", ["dense/BiasAdd", "Relu6"], f32, {}, ["dense", "Relu6"]),
+        ("RealDiv", "RealDiv", ["dense/BiasAdd", "RealDiv/y"], f32, {"1": 4.0}, ["dense"]),
+        ("Mean", "Mean", ["dense/BiasAdd", "Mean/reduction_indices"],
+         {**f32, "keep_dims": {"b": False}}, {"1": 1}, ["dense"]),
+        ("Sum", "Sum", ["dense/BiasAdd", "Sum/reduction_indices"],
+         {**f32, "keep_dims": {"b": True}}, {"1": -1}, ["dense"]),
+        ("Reshape", "Reshape", ["dense/BiasAdd", "Reshape/shape"], f32, {"1": [-1, 6]},
+         ["dense"]),
+        ("Transpose", "Transpose", ["dense/BiasAdd", "Transpose/perm"], f32,
+         {"1": [0, 2, 1]}, ["dense"]),
+        ("concat", "ConcatV2", ["dense/BiasAdd", "Relu6", "concat/axis"],
+         {**f32, "N": {"i": "2"}}, {"2": -1}, ["dense", "Relu6"]),
+        ("MatMul", "BatchMatMulV2", ["dense/BiasAdd", "dense/BiasAdd"],
+         {**f32, "adj_x": {"b": False}, "adj_y": {"b": True}}, {}, ["dense", "dense"]),
+        ("Sigmoid", "Sigmoid", ["dense/BiasAdd"], f32, {}, ["dense"]),
+        ("Tanh", "Tanh", ["dense/BiasAdd"], f32, {}, ["dense"]),
+        ("Square", "Square", ["dense/BiasAdd"], f32, {}, ["dense"]),
+        ("Sqrt", "Sqrt", ["Relu6"], f32, {}, ["Relu6"]),
+        ("add_one", "AddV2", ["Relu6", "add_one/y"], f32, {"1": 1.0}, ["Relu6"]),
+        ("Rsqrt", "Rsqrt", ["add_one"], f32, {}, ["add_one"]),
+        ("Pow", "Pow", ["dense/BiasAdd", "Pow/y"], f32, {"1": 3.0}, ["dense"]),
+        ("Maximum", "Maximum", ["dense/BiasAdd", "Relu6"], f32, {}, ["dense", "Relu6"]),
+        ("Minimum", "Minimum", ["dense/BiasAdd", "Minimum/y"], f32, {"1": 0.25}, ["dense"]),
+        ("Cast", "Cast", ["dense/BiasAdd"],
+         {"SrcT": {"type": "DT_FLOAT"}, "DstT": {"type": "DT_HALF"}}, {}, ["dense"]),
+        ("ExpandDims", "ExpandDims", ["dense/BiasAdd", "ExpandDims/dim"], f32, {"1": 1},
+         ["dense"]),
+        ("Mean_1", "Mean", ["dense/BiasAdd", "Mean_1/reduction_indices"],
+         {**f32, "keep_dims": {"b": True}}, {"1": [1]}, ["dense"]),
+        ("Squeeze", "Squeeze", ["Mean_1"], {**f32, "squeeze_dims": {"list": {"i": ["1"]}}},
+         {}, ["Mean_1"]),
+        ("strided_slice", "StridedSlice", ["dense/BiasAdd", "b", "e", "s"],
+         {**f32, "begin_mask": {"i": "1"}, "end_mask": {"i": "1"},
+          "shrink_axis_mask": {"i": "2"}}, {"1": [0, 1, 0], "2": [0, 2, 2], "3": [1, 1, 1]},
+         ["dense"]),
+        ("Pad", "Pad", ["dense/BiasAdd", "Pad/paddings"], f32,
+         {"1": [[0, 0], [0, 2], [1, 0]]}, ["dense"]),
+    ]
+    layers: list[dict[str, Any]] = [
+        {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 2, 3], "dtype": "float32", "name": "x"}},
+        {"class_name": "Dense", "name": "dense", "inbound_nodes": [[["x", 0, 0, {}]]],
+         "config": {"name": "dense", "units": 3, "activation": "linear", "use_bias": True}}]
+    for name, op, node_inputs, attr, constants, tensors in ops:
+        inbound = [[f"tf_op_layer_{t}" if t != "dense" else t, 0, 0] for t in tensors]
+        layers.append(_tensorflow_op_layer(name, op, node_inputs, attr, constants, inbound))
+    outputs = ["Relu6", "AddV2", "Mul", "Sub", "RealDiv", "Mean", "Sum", "Reshape", "Transpose",
+               "concat", "MatMul", "Sigmoid", "Tanh", "Square", "Sqrt", "Rsqrt", "Pow",
+               "Maximum", "Minimum", "Cast", "ExpandDims", "Squeeze", "strided_slice", "Pad"]
+    arch = {"class_name": "Functional", "keras_version": "2.3.0", "backend": "tensorflow",
+            "config": {"name": "tf23", "layers": layers, "input_layers": [["x", 0, 0]],
+                       "output_layers": [[f"tf_op_layer_{n}", 0, 0] for n in outputs]}}
+    (tmp_path / "tf23.json").write_text(json.dumps(arch))
+    report = modeltool.convert(tmp_path / "tf23.json", tmp_path / "tf23.keras",
+                               weights=tmp_path / "w.h5")
+    assert not [note for note in report.notes if "no Keras 3 rewrite" in note]
+    _keras3_matches(keras, tmp_path / "tf23.keras", data, expected)
+
+
+def test_unsupported_tf_op_is_named_in_one_line(cli: Any, tmp_path: Path) -> None:
+    import json
+
+    from modeltool.cli import main
+
+    layers = [{"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+               "config": {"batch_input_shape": [None, 3], "dtype": "float32", "name": "x"}},
+              _tensorflow_op_layer("Cumsum", "Cumsum", ["x", "Cumsum/axis"],
+                                   {"T": {"type": "DT_FLOAT"}}, {"1": 1}, [["x", 0, 0]])]
+    arch = {"class_name": "Model", "keras_version": "2.2.4-tf", "backend": "tensorflow",
+            "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]],
+                       "output_layers": [["tf_op_layer_Cumsum", 0, 0]]}}
+    (tmp_path / "m.json").write_text(json.dumps(arch))
+    out = tmp_path / "m.keras"
+    result = cli.invoke(main, ["convert", str(tmp_path / "m.json"), "-o", str(out), "--init"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "tf_op_layer_Cumsum" in result.stderr and "'Cumsum'" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.realworld
+def test_realworld_tensorflow_op_layer_model_predicts_as_tf_keras(
+        realworld: Path, tf_keras: Any, keras: Any, tmp_path: Path) -> None:
+    """Cats-VS-Dogs (tf.keras 2.4 JSON with TensorFlowOpLayer Relu6): tf_keras still builds it;
+    both get the same seeded weights."""
+    source = realworld / "Adeel-Intizar__Cats-VS-Dogs__model.json"
+    reference = tf_keras.models.model_from_json(source.read_text())
+    report = modeltool.convert(source, tmp_path / "cats.keras", init=True)
+    assert any("op 'Relu6' became keras.ops Relu6" in note for note in report.notes)
+    model = keras.models.load_model(tmp_path / "cats.keras", compile=False)
+    rng = np.random.default_rng(10)
+    values = [rng.random(w.shape, dtype=np.float32) + 0.5 if "variance" in w.name
+              else rng.standard_normal(w.shape).astype("float32") * 0.1
+              for w in reference.weights]
+    reference.set_weights(values)
+    model.set_weights(values)
+    x = rng.random((2, *reference.input_shape[1:]), dtype=np.float32) * 255
+    np.testing.assert_allclose(np.asarray(model(x, training=False)),
+                               reference.predict(x, verbose=0), atol=1e-5)
