@@ -428,15 +428,20 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         notes.append(f"layer {name!r}: GRU without reset_after is the old GRU: "
                      "reset_after=False set")
     module = layer.get("module")
+    registered = layer.get("registered_name")
     if not module:
         # Keras' legacy writers drop the module; graph operations need theirs back.
         is_op = class_name not in KERAS3_LAYER_CLASSES and class_name in KERAS3_OP_MODULES
         module = KERAS3_OP_MODULES[class_name] if is_op else "keras.layers"
+        if class_name not in KERAS3_LAYER_CLASSES and not is_op:
+            # A custom class: no module (Keras finds it among the user's custom objects by
+            # its registered name), never keras.layers, where it does not exist.
+            module, registered = None, registered or class_name
     result: dict[str, Any] = {
         "module": module,
         "class_name": class_name,
         "config": config,
-        "registered_name": layer.get("registered_name"),
+        "registered_name": registered,
     }
     if "build_config" in layer:
         result["build_config"] = layer["build_config"]

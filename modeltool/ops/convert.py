@@ -9,6 +9,7 @@ from pathlib import Path
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, InputNotFoundError, UnsupportedError, UnsupportedLayerError
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
+from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
 
@@ -28,7 +29,8 @@ class ConvertReport:
 
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             force: bool = False, init: bool = False, weights: PathLike | None = None,
-            allow_missing_layers: bool = False, unsafe_lambda: bool = False) -> ConvertReport:
+            allow_missing_layers: bool = False, unsafe_lambda: bool = False,
+            custom_objects: CustomObjects = None) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -45,10 +47,23 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         unsafe_lambda: after writing a ``.keras``/``.h5``, have Keras rebuild its Lambda layers
             (``safe_mode=False``: unmarshals code from the file); the output is removed if it
             cannot.
+        custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map providing
+            the custom layers and functions the model uses, as Keras' ``custom_objects``.
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
+        >>> modeltool.convert("custom.h5", "new.keras",  # doctest: +SKIP
+        ...                   custom_objects="my_layers.py")
     """
+    with custom_scope(custom_objects) as provided:
+        return _convert(source, output, kind, force=force, init=init, weights=weights,
+                        allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda,
+                        provided=provided)
+
+
+def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: bool, init: bool,
+             weights: PathLike | None, allow_missing_layers: bool, unsafe_lambda: bool,
+             provided: set[str]) -> ConvertReport:
     from ..formats import kind_from_extension
 
     out_kind = kind or kind_from_extension(output)
@@ -58,7 +73,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
     with open_artifact(source) as artifact:
         if weights is not None:
             artifact = attach_weights(artifact, weights)
-        _check_buildable(artifact, out_kind, allow_missing_layers)
+        _check_buildable(artifact, out_kind, allow_missing_layers, provided)
         _check_weights_fit(artifact, out_kind)
         needs_weights = FORMATS[out_kind].holds_weights
         if needs_weights and not artifact.weights and artifact.config is not None:
@@ -90,7 +105,8 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         return report
 
 
-def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:
+def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool,
+                     provided: set[str] | None = None) -> None:
     """Refuse to write a Keras model file Keras 3 could not build, unless asked to."""
     from ..formats._dialects import foreign_layers
     from ..formats._tf_ops import TF_OP_CLASSES
@@ -98,7 +114,7 @@ def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) ->
     if kind not in ("keras", "h5", "savedmodel"):
         return
     found = [(path, cls, reason) for path, cls, reason in foreign_layers(artifact.config)
-             if cls != "Lambda"]
+             if cls != "Lambda" and cls not in (provided or set())]
     missing = [(path, cls) for path, cls, _ in found]
     if not missing:
         return

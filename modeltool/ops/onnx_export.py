@@ -55,6 +55,7 @@ from ..errors import (
 )
 from ..formats.onnx_file import OnnxTensor, op_histogram, tensor_info
 from ..io import atomic_path, check_output
+from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
 Dims = tuple[int | None, ...]
@@ -168,7 +169,8 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
             verify: bool = True, atol: float = 1e-4, rtol: float = 1e-3,
             optimize: bool = False, keep_failed: bool = False,
             weights: PathLike | None = None, force: bool = False,
-            progress: Callable[[str], None] | None = None) -> ConversionReport:
+            progress: Callable[[str], None] | None = None,
+            custom_objects: CustomObjects = None) -> ConversionReport:
     """Convert a Keras model (any file kind, or a live ``keras.Model``) to ONNX and verify it.
 
     The ONNX graph has exactly the Keras inputs, with the Keras input names and dtypes, and the
@@ -192,6 +194,8 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
         weights: a weights file for an architecture-only ``path_or_model``.
         force: replace an existing ``out``.
         progress: called with a short description of each stage (for a progress display).
+        custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map with the
+            model's custom layers and functions, as Keras' ``custom_objects``.
 
     Returns:
         A ConversionReport: opset, op histogram, node count, file size, times, the per-output
@@ -217,7 +221,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     opset = _resolve_opset(opset)
     started = time.perf_counter()
     stage("loading the model")
-    with _quiet_tf():
+    with _quiet_tf(), custom_scope(custom_objects):
         source = _load(path_or_model, weights)
     load_seconds = time.perf_counter() - started
     shapes = _signature_shapes(source, batch, input_shapes)
