@@ -19,6 +19,7 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
+from ._keras1_classes import expand_maxout, simple_class
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
 from ._node_states import needs_dict_form, split_initial_states, with_placeholder_shapes
 from ._tf_ops import TF_OP_CLASSES, rewrite_tf_op_layer, tf_op_reason
@@ -213,8 +214,10 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
             notes.append("Sequential config stored as a bare list (Keras 1/2.0): wrapped")
         if not isinstance(inner, dict):
             raise CorruptFileError("Sequential config is neither a list nor a dict", path=path)
-        layers = _explicit_input_layer(_as_list(inner.get("layers"), "layers", path), inner,
-                                       notes, path)
+        layers = _as_list(inner.get("layers"), "layers", path)
+        if dialect < 3:
+            layers = expand_maxout(layers, False, inner, notes)
+        layers = _explicit_input_layer(layers, inner, notes, path)
         inner["layers"] = [_canonical_layer(layer, notes, path, dialect, with_nodes=False)
                            for layer in layers]
         _canonical_dtype(inner, notes)
@@ -224,6 +227,8 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
         if not isinstance(inner, dict):
             raise CorruptFileError("Functional model config is not a dict", path=path)
         raw_layers = _as_list(inner.get("layers"), "layers", path)
+        if dialect < 3:
+            raw_layers = expand_maxout(raw_layers, True, inner, notes)
         shifted = _sequentials_with_builtin_node(raw_layers) if dialect == 2 else set()
         names = {str(layer.get("name")) for layer in raw_layers if isinstance(layer, dict)}
         inner["layers"] = [_canonical_layer(layer, notes, path, dialect, with_nodes=True,
@@ -387,6 +392,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     if not isinstance(config, dict):
         raise CorruptFileError(f"config of layer {layer.get('name')!r} is not a dict", path=path)
     name = layer.get("name") or config.get("name")
+    if dialect < 3:
+        class_name = simple_class(class_name, config, name, notes)
     if class_name in _CLASS_RENAMES:
         new = _CLASS_RENAMES[class_name]
         notes.append(f"layer {name!r}: class {class_name} renamed {new}")

@@ -398,3 +398,78 @@ def test_realworld_tensorflow_op_layer_model_predicts_as_tf_keras(
     x = rng.random((2, *reference.input_shape[1:]), dtype=np.float32) * 255
     np.testing.assert_allclose(np.asarray(model(x, training=False)),
                                reference.predict(x, verbose=0), atol=1e-5)
+
+
+# --- classes Keras 1 shipped ---------------------------------------------------------------
+
+def test_keras1_timedistributeddense_maxout_thresholded_relu(keras: Any, tmp_path: Path) -> None:
+    """Written as Keras 1.2 wrote them (no library can today); the reference is the Keras 1
+    maths in numpy: TimeDistributedDense x.W + b per step, MaxoutDense max_k(x.W[k] + b[k]),
+    ThresholdedReLU x * (x > theta)."""
+    from tests.formats.test_migrate import _keras1_file
+
+    rng = np.random.default_rng(12)
+    w1, b1 = rng.standard_normal((3, 2)).astype("f4"), rng.standard_normal(2).astype("f4")
+    w2 = rng.standard_normal((4, 8, 5)).astype("f4")
+    b2 = rng.standard_normal((4, 5)).astype("f4")
+    layers = [
+        {"class_name": "TimeDistributedDense", "config": {
+            "name": "timedistributeddense_1", "output_dim": 2, "init": "glorot_uniform",
+            "activation": "linear", "bias": True, "input_dim": 3, "input_length": 4,
+            "batch_input_shape": [None, 4, 3], "input_dtype": "float32"}},
+        {"class_name": "Flatten", "config": {"name": "flatten_1", "trainable": True}},
+        {"class_name": "MaxoutDense", "config": {
+            "name": "maxoutdense_1", "output_dim": 5, "nb_feature": 4, "init": "glorot_uniform",
+            "bias": True, "input_dim": None, "W_regularizer": None, "b_regularizer": None}},
+        {"class_name": "ThresholdedReLU", "config": {"name": "thresholdedrelu_1",
+                                                     "theta": 0.3}}]
+    source = _keras1_file(tmp_path / "k1.h5", layers, {
+        "timedistributeddense_1": [("timedistributeddense_1_W", w1),
+                                   ("timedistributeddense_1_b", b1)],
+        "maxoutdense_1": [("maxoutdense_1_W", w2), ("maxoutdense_1_b", b2)]}, backend=None)
+    report = modeltool.convert(source, tmp_path / "k3.keras")
+    assert any("MaxoutDense" in note for note in report.notes)
+    x = rng.standard_normal((3, 4, 3)).astype("f4")
+    flat = (x @ w1 + b1).reshape(3, 8)
+    maxout = np.max(np.einsum("ab,kbc->akc", flat, w2) + b2, axis=1)
+    expected = maxout * (maxout > 0.3)
+    _keras3_matches(keras, tmp_path / "k3.keras", [x], expected)
+
+
+@pytest.mark.parametrize("mode", ["concat", "sum", "mul", "ave", "max", "dot"])
+def test_keras1_merge_modes(mode: str, keras: Any, tmp_path: Path) -> None:
+    import json
+
+    def input_layer(name: str) -> dict[str, Any]:
+        return {"class_name": "InputLayer", "name": name, "inbound_nodes": [],
+                "config": {"batch_input_shape": [None, 3], "input_dtype": "float32",
+                           "sparse": False, "name": name}}
+
+    merge = {"class_name": "Merge", "name": "merge_1",
+             "config": {"name": "merge_1", "mode": mode, "concat_axis": -1, "dot_axes": -1,
+                        "mode_type": "raw", "output_shape": None, "output_shape_type": "raw",
+                        "output_mask": None, "output_mask_type": "raw", "arguments": {}},
+             "inbound_nodes": [[["a", 0, 0], ["b", 0, 0]]]}
+    arch = {"class_name": "Model", "keras_version": "1.2.2",
+            "config": {"name": "m", "layers": [input_layer("a"), input_layer("b"), merge],
+                       "input_layers": [["a", 0, 0], ["b", 0, 0]],
+                       "output_layers": [["merge_1", 0, 0]]}}
+    (tmp_path / "k1.json").write_text(json.dumps(arch))
+    modeltool.convert(tmp_path / "k1.json", tmp_path / "k3.keras", init=True)
+    rng = np.random.default_rng(13)
+    a, b = rng.standard_normal((2, 4, 3)).astype("f4")
+    expected = {"concat": np.concatenate([a, b], -1), "sum": a + b, "mul": a * b,
+                "ave": (a + b) / 2, "max": np.maximum(a, b),
+                "dot": np.sum(a * b, -1, keepdims=True)}[mode]
+    _keras3_matches(keras, tmp_path / "k3.keras", [a, b], expected)
+
+
+def test_keras1_layers_without_keras3_equivalent_are_named(tmp_path: Path) -> None:
+    from modeltool.errors import UnsupportedLayerError
+    from tests.formats.test_migrate import _keras1_file
+
+    layers = [{"class_name": "Highway", "config": {"name": "highway_1", "activation": "relu",
+                                                   "batch_input_shape": [None, 3]}}]
+    source = _keras1_file(tmp_path / "k1.h5", layers, {}, backend=None)
+    with pytest.raises(UnsupportedLayerError, match="highway_1.*Highway"):
+        modeltool.convert(source, tmp_path / "k3.keras")
