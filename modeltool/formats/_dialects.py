@@ -21,7 +21,12 @@ from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
 from ._keras1_classes import expand_maxout, simple_class
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
-from ._node_states import needs_dict_form, split_initial_states, with_placeholder_shapes
+from ._node_states import (
+    called_like_op,
+    needs_dict_form,
+    split_initial_states,
+    with_placeholder_shapes,
+)
 from ._tf_ops import TF_OP_CLASSES, rewrite_tf_op_layer, tf_op_reason
 
 JSON = Any
@@ -438,7 +443,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     registered = layer.get("registered_name")
     if not module:
         # Keras' legacy writers drop the module; graph operations need theirs back.
-        is_op = class_name not in KERAS3_LAYER_CLASSES and class_name in KERAS3_OP_MODULES
+        is_op = class_name in KERAS3_OP_MODULES and (class_name not in KERAS3_LAYER_CLASSES
+                                                     or called_like_op(layer))
         module = KERAS3_OP_MODULES[class_name] if is_op else "keras.layers"
         if class_name not in KERAS3_LAYER_CLASSES and not is_op:
             # A custom class: no module (Keras finds it among the user's custom objects by

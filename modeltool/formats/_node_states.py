@@ -108,3 +108,11 @@ def with_placeholder_shapes(node: dict[str, Any]) -> dict[str, Any]:
     fill(result.get("args"))
     fill(result.get("kwargs"))
     return result
+
+
+def called_like_op(layer: dict[str, Any]) -> bool:
+    """True when a layer entry without a module (Keras 3's legacy ``.h5``) is an operation
+    sharing a layer's class name (``x + y`` records ``Add``): it was called with several
+    positional arguments, where the merge layer takes one list."""
+    return any(isinstance(node, dict) and len(node.get("args") or []) > 1
+               for node in layer.get("inbound_nodes") or [])

@@ -473,3 +473,33 @@ def test_keras1_layers_without_keras3_equivalent_are_named(tmp_path: Path) -> No
     source = _keras1_file(tmp_path / "k1.h5", layers, {}, backend=None)
     with pytest.raises(UnsupportedLayerError, match="highway_1.*Highway"):
         modeltool.convert(source, tmp_path / "k3.keras")
+
+
+# --- Keras 3 files through every writer ----------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["keras", "h5", "savedmodel"])
+def test_keras3_multi_head_attention_through_every_writer(kind: str, keras: Any,
+                                                          tmp_path: Path) -> None:
+    """MultiHeadAttention keeps its weights in query/key/value/output sublayers; the residual
+    ``a + x`` is an operation node that Keras' own legacy .h5 names like the Add layer."""
+    keras.utils.set_random_seed(14)
+    x = keras.Input((5, 8), name="x")
+    attended = keras.layers.MultiHeadAttention(2, 4)(x, x)
+    model = keras.Model(x, keras.layers.Dense(3)(keras.layers.LayerNormalization()(
+        attended + x)))
+    model.save(tmp_path / "mha.keras")
+    model.save(tmp_path / "mha_keras3.h5")
+    data = [np.random.default_rng(15).random((2, 5, 8), dtype=np.float32)]
+    expected = np.asarray(model(data[0]))
+    for source in ("mha.keras", "mha_keras3.h5"):
+        suffix = {"keras": ".keras", "h5": ".h5", "savedmodel": ""}[kind]
+        out = tmp_path / f"from_{source.replace('.', '_')}{suffix}"
+        report = modeltool.convert(tmp_path / source, out, kind)
+        assert report.tensors == 12
+        if kind == "savedmodel":
+            import tensorflow as tf
+
+            served = tf.saved_model.load(str(out))
+            np.testing.assert_allclose(np.asarray(served.serve(data[0])), expected, atol=1e-5)
+        else:
+            _keras3_matches(keras, out, data, expected, atol=1e-6)
