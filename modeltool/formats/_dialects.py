@@ -19,6 +19,7 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
+from ._application_layers import APPLICATION_LAYER_MODULES, is_application_layer
 from ._keras1_classes import expand_maxout, simple_class
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
 from ._node_states import (
@@ -446,7 +447,9 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         is_op = class_name in KERAS3_OP_MODULES and (class_name not in KERAS3_LAYER_CLASSES
                                                      or called_like_op(layer))
         module = KERAS3_OP_MODULES[class_name] if is_op else "keras.layers"
-        if class_name not in KERAS3_LAYER_CLASSES and not is_op:
+        if class_name in APPLICATION_LAYER_MODULES:
+            module, registered = APPLICATION_LAYER_MODULES[class_name], registered or class_name
+        elif class_name not in KERAS3_LAYER_CLASSES and not is_op:
             # A custom class: no module (Keras finds it among the user's custom objects by
             # its registered name), never keras.layers, where it does not exist.
             module, registered = None, registered or class_name
@@ -513,7 +516,8 @@ def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
                    or "")
         path = f"{prefix}{name}"
         module = str(layer.get("module") or "")
-        if module.startswith(("keras.src.ops", "keras.ops")):
+        if module.startswith(("keras.src.ops", "keras.ops")) \
+                or is_application_layer(class_name, module):
             return
         if class_name == "Lambda":
             found.append((path, class_name, "a Lambda layer carries Python code"))

@@ -503,3 +503,46 @@ def test_keras3_multi_head_attention_through_every_writer(kind: str, keras: Any,
             np.testing.assert_allclose(np.asarray(served.serve(data[0])), expected, atol=1e-5)
         else:
             _keras3_matches(keras, out, data, expected, atol=1e-6)
+
+
+def test_tf_keras_json_nesting_an_application_builds_in_keras3(tf_keras: Any, keras: Any,
+                                                               tmp_path: Path) -> None:
+    """Transfer learning as tf.keras users wrote it: a keras.applications Functional nested
+    in a model, published as JSON + weights."""
+    tf_keras.utils.set_random_seed(16)
+    base = tf_keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35,
+                                             include_top=False, weights=None)
+    base.trainable = False
+    x = tf_keras.Input((32, 32, 3))
+    pooled = tf_keras.layers.GlobalAveragePooling2D()(base(x, training=False))
+    model = tf_keras.Model(x, tf_keras.layers.Dense(2)(pooled))
+    (tmp_path / "arch.json").write_text(model.to_json())
+    model.save_weights(tmp_path / "w.h5")
+    data = _inputs(model)
+    modeltool.convert(tmp_path / "arch.json", tmp_path / "app.keras", weights=tmp_path / "w.h5")
+    _keras3_matches(keras, tmp_path / "app.keras", data, model.predict(data, verbose=0))
+
+
+def test_keras3_legacy_h5_with_application_layers_converts_and_exports(
+        keras: Any, tmp_path: Path) -> None:
+    """Keras 3.15 writes ConvNeXt's LayerScale into a legacy .h5 without its module and then
+    cannot load that file itself; modeltool converts and exports it."""
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+
+    keras.utils.set_random_seed(17)
+    x = keras.Input((8, 8, 4), name="x")
+    h = keras.layers.Conv2D(4, 3, padding="same")(x)
+    h = LayerScale(0.1, 4, name="layer_scale")(h)
+    h = StochasticDepth(0.1, name="drop_path")(h)
+    model = keras.Model(x, keras.layers.Add()([x, h]))
+    model.get_layer("layer_scale").gamma.assign(np.arange(1, 5, dtype="float32"))
+    model.save(tmp_path / "convnext_like.h5")
+    with pytest.raises(Exception, match="LayerScale"):
+        keras.models.load_model(tmp_path / "convnext_like.h5")  # what users meet today
+    data = [np.random.default_rng(18).random((2, 8, 8, 4), dtype=np.float32)]
+    expected = np.asarray(model(data[0], training=False))
+    modeltool.convert(tmp_path / "convnext_like.h5", tmp_path / "convnext_like.keras")
+    _keras3_matches(keras, tmp_path / "convnext_like.keras", data, expected, atol=1e-6)
+    report = modeltool.to_onnx(tmp_path / "convnext_like.h5", tmp_path / "convnext_like.onnx")
+    assert report.verified
+    _onnx_matches(tmp_path / "convnext_like.onnx", data, expected)
