@@ -546,3 +546,29 @@ def test_keras3_legacy_h5_with_application_layers_converts_and_exports(
     report = modeltool.to_onnx(tmp_path / "convnext_like.h5", tmp_path / "convnext_like.onnx")
     assert report.verified
     _onnx_matches(tmp_path / "convnext_like.onnx", data, expected)
+
+
+# --- channels_first Keras 2 models ---------------------------------------------------------
+
+def test_channels_first_unet_predicts_as_tf_keras(tf_keras: Any, keras: Any,
+                                                  tmp_path: Path) -> None:
+    """A small U-Net in channels_first (Conv2D, pooling, UpSampling2D, Conv2DTranspose,
+    ZeroPadding2D/Cropping2D, Concatenate on axis 1, Reshape + Permute to per-pixel softmax).
+    tf_keras runs channels_first on this TensorFlow CPU build, so it is the reference."""
+    layers, cf = tf_keras.layers, "channels_first"
+    tf_keras.utils.set_random_seed(19)
+    x = layers.Input((3, 16, 16))
+    c1 = layers.Conv2D(4, 3, padding="same", activation="relu", data_format=cf)(x)
+    p1 = layers.MaxPooling2D(2, data_format=cf)(c1)
+    c2 = layers.Conv2D(8, 3, padding="same", activation="relu", data_format=cf)(p1)
+    up = layers.UpSampling2D(2, data_format=cf)(c2)
+    tr = layers.Conv2DTranspose(4, 2, strides=2, data_format=cf)(c2)
+    padded = layers.Cropping2D(1, data_format=cf)(layers.ZeroPadding2D(1, data_format=cf)(tr))
+    merged = layers.Concatenate(axis=1)([up, c1, padded])
+    logits = layers.Conv2D(2, 1, data_format=cf)(merged)
+    pixels = layers.Permute((2, 1))(layers.Reshape((2, 256))(logits))
+    model = tf_keras.Model(x, layers.Activation("softmax")(pixels))
+    model.save(tmp_path / "unet.h5")
+    data = _inputs(model)
+    modeltool.convert(tmp_path / "unet.h5", tmp_path / "unet.keras")
+    _keras3_matches(keras, tmp_path / "unet.keras", data, model.predict(data, verbose=0))
