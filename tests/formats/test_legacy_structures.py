@@ -572,3 +572,38 @@ def test_channels_first_unet_predicts_as_tf_keras(tf_keras: Any, keras: Any,
     data = _inputs(model)
     modeltool.convert(tmp_path / "unet.h5", tmp_path / "unet.keras")
     _keras3_matches(keras, tmp_path / "unet.keras", data, model.predict(data, verbose=0))
+
+
+def test_keras0_json_and_weights_are_read(keras: Any, tmp_path: Path) -> None:
+    """Keras 0.x: a JSON without class_name, weights as nb_layers/layer_k/param_j (written by
+    hand as Keras 0.3 wrote them); the reference is the MLP in numpy."""
+    import json
+
+    import h5py
+
+    rng = np.random.default_rng(20)
+    w1, b1 = rng.standard_normal((6, 4)).astype("f4"), rng.standard_normal(4).astype("f4")
+    w2, b2 = rng.standard_normal((4, 3)).astype("f4"), rng.standard_normal(3).astype("f4")
+    arch = {"name": "Sequential", "class_mode": "categorical", "loss": "categorical_crossentropy",
+            "layers": [
+                {"name": "Dense", "input_dim": 6, "output_dim": 4, "init": "glorot_uniform",
+                 "activation": "linear", "W_regularizer": None, "b_regularizer": None,
+                 "activity_regularizer": None, "W_constraint": None, "b_constraint": None,
+                 "input_shape": [6], "cache_enabled": True},
+                {"name": "Activation", "activation": "tanh", "cache_enabled": True},
+                {"name": "Dropout", "p": 0.5},
+                {"name": "Dense", "input_dim": 4, "output_dim": 3, "init": "glorot_uniform",
+                 "activation": "softmax"}]}
+    (tmp_path / "k0.json").write_text(json.dumps(arch))
+    with h5py.File(tmp_path / "k0.h5", "w") as handle:
+        handle.attrs["nb_layers"] = 4
+        for index, params in enumerate([[w1, b1], [], [], [w2, b2]]):
+            group = handle.create_group(f"layer_{index}")
+            group.attrs["nb_params"] = len(params)
+            for j, value in enumerate(params):
+                group.create_dataset(f"param_{j}", data=value)
+    modeltool.convert(tmp_path / "k0.json", tmp_path / "k0.keras", weights=tmp_path / "k0.h5")
+    x = rng.standard_normal((5, 6)).astype("f4")
+    logits = np.tanh(x @ w1 + b1) @ w2 + b2
+    expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    _keras3_matches(keras, tmp_path / "k0.keras", [x], expected)
