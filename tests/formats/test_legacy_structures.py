@@ -607,3 +607,42 @@ def test_keras0_json_and_weights_are_read(keras: Any, tmp_path: Path) -> None:
     logits = np.tanh(x @ w1 + b1) @ w2 + b2
     expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     _keras3_matches(keras, tmp_path / "k0.keras", [x], expected)
+
+
+def test_keras1_atrous_and_deconvolution_match_tf_keras_conversion(
+        keras: Any, tf_keras: Any, tmp_path: Path) -> None:
+    """AtrousConvolution2D and Deconvolution2D of Keras 1 (TensorFlow ordering); the reference
+    is tf_keras' own Keras 1 weight conversion on the equivalent Keras 2 layers."""
+    from tf_keras.src.saving.legacy.hdf5_format import preprocess_weights_for_loading
+
+    from tests.formats.test_migrate import _keras1_file
+
+    rng = np.random.default_rng(21)
+    atrous_w = rng.standard_normal((3, 3, 2, 4)).astype("f4")
+    atrous_b = rng.standard_normal(4).astype("f4")
+    deconv_w = rng.standard_normal((2, 2, 4, 3)).astype("f4")  # Keras 1: (rows, cols, in, out)
+    deconv_b = rng.standard_normal(3).astype("f4")
+    layers = [
+        {"class_name": "AtrousConvolution2D", "config": {
+            "name": "atrous_1", "nb_filter": 4, "nb_row": 3, "nb_col": 3, "atrous_rate": [2, 2],
+            "border_mode": "same", "subsample": [1, 1], "dim_ordering": "tf",
+            "activation": "relu", "init": "glorot_uniform", "bias": True,
+            "batch_input_shape": [None, 6, 6, 2]}},
+        {"class_name": "Deconvolution2D", "config": {
+            "name": "deconv_1", "nb_filter": 3, "nb_row": 2, "nb_col": 2,
+            "output_shape": [None, 12, 12, 3], "border_mode": "valid", "subsample": [2, 2],
+            "dim_ordering": "tf", "activation": "linear", "init": "glorot_uniform",
+            "bias": True}}]
+    source = _keras1_file(tmp_path / "k1.h5", layers, {
+        "atrous_1": [("atrous_1_W", atrous_w), ("atrous_1_b", atrous_b)],
+        "deconv_1": [("deconv_1_W", deconv_w), ("deconv_1_b", deconv_b)]}, backend="tensorflow")
+    modeltool.convert(source, tmp_path / "k3.keras")
+    reference = tf_keras.Sequential([
+        tf_keras.layers.Conv2D(4, 3, dilation_rate=2, padding="same", activation="relu",
+                               input_shape=(6, 6, 2)),
+        tf_keras.layers.Conv2DTranspose(3, 2, strides=2)])
+    for layer, weights in zip(reference.layers, ([atrous_w, atrous_b], [deconv_w, deconv_b])):
+        layer.set_weights(preprocess_weights_for_loading(layer, weights,
+                                                         original_keras_version="1"))
+    x = [rng.random((2, 6, 6, 2), dtype=np.float32)]
+    _keras3_matches(keras, tmp_path / "k3.keras", x, reference.predict(x[0], verbose=0))
