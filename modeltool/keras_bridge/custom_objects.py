@@ -22,6 +22,9 @@ from typing import Any
 from .. import _optional
 from ..errors import InputNotFoundError, KerasError, UnsupportedError
 
+#: Files already run in this process: (path, mtime) -> what they defined.
+_LOADED: dict[tuple[str, int], dict[str, Any]] = {}
+
 #: What the ``custom_objects`` argument of the API accepts.
 CustomObjects = str | os.PathLike[str] | Mapping[str, Any] | None
 
@@ -42,6 +45,9 @@ def load_custom_objects(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputNotFoundError("custom objects file not found", path=os.fspath(path))
     if source.suffix != ".py":
         raise UnsupportedError("custom objects must be a Python file (.py)", path=os.fspath(path))
+    stamp = (os.fspath(source.resolve()), source.stat().st_mtime_ns)
+    if stamp in _LOADED:  # the same file, unchanged: run it once per process
+        return dict(_LOADED[stamp])
     digest = hashlib.sha1(os.fsencode(source.resolve())).hexdigest()[:12]
     name = f"modeltool_custom_objects_{digest}"
     registry = keras.saving.get_custom_objects()
@@ -67,7 +73,8 @@ def load_custom_objects(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key, value in registry.items():
         if before.get(key) is not value:
             found[key] = value
-    return found
+    _LOADED[stamp] = found
+    return dict(found)
 
 
 @contextmanager

@@ -57,11 +57,12 @@ np.savez(sys.argv[3], x=data, y=np.asarray(model(data)))
 '''
 
 
-@pytest.fixture()
-def custom_model(tmp_path: Path) -> tuple[Path, Path, Any, Any]:
+@pytest.fixture(scope="module")
+def custom_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any, Any]:
     """(layers .py, model .keras, inputs, Keras 3 predictions), built in a fresh interpreter so
     this test process never registers the class by itself."""
-    package = f"mt_{tmp_path.name[-12:].replace('-', '_')}"
+    tmp_path = tmp_path_factory.mktemp("custom")
+    package = f"mt_{tmp_path.name.replace('-', '_')}"
     layers_py = tmp_path / "my_layers.py"
     layers_py.write_text(textwrap.dedent(_LAYERS_PY.format(package=package)))
     model = tmp_path / "custom.keras"

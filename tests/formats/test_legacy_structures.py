@@ -505,6 +505,7 @@ def test_keras3_multi_head_attention_through_every_writer(kind: str, keras: Any,
             _keras3_matches(keras, out, data, expected, atol=1e-6)
 
 
+@pytest.mark.zoo  # builds a keras.applications model: with the zoo tests (make test-zoo)
 def test_tf_keras_json_nesting_an_application_builds_in_keras3(tf_keras: Any, keras: Any,
                                                                tmp_path: Path) -> None:
     """Transfer learning as tf.keras users wrote it: a keras.applications Functional nested
