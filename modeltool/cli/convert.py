@@ -8,6 +8,7 @@ from .. import api
 from ..formats import FORMATS
 from ..render.files import convert_lines
 from . import _console
+from ._options import custom_objects_option
 
 
 @click.command("convert")
@@ -29,9 +30,10 @@ from . import _console
               help="Do not compare the output with the library that wrote a Keras 1/2 source.")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@custom_objects_option
 def convert_command(source: str, output: str, kind: str | None, weights: str | None,
                     init: bool, allow_missing_layers: bool, unsafe_lambda: bool, no_verify: bool,
-                    force: bool, as_json: bool) -> None:
+                    force: bool, as_json: bool, custom_objects: str | None) -> None:
     """Convert SOURCE to another kind: .h5, .keras, .weights.h5, Keras 2 weights, JSON, YAML,
     SavedModel. Keras 1/2 configs are rewritten for Keras 3 and every change is listed.
 
@@ -41,10 +43,11 @@ def convert_command(source: str, output: str, kind: str | None, weights: str | N
       modeltool convert model.keras -o model.h5
       modeltool convert model.keras -o w.h5 --to k2-weights
       modeltool convert arch.json --weights w.h5 -o model.keras
+      modeltool convert custom.h5 -o exported --to savedmodel --custom-objects my_layers.py
     """
     report = api.convert(source, output, kind, force=force, init=init, weights=weights,
                          allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda,
-                         verify=not no_verify)
+                         verify=not no_verify, custom_objects=custom_objects)
     if as_json:
         _console.print_json(report.__dict__)
         return

@@ -9,6 +9,7 @@ from ..errors import WeightMismatchError
 from ..formats import FORMATS
 from ..render.transfer import transfer_dict, transfer_table
 from . import _console
+from ._options import custom_objects_option
 
 
 @click.command("load-weights")
@@ -27,9 +28,11 @@ from . import _console
               help="Output kind (default: TARGET's kind unless OUT's name says otherwise).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@custom_objects_option
 def load_weights_command(target: str, source: str, by_name: bool, skip_mismatch: bool,
                          mapping: tuple[str, ...], dry_run: bool, output: str | None,
-                         kind: str | None, force: bool, as_json: bool) -> None:
+                         kind: str | None, force: bool, as_json: bool,
+                         custom_objects: str | None) -> None:
     """Copy weights from SOURCE into TARGET's layers of the same name, writing OUT.
 
     Any kind holding weights (.keras, .h5 from Keras 1/2/3 or tf.keras, .weights.h5, Keras 2
@@ -52,7 +55,8 @@ def load_weights_command(target: str, source: str, by_name: bool, skip_mismatch:
     try:
         report = api.load_weights_by_name(target, source, skip_mismatch=skip_mismatch,
                                       mapping=list(mapping), output=output, kind=kind,
-                                      dry_run=dry_run, force=force)
+                                      dry_run=dry_run, force=force,
+                                      custom_objects=custom_objects)
     except WeightMismatchError as error:
         failed = getattr(error, "report", None)
         if failed is not None:

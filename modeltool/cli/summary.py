@@ -8,6 +8,7 @@ from .. import api
 from ..ops.summary import ENGINES
 from ..render.summary import summary_dict, summary_table
 from . import _console
+from ._options import custom_objects_option
 
 
 @click.command("summary")
@@ -20,8 +21,9 @@ from . import _console
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="fast: no TensorFlow; keras: shapes from a model Keras builds from the "
                    "config; auto: fast, Keras only for layer classes modeltool does not know.")
+@custom_objects_option
 def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no_shapes: bool,
-            engine: str) -> None:
+            engine: str, custom_objects: str | None) -> None:
     """Show a model's layers: shapes, params, connections and MACs of every layer call.
 
     Reads the file as data: no TensorFlow import and no weight bytes read (except with
@@ -33,13 +35,15 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
       modeltool summary model.keras --expand-nested
       modeltool summary model.json --json | jq '.totals'
       modeltool summary model.onnx
+      modeltool summary custom.keras --engine keras --custom-objects my_layers.py
     """
     from ..formats.onnx_file import sniff_kind as sniff_onnx
 
     if sniff_onnx(file):
         _summary_onnx(file, as_json, no_shapes)
         return
-    report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine)
+    report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine,
+                         custom_objects=custom_objects)
     if as_json:
         _console.print_json(summary_dict(report))
     else:

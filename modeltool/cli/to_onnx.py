@@ -10,6 +10,7 @@ import click
 from ..ops import onnx_export
 from ..render.onnx import conversion_dict, conversion_table
 from . import _console
+from ._options import custom_objects_option
 
 
 def _batch(value: str) -> str | int:
@@ -59,12 +60,13 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
               help="Weights file for an architecture-only FILE (.json, .yaml).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema 1).")
+@custom_objects_option
 @click.pass_context
 def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | None, batch: str,
                     input_shapes: tuple[str, ...], no_verify: bool, no_source_check: bool,
                     atol: float, rtol: float,
                     optimize: bool, keep_failed: bool, weights: str | None, force: bool,
-                    as_json: bool) -> None:
+                    as_json: bool, custom_objects: str | None) -> None:
     """Convert FILE (.keras, .h5 of any Keras generation, SavedModel, or JSON/YAML with
     --weights) to ONNX, keeping the Keras input and output names, their order and dtypes, and
     verify it: onnxruntime and Keras run the same seeded inputs at batch 1 and 3, and the largest
@@ -78,6 +80,7 @@ def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | Non
       modeltool to-onnx arch.json --weights w.h5 -o model.onnx
       modeltool to-onnx text.keras -o text.onnx --input-shape tokens=64
       modeltool to-onnx model.keras -o model.onnx --json | jq '.verification'
+      modeltool to-onnx custom.h5 -o model.onnx --custom-objects my_layers.py
     """
     shapes = dict(onnx_export.parse_input_shape(text) for text in input_shapes)
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
@@ -86,7 +89,7 @@ def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | Non
             file, output, opset=opset, batch=_batch(batch), input_shapes=shapes or None,
             verify=not no_verify, atol=atol, rtol=rtol, optimize=optimize,
             keep_failed=keep_failed, weights=weights, force=force, progress=progress,
-            verify_source=not no_source_check)
+            verify_source=not no_source_check, custom_objects=custom_objects)
     if as_json:
         _console.print_json(conversion_dict(report))
         return

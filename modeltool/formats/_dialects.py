@@ -19,8 +19,17 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
+from ._application_layers import APPLICATION_LAYER_MODULES, is_application_layer
 from ._fidelity import keep_meaning
+from ._keras1_classes import expand_maxout, simple_class
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
+from ._node_states import (
+    called_like_op,
+    needs_dict_form,
+    split_initial_states,
+    with_placeholder_shapes,
+)
+from ._tf_ops import TF_OP_CLASSES, rewrite_tf_op_layer, tf_op_reason
 
 JSON = Any
 
@@ -95,6 +104,9 @@ _REMOVED_ARGS: dict[str, dict[str, Any]] = {
     "GRU": {"time_major": None},
     "SimpleRNN": {"time_major": None},
     "Bidirectional": {"time_major": None},
+    "ConvLSTM1D": {"time_major": None},
+    "ConvLSTM2D": {"time_major": None},
+    "ConvLSTM3D": {"time_major": None},
     "BatchNormalization": {"fused": None, "renorm": False, "renorm_clipping": None,
                            "renorm_momentum": None, "virtual_batch_size": None,
                            "adjustment": None, "mode": 0},
@@ -209,8 +221,10 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
             notes.append("Sequential config stored as a bare list (Keras 1/2.0): wrapped")
         if not isinstance(inner, dict):
             raise CorruptFileError("Sequential config is neither a list nor a dict", path=path)
-        layers = _explicit_input_layer(_as_list(inner.get("layers"), "layers", path), inner,
-                                       notes, path)
+        layers = _as_list(inner.get("layers"), "layers", path)
+        if dialect < 3:
+            layers = expand_maxout(layers, False, inner, notes)
+        layers = _explicit_input_layer(layers, inner, notes, path)
         inner["layers"] = [_canonical_layer(layer, notes, path, dialect, with_nodes=False)
                            for layer in layers]
         _canonical_dtype(inner, notes)
@@ -220,6 +234,8 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
         if not isinstance(inner, dict):
             raise CorruptFileError("Functional model config is not a dict", path=path)
         raw_layers = _as_list(inner.get("layers"), "layers", path)
+        if dialect < 3:
+            raw_layers = expand_maxout(raw_layers, True, inner, notes)
         shifted = _sequentials_with_builtin_node(raw_layers) if dialect == 2 else set()
         names = {str(layer.get("name")) for layer in raw_layers if isinstance(layer, dict)}
         inner["layers"] = [_canonical_layer(layer, notes, path, dialect, with_nodes=True,
@@ -367,6 +383,10 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
         raise CorruptFileError("a layer entry has no class_name", path=path)
     class_name = layer["class_name"]
+    if class_name in TF_OP_CLASSES and dialect < 3 and with_nodes:
+        rewritten = rewrite_tf_op_layer(layer, names or set(), notes)
+        if rewritten is not None:
+            return rewritten
     if class_name in MODEL_CLASSES:
         nested = _canonical_model(layer, notes, path, dialect)
         nested["name"] = layer.get("name") or layer.get("config", {}).get("name")
@@ -379,6 +399,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     if not isinstance(config, dict):
         raise CorruptFileError(f"config of layer {layer.get('name')!r} is not a dict", path=path)
     name = layer.get("name") or config.get("name")
+    if dialect < 3:
+        class_name = simple_class(class_name, config, name, notes)
     if class_name in _CLASS_RENAMES:
         new = _CLASS_RENAMES[class_name]
         notes.append(f"layer {name!r}: class {class_name} renamed {new}")
@@ -421,15 +443,23 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         notes.append(f"layer {name!r}: GRU without reset_after is the old GRU: "
                      "reset_after=False set")
     module = layer.get("module")
+    registered = layer.get("registered_name")
     if not module:
         # Keras' legacy writers drop the module; graph operations need theirs back.
-        is_op = class_name not in KERAS3_LAYER_CLASSES and class_name in KERAS3_OP_MODULES
+        is_op = class_name in KERAS3_OP_MODULES and (class_name not in KERAS3_LAYER_CLASSES
+                                                     or called_like_op(layer))
         module = KERAS3_OP_MODULES[class_name] if is_op else "keras.layers"
+        if class_name in APPLICATION_LAYER_MODULES:
+            module, registered = APPLICATION_LAYER_MODULES[class_name], registered or class_name
+        elif class_name not in KERAS3_LAYER_CLASSES and not is_op:
+            # A custom class: no module (Keras finds it among the user's custom objects by
+            # its registered name), never keras.layers, where it does not exist.
+            module, registered = None, registered or class_name
     result: dict[str, Any] = {
         "module": module,
         "class_name": class_name,
         "config": config,
-        "registered_name": layer.get("registered_name"),
+        "registered_name": registered,
     }
     if "build_config" in layer:
         result["build_config"] = layer["build_config"]
@@ -438,6 +468,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     if with_nodes:
         result["name"] = name
         result["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path, names)
+        if dialect < 3:
+            split_initial_states(result, notes)
     return result
 
 
@@ -486,10 +518,13 @@ def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
                    or "")
         path = f"{prefix}{name}"
         module = str(layer.get("module") or "")
-        if module.startswith(("keras.src.ops", "keras.ops")):
+        if module.startswith(("keras.src.ops", "keras.ops")) \
+                or is_application_layer(class_name, module):
             return
         if class_name == "Lambda":
             found.append((path, class_name, "a Lambda layer carries Python code"))
+        elif class_name in TF_OP_CLASSES:
+            found.append((path, class_name, tf_op_reason(layer)))
         elif class_name not in KERAS3_LAYER_CLASSES:
             found.append((path, class_name, f"class {class_name} does not exist in Keras 3"))
         if isinstance(inner, dict):
@@ -722,6 +757,8 @@ def _loadable_node(node: Any, functional: frozenset[str]) -> Any:
 
     if shapes_known(node.get("args")) and shapes_known(node.get("kwargs")):
         return node
+    if needs_dict_form(node):
+        return with_placeholder_shapes(node)
     kwargs = node.get("kwargs") or {}
     return [[layer, index - 1 if layer in functional and index > 0 else index, tensor, kwargs]
             for layer, index, tensor in tensor_refs(node.get("args"))]

@@ -11,6 +11,7 @@ from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output
 from ._dialects import attach_config, keras_loadable_config
+from ._keras0 import is_keras0_config, keras1_from_keras0
 
 KIND = "json"
 EXTENSIONS = (".json",)
@@ -24,9 +25,14 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
             head = handle.read(4096).lstrip()
     except OSError:
         return None
-    if head.startswith(b"{") and b'"class_name"' in head:
+    if head.startswith(b"{") and (b'"class_name"' in head or _keras0_head(head)):
         return KIND
     return None
+
+
+def _keras0_head(head: bytes) -> bool:
+    """A Keras 0.x architecture: ``"name": "Sequential"`` and a layer list, no class_name."""
+    return b'"name": "Sequential"' in head and b'"layers"' in head
 
 
 def load_text(path: str | os.PathLike[str]) -> str:
@@ -67,6 +73,8 @@ def read_config_json(path: str | os.PathLike[str]) -> ModelArtifact:
 def artifact_from_raw(raw: Any, kind: str, path: Path) -> ModelArtifact:
     """A config-only artifact from decoded JSON/YAML content."""
     display = os.fspath(path)
+    if is_keras0_config(raw):
+        raw = keras1_from_keras0(raw)
     if not isinstance(raw, dict) or "class_name" not in raw:
         raise CorruptFileError("no Keras model architecture here (no top-level class_name)",
                                path=display)

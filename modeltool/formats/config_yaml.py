@@ -1,8 +1,10 @@
 """Architecture YAML, read with a safe loader only.
 
-Keras 2 wrote YAML with ``yaml.dump``, so old files carry ``!!python/tuple`` tags (and a few
-harmless TensorFlow wrapper tags); those are read as plain lists. Any other Python tag could
-construct objects or run code when loaded unsafely: it is refused.
+Keras 2 wrote YAML with ``yaml.dump``, so old files carry Python tags that only hold data:
+``!!python/tuple`` (read as a list), ``!!python/unicode`` and ``!!python/str`` (Python 2 era,
+read as the string) and TensorFlow's ``ListWrapper`` (tf.keras list arguments, read as the
+list). They are matched by exact tag: nothing is imported or constructed. Any other Python tag
+could construct objects or run code when loaded unsafely: it is refused.
 """
 
 from __future__ import annotations
@@ -21,14 +23,24 @@ from .config_json import artifact_from_raw, config_for_file, load_text
 KIND = "yaml"
 EXTENSIONS = (".yaml", ".yml")
 
-#: Tags Keras/TensorFlow wrote for plain sequences.
-_LIST_TAGS = ("tag:yaml.org,2002:python/tuple",
-              "tag:yaml.org,2002:python/object/new:tensorflow.python.training.tracking."
-              "data_structures.ListWrapper")
+#: Tags Keras wrote for plain sequences (``yaml.dump`` of a tuple).
+_LIST_TAGS = ("tag:yaml.org,2002:python/tuple",)
+
+#: Python 2 era string tags: the scalar is the string.
+_STRING_TAGS = ("tag:yaml.org,2002:python/unicode", "tag:yaml.org,2002:python/str")
+
+#: tf.keras list attributes (a BatchNormalization axis) dumped as TensorFlow's ListWrapper:
+#: ``!!python/object/apply:<module>.ListWrapper`` whose single argument is the list itself.
+#: Matched by exact tag; nothing is imported or constructed.
+_LIST_WRAPPER_TAGS = tuple(
+    f"tag:yaml.org,2002:python/object/{how}:tensorflow.python.{where}.data_structures."
+    "ListWrapper"
+    for how in ("apply", "new")
+    for where in ("training.tracking", "trackable"))
 
 
 class _KerasYamlLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader plus the sequence tags old Keras wrote; nothing that builds objects."""
+    """SafeLoader plus the data-only tags old Keras wrote; nothing that builds objects."""
 
 
 def _as_list(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
@@ -38,8 +50,37 @@ def _as_list(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
                                             node.start_mark)
 
 
+def _as_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return str(loader.construct_scalar(node))
+    raise yaml.constructor.ConstructorError(None, None, f"unexpected tag {node.tag}",
+                                            node.start_mark)
+
+
+def _wrapped_list(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
+    """The list a ListWrapper holds: its one constructor argument (sequence form), or ``args``
+    / ``listitems`` (mapping form)."""
+    args: Any = None
+    if isinstance(node, yaml.SequenceNode):
+        args = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        fields = loader.construct_mapping(node, deep=True)
+        if set(fields) <= {"args", "listitems"}:
+            args = fields.get("args") or [fields.get("listitems") or []]
+    if isinstance(args, list) and len(args) == 1 and isinstance(args[0], list):
+        return list(args[0])
+    if isinstance(args, list) and not args:
+        return []
+    raise yaml.constructor.ConstructorError(None, None, f"unexpected form of tag {node.tag}",
+                                            node.start_mark)
+
+
 for _tag in _LIST_TAGS:
     _KerasYamlLoader.add_constructor(_tag, _as_list)
+for _tag in _STRING_TAGS:
+    _KerasYamlLoader.add_constructor(_tag, _as_string)
+for _tag in _LIST_WRAPPER_TAGS:
+    _KerasYamlLoader.add_constructor(_tag, _wrapped_list)
 
 
 def sniff_kind(path: str | os.PathLike[str]) -> str | None:

@@ -23,6 +23,7 @@ from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
 from ._dialects import attach_config, keras_loadable_config
+from ._keras0 import is_keras0_weights, read_keras0_weights
 from ._layout import (
     canonical_order,
     inner_model,
@@ -49,7 +50,8 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
         with h5py.File(path, "r") as handle:
             if "model_config" in handle.attrs:
                 return KIND
-            if "layer_names" in handle.attrs or "layer_names0" in handle.attrs:
+            if "layer_names" in handle.attrs or "layer_names0" in handle.attrs \
+                    or is_keras0_weights(handle):
                 return WEIGHTS_KIND
             if "model_weights" in handle and "layers" not in handle:
                 return KIND
@@ -110,6 +112,12 @@ def _read_open(handle: h5py.File, path: Path, display: str,
         except json.JSONDecodeError:
             artifact.notes.append("training_config is not valid JSON; ignored")
     layer_names = _h5.read_str_list(weights_root, "layer_names", display)
+    if layer_names is None and is_keras0_weights(weights_root):
+        artifact.weights = WeightStore(read_keras0_weights(weights_root, display),
+                                       closer=handle.close)
+        artifact.notes.append("Keras 0.x weights (nb_layers/layer_k/param_j), placed by "
+                              "position")
+        return artifact
     if layer_names is None:
         if kind == WEIGHTS_KIND:
             raise CorruptFileError("HDF5 file has no layer_names", path=display)

@@ -34,6 +34,7 @@ from ._layout import (
     to_snake_case,
     weight_names,
 )
+from ._sublayers import SUBLAYER_WEIGHTS
 
 KIND = "k3-weights"
 EXTENSIONS = (".weights.h5",)
@@ -167,6 +168,12 @@ class _Reader:
         elif class_name == "TimeDistributed" and "layer" in group:
             found += self.layer(_h5.group(group, "layer", self.display),
                                 config.get("layer") or {}, top, path, prefix)
+        elif class_name in SUBLAYER_WEIGHTS:
+            for group_name, weight_prefix, names in SUBLAYER_WEIGHTS[str(class_name)]:
+                sub = group.get(group_name)
+                if names and isinstance(sub, h5py.Group) and "vars" in sub:
+                    found += self.entries(_h5.group(sub, "vars", self.display), top, path,
+                                          f"{prefix}{weight_prefix}/", list(names))
         return found
 
 
@@ -357,6 +364,12 @@ class _Writer:
                 self.model(inner_group, model, entries, path)
         elif class_name == "TimeDistributed":
             self.layer(group.create_group("layer"), config.get("layer") or {}, entries, path)
+        elif class_name in SUBLAYER_WEIGHTS:
+            for group_name, weight_prefix, _ in SUBLAYER_WEIGHTS[str(class_name)]:
+                sub_vars = group.create_group(group_name).create_group("vars")
+                mine = f"{weight_prefix}/"
+                self.vars(sub_vars, [e for e in entries
+                                     if weight_prefix and e.name.startswith(mine)])
         else:
             self.vars(own_vars, entries)
 

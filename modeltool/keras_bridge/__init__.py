@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import _optional
 from ..artifact import ModelArtifact
-from ..errors import KerasError, ModelToolError, UnsupportedError
+from ..errors import KerasError, ModelToolError, UnsupportedError, UnsupportedLayerError
 
 
 def _first_line(err: BaseException) -> str:
@@ -43,6 +43,7 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -
             return keras.saving.deserialize_keras_object(
                 keras_loadable_config(artifact.config), safe_mode=True)
         except Exception as err:  # noqa: BLE001 - Keras raises anything here
+            _raise_if_missing_class(artifact, err)
             raise KerasError(f"Keras cannot build this architecture: {_first_line(err)}",
                              path=artifact.path) from err
     scratch = Path(tempfile.mkdtemp(prefix="modeltool-"))
@@ -59,10 +60,26 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -
         try:
             return keras.models.load_model(tmp, compile=False, safe_mode=True)
         except Exception as err:  # noqa: BLE001
+            _raise_if_missing_class(artifact, err)
             raise KerasError(f"Keras cannot load this model: {_first_line(err)}",
                              path=artifact.path) from err
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _raise_if_missing_class(artifact: ModelArtifact, err: BaseException) -> None:
+    """When Keras failed on a layer class it cannot find (not in Keras 3, not among the custom
+    objects in scope), say so in one line instead of Keras' generic message."""
+    keras = _optional.require("keras", "building the model with Keras")
+    from ..formats._dialects import foreign_layers
+
+    for path, class_name, reason in foreign_layers(artifact.config):
+        if class_name == "Lambda" or keras.saving.get_registered_object(class_name) is not None:
+            continue
+        raise UnsupportedLayerError(
+            f"layer {path!r}: {reason}", path=artifact.path,
+            hint="pass the file defining it with --custom-objects FILE.py "
+                 "(custom_objects= in Python)") from err
 
 
 def rebuild_lambdas(path: str | os.PathLike[str]) -> None:

@@ -15,6 +15,7 @@ from ..errors import (
     VerificationError,
 )
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
+from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
 
@@ -39,7 +40,7 @@ class ConvertReport:
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             force: bool = False, init: bool = False, weights: PathLike | None = None,
             allow_missing_layers: bool = False, unsafe_lambda: bool = False,
-            verify: bool = True) -> ConvertReport:
+            verify: bool = True, custom_objects: CustomObjects = None) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -60,10 +61,23 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             Keras 3 and compare its predictions with the library that wrote the source
             (tf_keras, or modeltool's numpy Keras 1 reference); a difference removes the
             output and raises VerificationError.
+        custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map providing
+            the custom layers and functions the model uses, as Keras' ``custom_objects``.
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
+        >>> modeltool.convert("custom.h5", "new.keras",  # doctest: +SKIP
+        ...                   custom_objects="my_layers.py")
     """
+    with custom_scope(custom_objects) as provided:
+        return _convert(source, output, kind, force=force, init=init, weights=weights,
+                        allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda,
+                        verify=verify, provided=provided)
+
+
+def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: bool, init: bool,
+             weights: PathLike | None, allow_missing_layers: bool, unsafe_lambda: bool,
+             verify: bool, provided: set[str]) -> ConvertReport:
     from ..formats import kind_from_extension
 
     out_kind = kind or kind_from_extension(output)
@@ -80,7 +94,7 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
                                    path=source, hint="leave --init out to keep them")
         if weights is not None:
             artifact = attach_weights(artifact, weights)
-        _check_buildable(artifact, out_kind, allow_missing_layers)
+        _check_buildable(artifact, out_kind, allow_missing_layers, provided)
         _check_weights_fit(artifact, out_kind)
         needs_weights = FORMATS[out_kind].holds_weights
         if needs_weights and not artifact.weights and artifact.config is not None:
@@ -163,23 +177,29 @@ def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathL
                                 hint="nothing was written; --no-verify writes it anyway")
 
 
-def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool) -> None:
+def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool,
+                     provided: set[str] | None = None) -> None:
     """Refuse to write a Keras model file Keras 3 could not build, unless asked to."""
     from ..formats._dialects import foreign_layers
+    from ..formats._tf_ops import TF_OP_CLASSES
 
     if kind not in ("keras", "h5", "savedmodel"):
         return
-    missing = [(path, cls) for path, cls, _ in foreign_layers(artifact.config) if cls != "Lambda"]
+    found = [(path, cls, reason) for path, cls, reason in foreign_layers(artifact.config)
+             if cls != "Lambda" and cls not in (provided or set())]
+    missing = [(path, cls) for path, cls, _ in found]
     if not missing:
         return
     if allow_missing and kind != "savedmodel":
         artifact.notes.append("written with layers Keras 3 lacks (load with custom_objects): "
                               + ", ".join(f"{p} ({c})" for p, c in missing))
         return
-    path, cls = missing[0]
+    path, cls, reason = found[0]
     more = f" ({len(missing) - 1} more layers like it)" if len(missing) > 1 else ""
+    problem = f"layer {path!r}: {reason}" if cls in TF_OP_CLASSES else \
+        f"layer {path!r} has class {cls}, which does not exist in Keras 3"
     raise UnsupportedLayerError(
-        f"layer {path!r} has class {cls}, which does not exist in Keras 3{more}",
+        f"{problem}{more}",
         path=artifact.path,
         hint="its config is kept as data; pass --allow-missing-layers to write the rest anyway")
 

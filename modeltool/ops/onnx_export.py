@@ -55,6 +55,7 @@ from ..errors import (
 )
 from ..formats.onnx_file import OnnxTensor, op_histogram, tensor_info
 from ..io import atomic_path, check_output
+from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
 Dims = tuple[int | None, ...]
@@ -191,7 +192,8 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
             optimize: bool = False, keep_failed: bool = False,
             weights: PathLike | None = None, force: bool = False,
             progress: Callable[[str], None] | None = None,
-            verify_source: bool = True) -> ConversionReport:
+            verify_source: bool = True,
+            custom_objects: CustomObjects = None) -> ConversionReport:
     """Convert a Keras model (any file kind, or a live ``keras.Model``) to ONNX and verify it.
 
     The ONNX graph has exactly the Keras inputs, with the Keras input names and dtypes, and the
@@ -218,6 +220,8 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
         verify_source: with ``verify``, also compare onnxruntime with the library that wrote
             a Keras 1/2 source file (tf_keras on the original file, or the numpy Keras 1
             reference); the report says which (``source_reference``).
+        custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map with the
+            model's custom layers and functions, as Keras' ``custom_objects``.
 
     Returns:
         A ConversionReport: opset, op histogram, node count, file size, times, the per-output
@@ -243,7 +247,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     opset = _resolve_opset(opset)
     started = time.perf_counter()
     stage("loading the model")
-    with _quiet_tf():
+    with _quiet_tf(), custom_scope(custom_objects):
         source = _load(path_or_model, weights)
     load_seconds = time.perf_counter() - started
     atol, rtol = _dtype_checks(source, source_path, atol, rtol)

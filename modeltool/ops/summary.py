@@ -32,6 +32,7 @@ from ..graph.shapes import (
     infer_shapes,
     macs_defined,
 )
+from ._custom import CustomObjects, custom_scope
 from .weights import WeightRow
 
 ENGINES = ("auto", "fast", "keras")
@@ -121,7 +122,8 @@ class Summary:
 
 
 def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
-            depth: int | None = None, engine: str | None = None) -> Summary:
+            depth: int | None = None, engine: str | None = None,
+            custom_objects: CustomObjects = None) -> Summary:
     """Summarize a model file: one row per layer call, with shapes, params and MACs.
 
     Args:
@@ -131,6 +133,8 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
             above 0); None for all.
         engine: ``fast`` (no TensorFlow), ``keras`` (build the model through Keras from the
             config alone), ``auto`` (default: fast, Keras only for unknown layer classes).
+        custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map with the
+            custom layers the Keras engine needs, as Keras' ``custom_objects``.
 
     Returns:
         A Summary; ``str(summary)`` is the rendered table.
@@ -145,7 +149,7 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
     """
     from ..formats import open_artifact
 
-    with open_artifact(path) as artifact:
+    with open_artifact(path) as artifact, custom_scope(custom_objects):
         return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine)
 
 

@@ -43,6 +43,7 @@ from ..formats._layout import (
     legacy_order,
     nested_trainable_flags,
 )
+from ._custom import CustomObjects, custom_scope
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -578,7 +579,8 @@ def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | Mode
                          skip_mismatch: bool = False,
                          mapping: Mapping[str, str] | Iterable[str] | None = None,
                          output: PathLike | None = None, kind: str | None = None,
-                         dry_run: bool = False, force: bool = False) -> TransferReport:
+                         dry_run: bool = False, force: bool = False,
+                         custom_objects: CustomObjects = None) -> TransferReport:
     """Load weights into ``target`` from the same-named layers of ``source``.
 
     Any kind holding weights can feed any kind holding an architecture: a tf.keras ``.h5``
@@ -599,6 +601,8 @@ def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | Mode
             another (``.keras``, ``.weights.h5``, ...).
         dry_run: plan and report only.
         force: replace an existing ``output`` (even the target or source itself).
+        custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map with the
+            custom layers Keras needs when it builds the target (a SavedModel output).
 
     Returns:
         A TransferReport: per target layer what happened, unused source layers, totals.
@@ -621,14 +625,17 @@ def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | Mode
     own_source = not isinstance(source, ModelArtifact)
     source_art = source if isinstance(source, ModelArtifact) else open_artifact(source)
     try:
-        source_name = os.fspath(source_art.path) if source_art.path else "<source>"
-        if not source_art.weights:
-            raise UnsupportedError("holds no weights to load", path=source_name,
-                                   hint="give a .keras, .h5 or .weights.h5 file as SOURCE")
-        if isinstance(target, (str, os.PathLike)):
-            return _into_file(Path(target), source_art, source_name, skip_mismatch, mapping,
-                              output, kind, dry_run, force)
-        return _into_model(target, source_art, source_name, skip_mismatch, mapping, dry_run)
+        with custom_scope(custom_objects):
+            source_name = os.fspath(source_art.path) if source_art.path else "<source>"
+            if not source_art.weights:
+                raise UnsupportedError(
+                    "holds no weights to load", path=source_name,
+                    hint="give a .keras, .h5 or .weights.h5 file as SOURCE")
+            if isinstance(target, (str, os.PathLike)):
+                return _into_file(Path(target), source_art, source_name, skip_mismatch,
+                                  mapping, output, kind, dry_run, force)
+            return _into_model(target, source_art, source_name, skip_mismatch, mapping,
+                               dry_run)
     finally:
         if own_source:
             source_art.close()

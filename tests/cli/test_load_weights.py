@@ -159,6 +159,11 @@ def test_tf_keras_weights_only_nested_model_with_batchnorm(tmp_path: Path, keras
                                                            tf_keras: Any) -> None:
     """tf_keras writes a nested model's trainable weights before its BatchNormalization
     statistics; they land on the right Keras 3 variables."""
+    # The nested layers get generated names (conv2d_<n>): both libraries count from zero here,
+    # whatever other tests built before in this process.
+    tf_keras.backend.clear_session()
+    keras.backend.clear_session()
+
     def build(k: Any, units: int, head: str) -> Any:
         layers = k.layers
         encoder = k.Sequential([layers.Conv2D(4, 3, input_shape=(8, 8, 3)),
