@@ -53,7 +53,8 @@ def _encoder_decoder(tf_keras: Any) -> Any:
     layers = tf_keras.layers
     enc_in, dec_in = layers.Input((5, 3), name="enc"), layers.Input((4, 2), name="dec")
     enc_seq, h, c = layers.LSTM(6, return_state=True, return_sequences=True)(enc_in)
-    dec_seq = layers.LSTM(6, return_sequences=True)(dec_in, initial_state=[h, c])
+    dec_seq = layers.LSTM(6, return_sequences=True, name="decoder_lstm")(
+        dec_in, initial_state=[h, c])
     _, gru_h = layers.GRU(6, return_state=True)(enc_in)
     gru_seq = layers.GRU(6, return_sequences=True)(dec_in, initial_state=gru_h)
     _, rnn_h = layers.SimpleRNN(6, return_state=True)(enc_in)
@@ -95,7 +96,7 @@ def test_encoder_decoder_with_initial_states_predicts_as_tf_keras(
     report = modeltool.convert(source, tmp_path / "s2s.keras")
     assert sum("initial_state" in note for note in report.notes) == 4
     model = _keras3_matches(keras, tmp_path / "s2s.keras", x, expected)
-    decoder = model.get_layer("lstm_1")
+    decoder = model.get_layer("decoder_lstm")
     assert len(decoder._inbound_nodes[0].input_tensors) == 3  # x, h, c: states are inputs
 
 
