@@ -91,6 +91,8 @@ def weight_names(layer: dict[str, Any]) -> list[str] | None:
         return ["embeddings"]
     if class_name in RNN_CLASSES:
         return ["kernel", "recurrent_kernel", *bias]
+    if class_name in CELL_CLASSES:
+        return ["kernel", "recurrent_kernel", *bias]
     if class_name == "PReLU":
         return ["alpha"]
     if class_name == "Normalization":
@@ -111,6 +113,34 @@ _NO_WEIGHT_CLASSES = frozenset({
     "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "Rescaling", "Identity", "ActivityRegularization",
 })
+
+
+#: The cells Keras ships, whose weights are ``kernel, recurrent_kernel[, bias]``.
+CELL_CLASSES = frozenset({"LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTMCell",
+                          "ConvLSTM1DCell", "ConvLSTM2DCell", "ConvLSTM3DCell"})
+
+
+def rnn_cell(layer: dict[str, Any]) -> dict[str, Any] | None:
+    """The cell config of a generic ``keras.layers.RNN(cell)`` (or any layer built on a cell
+    config that is not one of the fused RNN classes), else None."""
+    if layer.get("class_name") in RNN_CLASSES:
+        return None
+    cell = (layer.get("config") or {}).get("cell")
+    return cell if isinstance(cell, dict) and cell.get("class_name") else None
+
+
+def stacked_cells(cell: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The cells of a ``StackedRNNCells`` config, in order (None for any other cell)."""
+    if cell.get("class_name") != "StackedRNNCells":
+        return None
+    cells = (cell.get("config") or {}).get("cells")
+    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def shared_id(layer: dict[str, Any]) -> Any:
+    """Keras' ``shared_object_id`` of a layer config: the same object used in several places
+    (a nested model at two depths, a layer shared between a nested model and its parent)."""
+    return layer.get("shared_object_id")
 
 
 def direction_name(direction: str, inner: dict[str, Any]) -> str:
@@ -145,7 +175,12 @@ def split_legacy_weight_name(layer: str, weight_name: str,
         if len(parts) > 2 and parts[0] == layer and parts[1] in inner_layers:
             parts = parts[1:]
         if len(parts) > 1 and parts[0] in inner_layers:
-            return f"{layer}/{parts[0]}", "/".join(parts[1:])
+            path = f"{layer}/{parts[0]}"
+            parts = parts[1:]
+            while len(parts) > 1 and parts[0] in inner_layers:  # a model nested deeper
+                path = f"{path}/{parts[0]}"
+                parts = parts[1:]
+            return path, "/".join(parts)
         return layer, "/".join(parts)
     if len(parts) > 1:
         # Keras 2 prefixes the layer's name, sometimes with a uniquifying suffix (conv1_1/).

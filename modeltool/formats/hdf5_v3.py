@@ -30,7 +30,10 @@ from ._layout import (
     generated_names,
     inner_model,
     layer_name,
+    rnn_cell,
     saveable_layers,
+    shared_id,
+    stacked_cells,
     to_snake_case,
     weight_names,
 )
@@ -95,6 +98,9 @@ def read_v3_layers(root: h5py.Group, config: dict[str, Any] | None,
 class _Reader:
     display: str
     key: str = "layers"
+    #: shared_object_ids met so far: Keras stores a shared object's weights once, at its first
+    #: occurrence in its depth-first walk, and writes no group for the later ones.
+    shared: set[Any] = field(default_factory=set)
 
     def entries(self, vars_group: h5py.Group, top: str, path: str, prefix: str,
                 names: list[str] | None) -> list[WeightEntry]:
@@ -123,6 +129,9 @@ class _Reader:
         ordinal = _ordinal_names(saveable, list(layers_group.keys()))
         for layer, generated in zip(saveable, generated_names(saveable)):
             name = layer_name(layer)
+            if _seen_before(self.shared, layer):
+                result.setdefault(name, [])
+                continue
             group_name = by_attr.get(name) or (generated if generated in layers_group else None)
             if ordinal is not None:
                 group_name = by_attr.get(name) or ordinal.get(name)
@@ -143,11 +152,15 @@ class _Reader:
             found += self.entries(_h5.group(group, "vars", self.display), top, path, prefix,
                                   weight_names(layer) if class_name not in RNN_CLASSES else None)
         model = inner_model(layer)
+        cell_config = rnn_cell(layer)
         if class_name in RNN_CLASSES and "cell" in group:
             cell = _h5.group(group, "cell", self.display)
             found += self.entries(_h5.group(cell, "vars", self.display), top, path,
                                   f"{prefix}{to_snake_case(class_name)}_cell/",
                                   weight_names(layer))
+        elif cell_config is not None and "cell" in group:
+            found += self.cell(_h5.group(group, "cell", self.display), cell_config, top, path,
+                               f"{prefix}{layer_name(cell_config)}/")
         elif class_name == "Bidirectional":
             inner = config.get("layer") or {}
             backward = config.get("backward_layer") or inner
@@ -168,6 +181,37 @@ class _Reader:
             found += self.layer(_h5.group(group, "layer", self.display),
                                 config.get("layer") or {}, top, path, prefix)
         return found
+
+
+    def cell(self, group: h5py.Group, cell: dict[str, Any], top: str, path: str,
+             prefix: str) -> list[WeightEntry]:
+        """A generic RNN's cell (``layers/rnn/cell/vars``); a StackedRNNCells keeps its cells
+        under ``cell/cells/<generated name>``, in order."""
+        found: list[WeightEntry] = []
+        if "vars" in group:
+            found += self.entries(_h5.group(group, "vars", self.display), top, path, prefix,
+                                  weight_names(cell))
+        cells = stacked_cells(cell)
+        if cells and "cells" in group:
+            cells_group = _h5.group(group, "cells", self.display)
+            for sub, generated in zip(cells, generated_names(cells)):
+                if generated not in cells_group:
+                    raise CorruptFileError(f"weights of cell {layer_name(sub)!r} of layer "
+                                           f"{path!r} are missing", path=self.display)
+                found += self.cell(_h5.group(cells_group, generated, self.display), sub, top,
+                                   path, f"{prefix}{layer_name(sub)}/")
+        return found
+
+
+def _seen_before(shared: set[Any], layer: dict[str, Any]) -> bool:
+    """True for a later occurrence of a shared object (its weights are stored at the first)."""
+    key = shared_id(layer)
+    if key is None:
+        return False
+    if key in shared:
+        return True
+    shared.add(key)
+    return False
 
 
 def _ordinal_names(layers: list[dict[str, Any]], groups: list[str]) -> dict[str, str] | None:
@@ -310,6 +354,7 @@ class _Writer:
     artifact: ModelArtifact
     written: set[str] = field(default_factory=set)
     stored: dict[str, int] = field(default_factory=dict)
+    shared: set[Any] = field(default_factory=set)
 
     def model(self, root: h5py.Group, model: dict[str, Any],
               entries: list[WeightEntry] | None, path: str = "") -> None:
@@ -317,6 +362,10 @@ class _Writer:
         saveable = saveable_layers(model)
         for layer, generated in zip(saveable, generated_names(saveable)):
             name = layer_name(layer)
+            if _seen_before(self.shared, layer):
+                if entries is None:
+                    self.written.add(name)
+                continue  # Keras writes a shared object once, where it first meets it
             group = layers_group.create_group(generated)
             if entries is None:  # top level
                 self.written.add(name)
@@ -334,10 +383,13 @@ class _Writer:
         own_vars = group.create_group("vars")
         own_vars.attrs["name"] = layer_name(layer)
         model = inner_model(layer)
+        cell_config = rnn_cell(layer)
         if class_name in RNN_CLASSES:
             cell = group.create_group("cell").create_group("vars")
             cell.attrs["name"] = f"{to_snake_case(class_name)}_cell"
             self.vars(cell, entries)
+        elif cell_config is not None:
+            self.cell(group.create_group("cell"), cell_config, entries, path)
         elif class_name == "Bidirectional":
             half = len(entries) // 2
             inner = config.get("layer") or {}
@@ -358,6 +410,28 @@ class _Writer:
             self.layer(group.create_group("layer"), config.get("layer") or {}, entries, path)
         else:
             self.vars(own_vars, entries)
+
+    def cell(self, group: h5py.Group, cell: dict[str, Any], entries: list[WeightEntry],
+             path: str) -> None:
+        own_vars = group.create_group("vars")
+        own_vars.attrs["name"] = layer_name(cell)
+        cells = stacked_cells(cell)
+        if cells is None:
+            self.vars(own_vars, entries)
+            return
+        cells_group = group.create_group("cells")
+        rest = list(entries)
+        for sub, generated in zip(cells, generated_names(cells)):
+            prefix = f"{layer_name(sub)}/"
+            mine = [e for e in rest if f"/{prefix}" in f"/{e.name}"]
+            if not mine:  # names that do not tell the cell: by the count the cell's class has
+                count = len(weight_names(sub) or [])
+                mine = rest[:count]
+            rest = [e for e in rest if e not in mine]
+            self.cell(cells_group.create_group(generated), sub, mine, path)
+        if rest:
+            raise UnsupportedError(f"the weights of layer {path!r} do not fit its cells "
+                                   f"({len(rest)} left over)", path=self.artifact.path)
 
     def vars(self, group: h5py.Group, entries: list[WeightEntry]) -> None:
         for index, entry in enumerate(entries):
