@@ -112,7 +112,30 @@ _NO_WEIGHT_CLASSES = frozenset({
     "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "ReLU", "LeakyReLU", "ELU",
     "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "Rescaling", "Identity", "ActivityRegularization",
+    "Lambda", "TFOpLambda", "SlicingOpLambda", "CenterCrop", "Resizing",
+    "UnitNormalization", "ThresholdedReLU",
 })
+
+
+def holds_no_weights(model: dict[str, Any]) -> bool:
+    """True when no layer of the model (nested models and wrappers included) creates weights,
+    as far as the config tells: such a model is complete without a weights file."""
+    for layer in layer_configs(model):
+        if is_operation(layer):
+            continue
+        sub = inner_model(layer)
+        if sub is not None:
+            if not holds_no_weights(sub):
+                return False
+            continue
+        if layer.get("class_name") == "TimeDistributed":
+            inner = (layer.get("config") or {}).get("layer")
+            if isinstance(inner, dict) and weight_names(inner) == []:
+                continue
+            return False
+        if weight_names(layer) != []:
+            return False
+    return True
 
 
 #: The cells Keras ships, whose weights are ``kernel, recurrent_kernel[, bias]``.

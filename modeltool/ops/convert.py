@@ -9,6 +9,7 @@ from pathlib import Path
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, InputNotFoundError, UnsupportedError, UnsupportedLayerError
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
+from ..formats._layout import holds_no_weights
 
 PathLike = str | os.PathLike[str]
 
@@ -61,7 +62,8 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         _check_buildable(artifact, out_kind, allow_missing_layers)
         _check_weights_fit(artifact, out_kind)
         needs_weights = FORMATS[out_kind].holds_weights
-        if needs_weights and not artifact.weights and artifact.config is not None:
+        if needs_weights and not artifact.weights and artifact.config is not None \
+                and not holds_no_weights(artifact.config):
             if not init:
                 raise UnsupportedError(
                     "the source has no weights", path=source,
