@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lint test test-zoo fixtures clean
+.PHONY: setup demo lint test test-zoo test-onnx-layers fixtures clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,9 @@ test: lint
 
 test-zoo: $(STAMP)
 	$(PY) -m pytest -q -m zoo
+
+test-onnx-layers: $(STAMP)
+	$(PY) -m pytest -q -m onnx_layers tests/ops/test_onnx_layers.py
 
 fixtures: $(STAMP)
 	$(PY) fixtures/generate.py

@@ -89,6 +89,8 @@ def weight_names(layer: dict[str, Any]) -> list[str] | None:
                 *(["beta"] if config.get("center", True) else [])]
     if class_name == "Embedding":
         return ["embeddings"]
+    if class_name == "EinsumDense":
+        return ["kernel", *(["bias"] if config.get("bias_axes", "?") else [])]
     if class_name in RNN_CLASSES:
         return ["kernel", "recurrent_kernel", *bias]
     if class_name in CELL_CLASSES:
@@ -141,6 +143,16 @@ def holds_no_weights(model: dict[str, Any]) -> bool:
 #: The cells Keras ships, whose weights are ``kernel, recurrent_kernel[, bias]``.
 CELL_CLASSES = frozenset({"LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTMCell",
                           "ConvLSTM1DCell", "ConvLSTM2DCell", "ConvLSTM3DCell"})
+
+
+#: Layers that keep their weights in inner layers (Keras attribute, the inner layer's name), in
+#: Keras' weight order: ``.weights.h5`` stores each under ``<layer>/<attribute>/vars``.
+SUBLAYERS: dict[str, list[tuple[str, str]]] = {
+    "MultiHeadAttention": [("query_dense", "query"), ("key_dense", "key"),
+                           ("value_dense", "value"), ("output_dense", "attention_output")],
+}
+#: The class of those inner layers.
+SUBLAYER_CLASSES = {"MultiHeadAttention": "EinsumDense"}
 
 
 def rnn_cell(layer: dict[str, Any]) -> dict[str, Any] | None:

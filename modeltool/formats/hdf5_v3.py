@@ -26,6 +26,8 @@ from . import _h5
 from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
     RNN_CLASSES,
+    SUBLAYER_CLASSES,
+    SUBLAYERS,
     direction_name,
     generated_names,
     inner_model,
@@ -180,6 +182,22 @@ class _Reader:
         elif class_name == "TimeDistributed" and "layer" in group:
             found += self.layer(_h5.group(group, "layer", self.display),
                                 config.get("layer") or {}, top, path, prefix)
+        else:
+            found += self.sublayers(group, str(class_name), top, path, prefix)
+        return found
+
+    def sublayers(self, group: h5py.Group, class_name: str, top: str, path: str,
+                  prefix: str) -> list[WeightEntry]:
+        """Weights a layer keeps in inner layers (MultiHeadAttention's query/key/value/output
+        EinsumDense), named ``<inner name>/<weight>``, in Keras' order where it is known."""
+        children = [c for c in group.keys() if c != "vars" and isinstance(group[c], h5py.Group)]
+        order = {attr: i for i, (attr, _name) in enumerate(SUBLAYERS.get(class_name, []))}
+        found: list[WeightEntry] = []
+        for child in sorted(children, key=lambda c: (order.get(c, len(order)), _natural(c))):
+            label = _vars_name(group, child, self.display)
+            found += _walk_layer(self, _h5.group(group, child, self.display), top, path,
+                                 f"{prefix}{label}/",
+                                 SUBLAYER_CLASSES.get(class_name) or class_of_group(label))
         return found
 
 
@@ -409,7 +427,21 @@ class _Writer:
         elif class_name == "TimeDistributed":
             self.layer(group.create_group("layer"), config.get("layer") or {}, entries, path)
         else:
-            self.vars(own_vars, entries)
+            own = [e for e in entries if "/" not in e.name]
+            self.vars(own_vars, own)
+            self.sublayers(group, str(class_name), [e for e in entries if "/" in e.name])
+
+    def sublayers(self, group: h5py.Group, class_name: str, entries: list[WeightEntry]) -> None:
+        """Entries named ``<inner name>/<weight>`` into ``<attribute>/vars`` groups."""
+        attributes = {name: attr for attr, name in SUBLAYERS.get(class_name, [])}
+        inner: dict[str, list[WeightEntry]] = {}
+        for entry in entries:
+            inner.setdefault(entry.name.split("/", 1)[0], []).append(entry)
+        for label, mine in inner.items():
+            attribute = attributes.get(label) or _stored_attribute(mine[0]) or label
+            sub = group.create_group(attribute).create_group("vars")
+            sub.attrs["name"] = label
+            self.vars(sub, mine)
 
     def cell(self, group: h5py.Group, cell: dict[str, Any], entries: list[WeightEntry],
              path: str) -> None:
@@ -441,6 +473,14 @@ class _Writer:
                                        f"expected {entry.shape}", path=self.artifact.path)
             group.create_dataset(str(index), data=array)
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
+
+
+def _stored_attribute(entry: WeightEntry) -> str | None:
+    """The inner layer's group where a ``.weights.h5`` stored an entry (``<attr>/vars/0``)."""
+    parts = entry.location.split("/")
+    if len(parts) >= 3 and parts[-2] == "vars":
+        return parts[-3] or None
+    return None
 
 
 def _named(layer: dict[str, Any], name: str) -> dict[str, Any]:

@@ -299,6 +299,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
                     optimize=("ort" if optimize is True else optimize) or None,
                     float16=float16, int8=int8, calibration=calibration_data, stage=stage)
                 report.optimized = bool(optimize)
+                report.notes += [note for v in report.variants for note in v.notes]
                 _describe_file(tmp, report)
                 bad = next((v for v in report.variants if not v.ok), None)
                 if bad is not None:

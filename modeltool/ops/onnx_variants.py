@@ -69,9 +69,14 @@ def ship(path: Path, label: str, input_names: Sequence[str], output_names: Seque
             raise ModelToolError(f"--optimize takes one of {', '.join(OPTIMIZERS)}, "
                                  f"not {optimize!r}")
         stage(f"optimizing with {optimize}")
+        before = _node_count(path)
         _rewrite(path, optimize_ort if optimize == "ort" else optimize_onnxslim, label)
         reports.append(measure(path, f"optimized ({optimize})", input_names, output_names,
                                runs, "max abs 1e-4 + 1e-3 x |value|"))
+        tool = "onnxruntime's offline (extended) graph optimizations" if optimize == "ort" \
+            else "onnxslim"
+        reports[-1].notes.append(f"optimized with {tool}: {before} -> {_node_count(path)} "
+                                 "nodes")
     if float16:
         stage("converting to float16")
         _rewrite(path, to_float16, label)
@@ -84,6 +89,11 @@ def ship(path: Path, label: str, input_names: Sequence[str], output_names: Seque
         reports.append(measure(path, f"int8 {kind}", input_names, output_names, runs,
                                f"cosine >= {MIN_COSINE['int8']}"))
     return reports
+
+
+def _node_count(path: Path) -> int:
+    onnx = _optional.require("onnx", "ONNX optimization")
+    return len(onnx.load_model(os.fspath(path), load_external_data=False).graph.node)
 
 
 def variant_error(report: VariantReport, label: str) -> VerificationError:
