@@ -115,7 +115,10 @@ _NO_WEIGHT_CLASSES = frozenset({
     "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "Rescaling", "Identity", "ActivityRegularization",
     "Lambda", "TFOpLambda", "SlicingOpLambda", "CenterCrop", "Resizing",
-    "UnitNormalization", "ThresholdedReLU",
+    "UnitNormalization", "ThresholdedReLU", "TextVectorization", "StringLookup",
+    "IntegerLookup", "Hashing", "HashedCrossing", "CategoryEncoding", "Discretization",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "RandomCrop", "RandomBrightness",
 })
 
 

@@ -85,6 +85,9 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             report.notes.append(f"{out_kind} holds no weights: only the architecture was written")
         if not lost.holds_architecture and artifact.config is not None:
             report.notes.append(f"{out_kind} holds no architecture: only weights were written")
+        if artifact.assets and out_kind != "keras":
+            report.notes.append(f"{len(artifact.assets)} asset file(s) (vocabularies) were not "
+                                "carried over: only a .keras archive holds them")
         if artifact.metadata.get("optimizer_weights"):
             report.notes.append("optimizer state was not carried over")
         if artifact.training_config:

@@ -413,7 +413,7 @@ def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
         return list(keras.tree.flatten(model(packed, training=False)))
 
     shapes = [tuple(None if d is None else int(d) for d in t.shape) for t in inputs]
-    dtypes = [np.dtype(getattr(t.dtype, "name", t.dtype)).name for t in inputs]
+    dtypes = [_dtype_of(t) for t in inputs]
     variables = _unique_variables(model)
     batched = [bool(len(t.shape)) and t.shape[0] is None for t in outputs]
     return _Source(label=label, kind=kind, name=str(getattr(model, "name", "model")),
@@ -430,6 +430,12 @@ def _known_dims(tensor: Any) -> Dims | None:
         return tuple(None if d is None else int(d) for d in tensor.shape)
     except (TypeError, ValueError):
         return None
+
+
+def _dtype_of(tensor: Any) -> str:
+    """A Keras tensor's dtype as a NumPy name, ``string`` for text inputs."""
+    name = str(getattr(tensor.dtype, "name", tensor.dtype))
+    return "string" if name in ("string", "str", "object") else np.dtype(name).name
 
 
 def _vocabulary(model: Any) -> int:
@@ -961,7 +967,30 @@ def _graph_def_nodes(graph_def: Any) -> Iterator[Any]:
 
 def _custom_op_handlers() -> dict[str, Any]:
     """TF ops tf2onnx 1.17 leaves unconverted, rewritten into standard ONNX ops."""
-    return {"Erfc": (_erfc_handler, [])}
+    return {"Erfc": (_erfc_handler, []), "Bucketize": (_bucketize_handler, [])}
+
+
+def _bucketize_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
+    # Keras' Discretization: the bucket of x is how many boundaries are <= x, computed as
+    # ReduceSum(Cast(x[..., None] >= boundaries)) over the last axis.
+    from onnx import TensorProto
+    from tf2onnx import utils
+    from tf2onnx.graph_builder import GraphBuilder
+
+    boundaries = [float(b) for b in node.get_attr_value("boundaries") or []]
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    edges = ctx.make_const(utils.make_name(f"{node.name}_boundaries"),
+                           np.array(boundaries, dtype=dtype))
+    builder = GraphBuilder(ctx)
+    expanded = builder.make_unsqueeze({"data": node.input[0], "axes": [-1]})
+    below = ctx.make_node("Less", [expanded, edges.output[0]], op_name_scope=node.name)
+    above = ctx.make_node("Not", [below.output[0]], op_name_scope=node.name)
+    counts = ctx.make_node("Cast", [above.output[0]], attr={"to": TensorProto.INT32},
+                           op_name_scope=node.name)
+    total = builder.make_reduce_sum({"data": counts.output[0], "axes": [-1], "keepdims": 0,
+                                     "noop_with_empty_axes": 1})
+    node.type = "Identity"
+    ctx.replace_inputs(node, [total])
 
 
 def _erfc_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
@@ -999,7 +1028,8 @@ def _reject_unconverted(model_proto: Any, source: _Source, logged: list[str]) ->
         return
     op, node_name = next(iter(bad.items()))
     others = f" (and {', '.join(sorted(set(bad) - {op}))})" if len(bad) > 1 else ""
-    detail = f"; tf2onnx said: {logged[0]}" if logged else ""
+    said = logged[0].split(" 'OP=")[0].split("\\n")[0].split(" (fct=")[0] if logged else ""
+    detail = f"; tf2onnx said: {said}" if said else ""
     raise UnsupportedError(
         f"tf2onnx has no ONNX conversion for the TensorFlow op {op}{others}, used by "
         f"{_layer_of(node_name)}{detail}", path=source.label,

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import CorruptFileError, InputNotFoundError, ModelToolError
 
 Dims = tuple[int | None, ...]
+_WORDS = ("the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "b", "1")
 #: The size verification gives a dimension the model leaves open (sequence length, image size).
 OPEN_DIM = 32
 
@@ -85,6 +86,9 @@ def random_feeds(shapes: Sequence[Dims], dtypes: Sequence[str], names: Sequence[
     for dims, dtype_name, name in zip(shapes, dtypes, names):
         shape = [batch if index == 0 and size is None else (OPEN_DIM if size is None else size)
                  for index, size in enumerate(dims)]
+        if dtype_name == "string":  # text inputs: words from a small seeded vocabulary
+            feeds.append(rng.choice(np.array(_WORDS, dtype=object), size=shape))
+            continue
         dtype = np.dtype(dtype_name)
         low, high = (ranges or {}).get(name, (0.0, float(int_high) if dtype.kind in "iu"
                                               else 1.0))
@@ -109,5 +113,6 @@ def sample_feeds(samples: Mapping[str, np.ndarray], names: Sequence[str],
                 want is not None and have != want for have, want in zip(array.shape, dims)):
             raise ModelToolError(f"sample input {name!r} has shape {array.shape} and the model "
                                  f"takes {tuple(dims)}", path=label)
-        feeds.append(array.astype(np.dtype(dtype), copy=False))
+        feeds.append(array.astype(object if dtype == "string" else np.dtype(dtype),
+                                  copy=False))
     return feeds

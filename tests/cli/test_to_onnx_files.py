@@ -313,3 +313,45 @@ def test_bad_sample_inputs_are_one_line(saved: dict[str, Path], tmp_path: Path) 
     result = _run(str(saved["permute.keras"]), "-o", str(tmp_path / "p.onnx"),
                   "--input-range", "nope=0,1")
     assert result.exit_code == 2 and "names no input" in _errors(result)[0]
+
+
+def test_vocabulary_assets_travel(tmp_path: Path) -> None:
+    """A TextVectorization vocabulary lives in the archive's assets/: convert keeps it (the
+    output predicts what the original does), summary/weights/check read the model, and
+    to-onnx names the string op tf2onnx cannot convert in one line (exit 2)."""
+    import keras
+
+    from modeltool.cli import main
+
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(["the cat sat", "the dog ran far away"])
+    text = keras.Input((1,), dtype="string")
+    source = tmp_path / "text.keras"
+    keras.Model(text, vectorize(text)).save(source)
+    out = tmp_path / "again.keras"
+    result = CliRunner().invoke(main, ["convert", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    sample = np.array([["the cat ran"], ["a dog sat far"]])
+    want = np.asarray(keras.models.load_model(source)(sample))
+    assert np.array_equal(np.asarray(keras.models.load_model(out)(sample)), want)
+    assert len(np.unique(want)) > 2  # the vocabulary is there, not only out-of-vocabulary ids
+    for command in ("summary", "weights", "check"):
+        assert CliRunner().invoke(main, [command, str(source)]).exit_code == 0
+    result = _run(str(source), "-o", str(tmp_path / "t.onnx"))
+    assert result.exit_code == 2 and len(_errors(result)) == 1, result.output
+    assert "text_vectorization" in _errors(result)[0]
+
+
+@pytest.mark.parametrize("ext", EXTENSIONS)
+def test_multi_head_attention_weights(tmp_path: Path, ext: str) -> None:
+    """MultiHeadAttention keeps its weights in inner EinsumDense layers (query_dense/vars...)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    x = keras.Input((6, 4))
+    source = tmp_path / f"mha.{ext}"
+    keras.Model(x, keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(x, x)).save(source)
+    out = tmp_path / "mha.onnx"
+    result = _run(str(source), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert _keras_vs_onnx(source, out, _feeds([((2, 6, 4), "float32")])) < 1e-5
