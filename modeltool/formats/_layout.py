@@ -181,6 +181,30 @@ def shared_id(layer: dict[str, Any]) -> Any:
     return layer.get("shared_object_id")
 
 
+def holding_later_shared(model: dict[str, Any]) -> set[str]:
+    """Top-level layers that hold a later occurrence of a shared object (a nested model also
+    used before them): Keras stores that object's weights at its first occurrence only, so
+    such a layer holds fewer weights in the file than its config implies."""
+    seen: set[Any] = set()
+    found: set[str] = set()
+
+    def walk(layer: dict[str, Any], top: str) -> None:
+        key = shared_id(layer)
+        if key is not None:
+            if key in seen:
+                found.add(top)
+                return
+            seen.add(key)
+        sub = inner_model(layer)
+        if sub is not None:
+            for inner in saveable_layers(sub):
+                walk(inner, top)
+
+    for layer in saveable_layers(model):
+        walk(layer, layer_name(layer))
+    return found
+
+
 def direction_name(direction: str, inner: dict[str, Any]) -> str:
     """``forward_gru`` / ``backward_gru``: Keras' names for a Bidirectional's two layers."""
     base = layer_name(inner)

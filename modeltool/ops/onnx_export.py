@@ -685,13 +685,30 @@ def _trace(source: _Source, shapes: list[Dims]) -> Any:
     try:
         concrete = function.get_concrete_function()
     except Exception as err:  # noqa: BLE001 - tracing raises anything a layer raises
-        raise KerasError(f"tracing the model failed: {_first_line(err)}",
+        raise KerasError(f"tracing the model failed: {_keras_problem(err)}",
                          path=source.label) from err
     if len(concrete.outputs) != len(source.output_names):
         raise UnsupportedError(
             f"the model returned {len(concrete.outputs)} tensors where it declares "
             f"{len(source.output_names)} outputs", path=source.label)
     return function
+
+
+def _keras_problem(err: BaseException) -> str:
+    """Keras wraps a layer's error as 'Exception encountered when calling X.call()' with the
+    cause on a later line: the layer class and the cause, on one line."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    head = re.match(r"Exception encountered when calling (\S+?)\.call\(\)", lines[0])
+    if head is None:
+        return lines[0][:240]
+    cause = next((line for line in lines[1:] if not line.startswith(
+        ("Arguments received", "•", "Exception encountered"))), "")
+    return f"in {head.group(1)}: {cause}"[:240]
 
 
 def _dtype_name(variable: Any) -> str:

@@ -181,7 +181,26 @@ def quantize_int8(src: Path, dst: Path, input_names: Sequence[str],
             q.quantize_static(os.fspath(prepared), os.fspath(dst), reader,
                               quant_format=q.QuantFormat.QDQ, per_channel=True,
                               activation_type=q.QuantType.QUInt8,
-                              weight_type=q.QuantType.QInt8)
+                              weight_type=q.QuantType.QInt8,
+                              nodes_to_exclude=_output_heads(prepared))
+
+
+def _output_heads(path: Path) -> list[str]:
+    """Nodes that compute a graph output from the last activations (a classifier's Softmax,
+    a Sigmoid): their probabilities of about 1/classes would round to zero in uint8, so they
+    stay float (the layers before them are quantized)."""
+    onnx = _optional.require("onnx", "int8 quantization")
+    graph = onnx.load_model(os.fspath(path), load_external_data=False).graph
+    outputs = {value.name for value in graph.output}
+    heads = {"Softmax", "LogSoftmax", "Sigmoid", "Tanh", "Identity", "Reshape", "Flatten"}
+    excluded: list[str] = []
+    producers = {name: node for node in graph.node for name in node.output}
+    for name in outputs:
+        node = producers.get(name)
+        while node is not None and node.op_type in heads:
+            excluded.append(node.name)
+            node = producers.get(node.input[0]) if node.input else None
+    return excluded
 
 
 class _CalibrationReader:

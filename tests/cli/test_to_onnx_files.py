@@ -164,6 +164,10 @@ def test_converts_like_keras(saved: dict[str, Path], tmp_path: Path, name: str,
     result = _run(str(source), "-o", str(out))
     assert result.exit_code == 0, result.output
     assert _keras_vs_onnx(source, out, _feeds(inputs)) < 1e-5
+    from modeltool.cli import main
+
+    for command in ("summary", "weights", "check"):  # the same readers
+        assert CliRunner().invoke(main, [command, str(source)]).exit_code == 0, command
 
 
 @pytest.mark.parametrize("ext", EXTENSIONS)
