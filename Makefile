@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lint test test-zoo test-fidelity fixtures clean
+.PHONY: setup demo lint test test-zoo test-fidelity test-onnx-layers fixtures clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,9 @@ test-zoo: $(STAMP)
 
 test-fidelity: $(STAMP)
 	$(PY) -m pytest -q -m fidelity
+
+test-onnx-layers: $(STAMP)
+	$(PY) -m pytest -q -m onnx_layers tests/ops/test_onnx_layers.py
 
 fixtures: $(STAMP)
 	$(PY) fixtures/generate.py

@@ -19,8 +19,13 @@ passes the cap is killed and reported as ``killed>NGB`` (VGG16 through tf2onnx n
 than this machine can spare). keras.applications models are built with ``weights=None`` into a
 cache folder (``bench/.cache``, ignored by git; ``MODELTOOL_BENCH_CACHE`` or ``--cache``).
 
+With ``--variants`` it measures the ready-to-ship variants instead (``--optimize`` with
+onnxruntime and with onnxslim, ``--float16``, dynamic and static ``--int8``): size, latency
+against tf.function, and agreement with Keras per model (see ``bench/onnx_variants.py``).
+
 Usage:
     .venv/bin/python bench/onnx.py [--only NAME ...] [--skip NAME ...] [--mem-cap-gb 10]
+    .venv/bin/python bench/onnx.py --variants [--samples 100] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -337,6 +342,10 @@ def main() -> int:
     parser.add_argument("--skip", nargs="*", default=[], help="model names to leave out")
     parser.add_argument("--mem-cap-gb", type=float, default=10.0)
     parser.add_argument("--cache", default=os.environ.get("MODELTOOL_BENCH_CACHE"))
+    parser.add_argument("--variants", action="store_true",
+                        help="measure the --optimize/--float16/--int8 variants instead")
+    parser.add_argument("--samples", type=int, default=100,
+                        help="inputs the variants are compared on (batch 1 each)")
     args = parser.parse_args()
     cache = Path(args.cache) if args.cache else ROOT / "bench" / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -349,6 +358,19 @@ def main() -> int:
     names = [n for n in names if n not in args.skip]
     cap_mb = args.mem_cap_gb * 1024
     files = build(cache, names, cap_mb)
+    if args.variants:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from onnx_variants import bench_variants, print_variants
+
+        results = {}
+        with tempfile.TemporaryDirectory(dir=cache, prefix="variants-") as scratch:
+            for name in names:
+                print(f"{name} ...", flush=True)
+                results[name] = bench_variants(name, files[name], Path(scratch) / name,
+                                               args.samples)
+        print()
+        print_variants(results)
+        return 0 if all("error" not in r for r in results.values()) else 1
     rows = []
     with tempfile.TemporaryDirectory(dir=cache, prefix="run-") as scratch:
         for name in names:

@@ -145,6 +145,9 @@ class ModelArtifact:
     notes: list[str] = field(default_factory=list)
     signatures: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Files a layer keeps beside its weights (a TextVectorization vocabulary), by their
+    #: ``.keras`` member name (``assets/layers/...``), read on demand.
+    assets: dict[str, Callable[[], bytes]] = field(default_factory=dict)
 
     @property
     def has_architecture(self) -> bool:

@@ -53,8 +53,23 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
               help="Absolute tolerance of the check.")
 @click.option("--rtol", type=float, default=1e-3, show_default=True,
               help="Relative tolerance of the check.")
-@click.option("--optimize", is_flag=True,
-              help="Also apply onnxruntime's basic (portable) graph optimizations.")
+@click.option("--optimize", "optimize", is_flag=False, flag_value="ort", default=None,
+              type=click.Choice(["ort", "onnxslim"]),
+              help="Optimize the graph, verified: onnxruntime's offline optimizations (the "
+                   "default, `--optimize`) or onnxslim (`--optimize onnxslim`).")
+@click.option("--float16", is_flag=True,
+              help="Ship weights and compute in float16 (inputs/outputs stay float32), verified.")
+@click.option("--int8", is_flag=True,
+              help="Ship onnxruntime's int8 quantization (dynamic; static with --calibration), "
+                   "verified.")
+@click.option("--calibration", type=click.Path(path_type=str), default=None,
+              metavar="FILE.npz", help="Calibration inputs by input name: static int8.")
+@click.option("--sample-inputs", type=click.Path(path_type=str), default=None,
+              metavar="FILE.npz", help="Verify on these inputs (arrays by input name).")
+@click.option("--input-range", "input_ranges", multiple=True, metavar="NAME=lo,hi",
+              help="Value range of an input's random verification data. Repeatable.")
+@click.option("--unsafe-lambda", is_flag=True,
+              help="Let Keras rebuild Lambda layers from their bytecode (runs code from FILE).")
 @click.option("--keep-failed", is_flag=True, help="Keep the ONNX file when the check fails.")
 @click.option("--weights", type=click.Path(path_type=str), default=None,
               help="Weights file for an architecture-only FILE (.json, .yaml).")
@@ -65,7 +80,9 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
 def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | None, batch: str,
                     input_shapes: tuple[str, ...], no_verify: bool, no_source_check: bool,
                     atol: float, rtol: float,
-                    optimize: bool, keep_failed: bool, weights: str | None, force: bool,
+                    optimize: str | None, float16: bool, int8: bool, calibration: str | None,
+                    sample_inputs: str | None, input_ranges: tuple[str, ...],
+                    unsafe_lambda: bool, keep_failed: bool, weights: str | None, force: bool,
                     as_json: bool, custom_objects: str | None) -> None:
     """Convert FILE (.keras, .h5 of any Keras generation, SavedModel, or JSON/YAML with
     --weights) to ONNX, keeping the Keras input and output names, their order and dtypes, and
@@ -81,14 +98,21 @@ def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | Non
       modeltool to-onnx text.keras -o text.onnx --input-shape tokens=64
       modeltool to-onnx model.keras -o model.onnx --json | jq '.verification'
       modeltool to-onnx custom.h5 -o model.onnx --custom-objects my_layers.py
+      modeltool to-onnx model.keras -o model.onnx --optimize --int8 --calibration calib.npz
+      modeltool to-onnx text.keras -o text.onnx --input-range tokens=1,500
     """
+    from ..ops.onnx_inputs import parse_input_range
+
     shapes = dict(onnx_export.parse_input_shape(text) for text in input_shapes)
+    ranges = dict(parse_input_range(text) for text in input_ranges)
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
     with _progress(quiet) as progress:
         report = onnx_export.to_onnx(
             file, output, opset=opset, batch=_batch(batch), input_shapes=shapes or None,
-            verify=not no_verify, atol=atol, rtol=rtol, optimize=optimize,
+            verify=not no_verify, atol=atol, rtol=rtol, optimize=optimize or False,
             keep_failed=keep_failed, weights=weights, force=force, progress=progress,
+            unsafe_lambda=unsafe_lambda, sample_inputs=sample_inputs,
+            input_ranges=ranges or None, float16=float16, int8=int8, calibration=calibration,
             verify_source=not no_source_check, custom_objects=custom_objects)
     if as_json:
         _console.print_json(conversion_dict(report))

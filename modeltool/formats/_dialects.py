@@ -392,6 +392,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         nested["name"] = layer.get("name") or layer.get("config", {}).get("name")
         if with_nodes:
             nested["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path, names)
+        if "shared_object_id" in layer:
+            nested["shared_object_id"] = layer["shared_object_id"]
         return nested
     config = layer.get("config")
     if config is None:
@@ -463,6 +465,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     }
     if "build_config" in layer:
         result["build_config"] = layer["build_config"]
+    if "shared_object_id" in layer:  # one object in several places: its weights stored once
+        result["shared_object_id"] = layer["shared_object_id"]
     if name is not None:
         config.setdefault("name", name)
     if with_nodes:

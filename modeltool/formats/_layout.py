@@ -89,7 +89,11 @@ def weight_names(layer: dict[str, Any]) -> list[str] | None:
                 *(["beta"] if config.get("center", True) else [])]
     if class_name == "Embedding":
         return ["embeddings"]
+    if class_name == "EinsumDense":
+        return ["kernel", *(["bias"] if config.get("bias_axes", "?") else [])]
     if class_name in RNN_CLASSES:
+        return ["kernel", "recurrent_kernel", *bias]
+    if class_name in CELL_CLASSES:
         return ["kernel", "recurrent_kernel", *bias]
     if class_name == "PReLU":
         return ["alpha"]
@@ -110,7 +114,95 @@ _NO_WEIGHT_CLASSES = frozenset({
     "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "ReLU", "LeakyReLU", "ELU",
     "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "Rescaling", "Identity", "ActivityRegularization",
+    "Lambda", "TFOpLambda", "SlicingOpLambda", "CenterCrop", "Resizing",
+    "UnitNormalization", "ThresholdedReLU", "TextVectorization", "StringLookup",
+    "IntegerLookup", "Hashing", "HashedCrossing", "CategoryEncoding", "Discretization",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "RandomCrop", "RandomBrightness",
 })
+
+
+def holds_no_weights(model: dict[str, Any]) -> bool:
+    """True when no layer of the model (nested models and wrappers included) creates weights,
+    as far as the config tells: such a model is complete without a weights file."""
+    for layer in layer_configs(model):
+        if is_operation(layer):
+            continue
+        sub = inner_model(layer)
+        if sub is not None:
+            if not holds_no_weights(sub):
+                return False
+            continue
+        if layer.get("class_name") == "TimeDistributed":
+            inner = (layer.get("config") or {}).get("layer")
+            if isinstance(inner, dict) and weight_names(inner) == []:
+                continue
+            return False
+        if weight_names(layer) != []:
+            return False
+    return True
+
+
+#: The cells Keras ships, whose weights are ``kernel, recurrent_kernel[, bias]``.
+CELL_CLASSES = frozenset({"LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTMCell",
+                          "ConvLSTM1DCell", "ConvLSTM2DCell", "ConvLSTM3DCell"})
+
+
+#: Layers that keep their weights in inner layers (Keras attribute, the inner layer's name), in
+#: Keras' weight order: ``.weights.h5`` stores each under ``<layer>/<attribute>/vars``.
+SUBLAYERS: dict[str, list[tuple[str, str]]] = {
+    "MultiHeadAttention": [("query_dense", "query"), ("key_dense", "key"),
+                           ("value_dense", "value"), ("output_dense", "attention_output")],
+}
+#: The class of those inner layers.
+SUBLAYER_CLASSES = {"MultiHeadAttention": "EinsumDense"}
+
+
+def rnn_cell(layer: dict[str, Any]) -> dict[str, Any] | None:
+    """The cell config of a generic ``keras.layers.RNN(cell)`` (or any layer built on a cell
+    config that is not one of the fused RNN classes), else None."""
+    if layer.get("class_name") in RNN_CLASSES:
+        return None
+    cell = (layer.get("config") or {}).get("cell")
+    return cell if isinstance(cell, dict) and cell.get("class_name") else None
+
+
+def stacked_cells(cell: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The cells of a ``StackedRNNCells`` config, in order (None for any other cell)."""
+    if cell.get("class_name") != "StackedRNNCells":
+        return None
+    cells = (cell.get("config") or {}).get("cells")
+    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def shared_id(layer: dict[str, Any]) -> Any:
+    """Keras' ``shared_object_id`` of a layer config: the same object used in several places
+    (a nested model at two depths, a layer shared between a nested model and its parent)."""
+    return layer.get("shared_object_id")
+
+
+def holding_later_shared(model: dict[str, Any]) -> set[str]:
+    """Top-level layers that hold a later occurrence of a shared object (a nested model also
+    used before them): Keras stores that object's weights at its first occurrence only, so
+    such a layer holds fewer weights in the file than its config implies."""
+    seen: set[Any] = set()
+    found: set[str] = set()
+
+    def walk(layer: dict[str, Any], top: str) -> None:
+        key = shared_id(layer)
+        if key is not None:
+            if key in seen:
+                found.add(top)
+                return
+            seen.add(key)
+        sub = inner_model(layer)
+        if sub is not None:
+            for inner in saveable_layers(sub):
+                walk(inner, top)
+
+    for layer in saveable_layers(model):
+        walk(layer, layer_name(layer))
+    return found
 
 
 def direction_name(direction: str, inner: dict[str, Any]) -> str:
@@ -145,7 +237,12 @@ def split_legacy_weight_name(layer: str, weight_name: str,
         if len(parts) > 2 and parts[0] == layer and parts[1] in inner_layers:
             parts = parts[1:]
         if len(parts) > 1 and parts[0] in inner_layers:
-            return f"{layer}/{parts[0]}", "/".join(parts[1:])
+            path = f"{layer}/{parts[0]}"
+            parts = parts[1:]
+            while len(parts) > 1 and parts[0] in inner_layers:  # a model nested deeper
+                path = f"{path}/{parts[0]}"
+                parts = parts[1:]
+            return path, "/".join(parts)
         return layer, "/".join(parts)
     if len(parts) > 1:
         # Keras 2 prefixes the layer's name, sometimes with a uniquifying suffix (conv1_1/).

@@ -26,15 +26,19 @@ from . import _h5
 from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
     RNN_CLASSES,
+    SUBLAYER_CLASSES,
+    SUBLAYERS,
     direction_name,
     generated_names,
     inner_model,
     layer_name,
+    rnn_cell,
     saveable_layers,
+    shared_id,
+    stacked_cells,
     to_snake_case,
     weight_names,
 )
-from ._sublayers import SUBLAYER_WEIGHTS
 
 KIND = "k3-weights"
 EXTENSIONS = (".weights.h5",)
@@ -96,6 +100,9 @@ def read_v3_layers(root: h5py.Group, config: dict[str, Any] | None,
 class _Reader:
     display: str
     key: str = "layers"
+    #: shared_object_ids met so far: Keras stores a shared object's weights once, at its first
+    #: occurrence in its depth-first walk, and writes no group for the later ones.
+    shared: set[Any] = field(default_factory=set)
 
     def entries(self, vars_group: h5py.Group, top: str, path: str, prefix: str,
                 names: list[str] | None) -> list[WeightEntry]:
@@ -124,6 +131,9 @@ class _Reader:
         ordinal = _ordinal_names(saveable, list(layers_group.keys()))
         for layer, generated in zip(saveable, generated_names(saveable)):
             name = layer_name(layer)
+            if _seen_before(self.shared, layer):
+                result.setdefault(name, [])
+                continue
             group_name = by_attr.get(name) or (generated if generated in layers_group else None)
             if ordinal is not None:
                 group_name = by_attr.get(name) or ordinal.get(name)
@@ -144,11 +154,15 @@ class _Reader:
             found += self.entries(_h5.group(group, "vars", self.display), top, path, prefix,
                                   weight_names(layer) if class_name not in RNN_CLASSES else None)
         model = inner_model(layer)
+        cell_config = rnn_cell(layer)
         if class_name in RNN_CLASSES and "cell" in group:
             cell = _h5.group(group, "cell", self.display)
             found += self.entries(_h5.group(cell, "vars", self.display), top, path,
                                   f"{prefix}{to_snake_case(class_name)}_cell/",
                                   weight_names(layer))
+        elif cell_config is not None and "cell" in group:
+            found += self.cell(_h5.group(group, "cell", self.display), cell_config, top, path,
+                               f"{prefix}{layer_name(cell_config)}/")
         elif class_name == "Bidirectional":
             inner = config.get("layer") or {}
             backward = config.get("backward_layer") or inner
@@ -168,13 +182,54 @@ class _Reader:
         elif class_name == "TimeDistributed" and "layer" in group:
             found += self.layer(_h5.group(group, "layer", self.display),
                                 config.get("layer") or {}, top, path, prefix)
-        elif class_name in SUBLAYER_WEIGHTS:
-            for group_name, weight_prefix, names in SUBLAYER_WEIGHTS[str(class_name)]:
-                sub = group.get(group_name)
-                if names and isinstance(sub, h5py.Group) and "vars" in sub:
-                    found += self.entries(_h5.group(sub, "vars", self.display), top, path,
-                                          f"{prefix}{weight_prefix}/", list(names))
+        else:
+            found += self.sublayers(group, str(class_name), top, path, prefix)
         return found
+
+    def sublayers(self, group: h5py.Group, class_name: str, top: str, path: str,
+                  prefix: str) -> list[WeightEntry]:
+        """Weights a layer keeps in inner layers (MultiHeadAttention's query/key/value/output
+        EinsumDense), named ``<inner name>/<weight>``, in Keras' order where it is known."""
+        children = [c for c in group.keys() if c != "vars" and isinstance(group[c], h5py.Group)]
+        order = {attr: i for i, (attr, _name) in enumerate(SUBLAYERS.get(class_name, []))}
+        found: list[WeightEntry] = []
+        for child in sorted(children, key=lambda c: (order.get(c, len(order)), _natural(c))):
+            label = _vars_name(group, child, self.display)
+            found += _walk_layer(self, _h5.group(group, child, self.display), top, path,
+                                 f"{prefix}{label}/",
+                                 SUBLAYER_CLASSES.get(class_name) or class_of_group(label))
+        return found
+
+
+    def cell(self, group: h5py.Group, cell: dict[str, Any], top: str, path: str,
+             prefix: str) -> list[WeightEntry]:
+        """A generic RNN's cell (``layers/rnn/cell/vars``); a StackedRNNCells keeps its cells
+        under ``cell/cells/<generated name>``, in order."""
+        found: list[WeightEntry] = []
+        if "vars" in group:
+            found += self.entries(_h5.group(group, "vars", self.display), top, path, prefix,
+                                  weight_names(cell))
+        cells = stacked_cells(cell)
+        if cells and "cells" in group:
+            cells_group = _h5.group(group, "cells", self.display)
+            for sub, generated in zip(cells, generated_names(cells)):
+                if generated not in cells_group:
+                    raise CorruptFileError(f"weights of cell {layer_name(sub)!r} of layer "
+                                           f"{path!r} are missing", path=self.display)
+                found += self.cell(_h5.group(cells_group, generated, self.display), sub, top,
+                                   path, f"{prefix}{layer_name(sub)}/")
+        return found
+
+
+def _seen_before(shared: set[Any], layer: dict[str, Any]) -> bool:
+    """True for a later occurrence of a shared object (its weights are stored at the first)."""
+    key = shared_id(layer)
+    if key is None:
+        return False
+    if key in shared:
+        return True
+    shared.add(key)
+    return False
 
 
 def _ordinal_names(layers: list[dict[str, Any]], groups: list[str]) -> dict[str, str] | None:
@@ -318,6 +373,7 @@ class _Writer:
     artifact: ModelArtifact
     written: set[str] = field(default_factory=set)
     stored: dict[str, int] = field(default_factory=dict)
+    shared: set[Any] = field(default_factory=set)
 
     def model(self, root: h5py.Group, model: dict[str, Any],
               entries: list[WeightEntry] | None, path: str = "") -> None:
@@ -325,6 +381,10 @@ class _Writer:
         saveable = saveable_layers(model)
         for layer, generated in zip(saveable, generated_names(saveable)):
             name = layer_name(layer)
+            if _seen_before(self.shared, layer):
+                if entries is None:
+                    self.written.add(name)
+                continue  # Keras writes a shared object once, where it first meets it
             group = layers_group.create_group(generated)
             if entries is None:  # top level
                 self.written.add(name)
@@ -342,10 +402,13 @@ class _Writer:
         own_vars = group.create_group("vars")
         own_vars.attrs["name"] = layer_name(layer)
         model = inner_model(layer)
+        cell_config = rnn_cell(layer)
         if class_name in RNN_CLASSES:
             cell = group.create_group("cell").create_group("vars")
             cell.attrs["name"] = f"{to_snake_case(class_name)}_cell"
             self.vars(cell, entries)
+        elif cell_config is not None:
+            self.cell(group.create_group("cell"), cell_config, entries, path)
         elif class_name == "Bidirectional":
             half = len(entries) // 2
             inner = config.get("layer") or {}
@@ -364,14 +427,44 @@ class _Writer:
                 self.model(inner_group, model, entries, path)
         elif class_name == "TimeDistributed":
             self.layer(group.create_group("layer"), config.get("layer") or {}, entries, path)
-        elif class_name in SUBLAYER_WEIGHTS:
-            for group_name, weight_prefix, _ in SUBLAYER_WEIGHTS[str(class_name)]:
-                sub_vars = group.create_group(group_name).create_group("vars")
-                mine = f"{weight_prefix}/"
-                self.vars(sub_vars, [e for e in entries
-                                     if weight_prefix and e.name.startswith(mine)])
         else:
+            own = [e for e in entries if "/" not in e.name]
+            self.vars(own_vars, own)
+            self.sublayers(group, str(class_name), [e for e in entries if "/" in e.name])
+
+    def sublayers(self, group: h5py.Group, class_name: str, entries: list[WeightEntry]) -> None:
+        """Entries named ``<inner name>/<weight>`` into ``<attribute>/vars`` groups."""
+        attributes = {name: attr for attr, name in SUBLAYERS.get(class_name, [])}
+        inner: dict[str, list[WeightEntry]] = {}
+        for entry in entries:
+            inner.setdefault(entry.name.split("/", 1)[0], []).append(entry)
+        for label, mine in inner.items():
+            attribute = attributes.get(label) or _stored_attribute(mine[0]) or label
+            sub = group.create_group(attribute).create_group("vars")
+            sub.attrs["name"] = label
+            self.vars(sub, mine)
+
+    def cell(self, group: h5py.Group, cell: dict[str, Any], entries: list[WeightEntry],
+             path: str) -> None:
+        own_vars = group.create_group("vars")
+        own_vars.attrs["name"] = layer_name(cell)
+        cells = stacked_cells(cell)
+        if cells is None:
             self.vars(own_vars, entries)
+            return
+        cells_group = group.create_group("cells")
+        rest = list(entries)
+        for sub, generated in zip(cells, generated_names(cells)):
+            prefix = f"{layer_name(sub)}/"
+            mine = [e for e in rest if f"/{prefix}" in f"/{e.name}"]
+            if not mine:  # names that do not tell the cell: by the count the cell's class has
+                count = len(weight_names(sub) or [])
+                mine = rest[:count]
+            rest = [e for e in rest if e not in mine]
+            self.cell(cells_group.create_group(generated), sub, mine, path)
+        if rest:
+            raise UnsupportedError(f"the weights of layer {path!r} do not fit its cells "
+                                   f"({len(rest)} left over)", path=self.artifact.path)
 
     def vars(self, group: h5py.Group, entries: list[WeightEntry]) -> None:
         for index, entry in enumerate(entries):
@@ -382,6 +475,14 @@ class _Writer:
             _h5.write_array(group, str(index), array)
             wrote(array.nbytes)
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
+
+
+def _stored_attribute(entry: WeightEntry) -> str | None:
+    """The inner layer's group where a ``.weights.h5`` stored an entry (``<attr>/vars/0``)."""
+    parts = entry.location.split("/")
+    if len(parts) >= 3 and parts[-2] == "vars":
+        return parts[-3] or None
+    return None
 
 
 def _named(layer: dict[str, Any], name: str) -> dict[str, Any]:

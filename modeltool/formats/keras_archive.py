@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -32,6 +33,8 @@ EXTENSIONS = (".keras",)
 _CONFIG_FILENAME = "config.json"
 _METADATA_FILENAME = "metadata.json"
 _WEIGHTS_FILENAME = "model.weights.h5"
+_ASSETS_PREFIX = "assets/"
+_MAX_ASSET = 1 << 30
 
 
 def sniff_kind(path: str | os.PathLike[str]) -> str | None:
@@ -102,6 +105,8 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
         else:
             artifact.notes.append(f"archive has no {_WEIGHTS_FILENAME}: architecture only")
             artifact.weights = WeightStore({}, closer=close)
+        artifact.assets = {name: partial(_read_asset, Path(path), name) for name in names
+                           if name.startswith(_ASSETS_PREFIX) and not name.endswith("/")}
         return artifact
     except BaseException:
         close()
@@ -209,4 +214,19 @@ def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *
             archive.writestr(_METADATA_FILENAME, json.dumps(metadata))
             archive.writestr(_CONFIG_FILENAME, json.dumps(keras_loadable_config(artifact.config)))
             archive.write(weights_path, _WEIGHTS_FILENAME)
+            for name, load in sorted(artifact.assets.items()):
+                archive.writestr(name, load())
     return out
+
+
+def _read_asset(path: Path, name: str) -> bytes:
+    """One asset member (a vocabulary), size-checked against what the archive declares."""
+    with _zip.open_zip(path) as archive:
+        info = archive.getinfo(name)
+        if info.file_size > _MAX_ASSET:
+            raise CorruptFileError(f"asset {name} declares {info.file_size} bytes", path=path)
+        with archive.open(info) as handle:
+            data = handle.read(_MAX_ASSET + 1)
+    if len(data) != info.file_size:
+        raise CorruptFileError(f"asset {name} is not the size it declares", path=path)
+    return data

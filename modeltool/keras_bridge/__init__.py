@@ -23,8 +23,10 @@ def _first_line(err: BaseException) -> str:
     return (text[0] if text else type(err).__name__)[:240]
 
 
-def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -> Any:
-    """Build a live ``keras.Model`` (``safe_mode`` on: no Lambda bytecode is run).
+def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True,
+                        safe_mode: bool = True) -> Any:
+    """Build a live ``keras.Model`` (``safe_mode`` on: no Lambda bytecode is run; off only on
+    the user's explicit request, ``--unsafe-lambda``).
 
     With ``with_weights`` and a weightless artifact the model keeps fresh initial weights.
     """
@@ -41,7 +43,7 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -
     if not (with_weights and artifact.weights):
         try:
             return keras.saving.deserialize_keras_object(
-                keras_loadable_config(artifact.config), safe_mode=True)
+                keras_loadable_config(artifact.config), safe_mode=safe_mode)
         except Exception as err:  # noqa: BLE001 - Keras raises anything here
             _raise_if_missing_class(artifact, err)
             raise KerasError(f"Keras cannot build this architecture: {_first_line(err)}",
@@ -58,7 +60,7 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True) -
             raise ModelToolError(f"cannot stage the model for Keras in the temporary folder "
                                  f"{scratch.parent} ({reason})", path=artifact.path) from err
         try:
-            return keras.models.load_model(tmp, compile=False, safe_mode=True)
+            return keras.models.load_model(tmp, compile=False, safe_mode=safe_mode)
         except Exception as err:  # noqa: BLE001
             _raise_if_missing_class(artifact, err)
             raise KerasError(f"Keras cannot load this model: {_first_line(err)}",

@@ -92,7 +92,12 @@ def _check_against_architecture(artifact: ModelArtifact, report: CheckReport) ->
     except ModelToolError as err:
         report.problems.append(Problem("graph", "architecture", err.problem))
         return
+    from ..formats._layout import holding_later_shared
+
+    shared_later = holding_later_shared(artifact.config) if artifact.config else set()
     for where, found, expected in summary.weight_mismatches:
+        if where in shared_later and found < expected:
+            continue  # a shared nested model's weights are stored at its first occurrence
         report.problems.append(Problem(
             "mismatch", where, f"the file holds {found:,} values, the config implies "
             f"{expected:,}"))

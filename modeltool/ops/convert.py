@@ -15,6 +15,7 @@ from ..errors import (
     VerificationError,
 )
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
+from ..formats._layout import holds_no_weights
 from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
@@ -97,7 +98,8 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
         _check_buildable(artifact, out_kind, allow_missing_layers, provided)
         _check_weights_fit(artifact, out_kind)
         needs_weights = FORMATS[out_kind].holds_weights
-        if needs_weights and not artifact.weights and artifact.config is not None:
+        if needs_weights and not artifact.weights and artifact.config is not None \
+                and not holds_no_weights(artifact.config):
             if not init:
                 raise UnsupportedError(
                     "the source has no weights", path=source,
@@ -122,6 +124,9 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
             report.notes.append(f"{out_kind} holds no weights: only the architecture was written")
         if not lost.holds_architecture and artifact.config is not None:
             report.notes.append(f"{out_kind} holds no architecture: only weights were written")
+        if artifact.assets and out_kind != "keras":
+            report.notes.append(f"{len(artifact.assets)} asset file(s) (vocabularies) were not "
+                                "carried over: only a .keras archive holds them")
         if artifact.metadata.get("optimizer_weights"):
             report.notes.append("optimizer state was not carried over")
         if artifact.training_config:

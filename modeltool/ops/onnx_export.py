@@ -132,6 +132,8 @@ class ConversionReport:
     #: original file", numpy Keras 1 formulas, or "Keras 3 only"), and its rows.
     source_reference: str = ""
     source_checks: list[OutputCheck] = field(default_factory=list)
+    #: The shipped variants (optimized, float16, int8), each verified against the source.
+    variants: list[Any] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -166,6 +168,8 @@ class _Source:
     liftable: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     policies: list[tuple[str, str]] = field(default_factory=list)
+    #: The output shapes the source knows (None: unknown), for outputs tf2onnx leaves unranked.
+    output_shapes: list[Dims | None] = field(default_factory=list)
 
 
 def _dtype_checks(source: _Source, source_path: Path | None, atol: float, rtol: float
@@ -189,10 +193,13 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
             batch: str | int | None = "dynamic",
             input_shapes: Mapping[str, Sequence[int | str | None]] | None = None,
             verify: bool = True, atol: float = 1e-4, rtol: float = 1e-3,
-            optimize: bool = False, keep_failed: bool = False,
+            optimize: bool | str = False, keep_failed: bool = False,
             weights: PathLike | None = None, force: bool = False,
-            progress: Callable[[str], None] | None = None,
-            verify_source: bool = True,
+            progress: Callable[[str], None] | None = None, unsafe_lambda: bool = False,
+            sample_inputs: PathLike | None = None,
+            input_ranges: Mapping[str, tuple[float, float]] | None = None,
+            float16: bool = False, int8: bool = False, calibration: PathLike | None = None,
+            reference: Reference | None = None, verify_source: bool = True,
             custom_objects: CustomObjects = None) -> ConversionReport:
     """Convert a Keras model (any file kind, or a live ``keras.Model``) to ONNX and verify it.
 
@@ -212,11 +219,22 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
         verify: compare onnxruntime with the source on seeded inputs at batch 1 and 3.
         atol: absolute tolerance of the comparison.
         rtol: relative tolerance of the comparison.
-        optimize: also apply onnxruntime's basic (portable) graph optimizations to the file.
-        keep_failed: keep the ONNX file when verification fails.
+        optimize: also optimize the graph (True or ``"ort"``: onnxruntime's offline basic
+            optimizations, portable ONNX; ``"onnxslim"``: onnxslim), each step verified.
+        keep_failed: keep the ONNX file on any verification failure.
         weights: a weights file for an architecture-only ``path_or_model``.
         force: replace an existing ``out``.
         progress: called with a short description of each stage (for a progress display).
+        unsafe_lambda: let Keras rebuild Lambda layers from their bytecode (runs code from
+            the file: only on the user's explicit request).
+        sample_inputs: an ``.npz`` of verification inputs by input name (the user's data).
+        input_ranges: ``{input name: (lo, hi)}`` value ranges of the random verification
+            inputs (integers from ``[lo, hi)``).
+        float16: ship weights and compute in float16 (inputs and outputs stay float32).
+        int8: ship onnxruntime's int8 quantization (dynamic; static with ``calibration``).
+        calibration: an ``.npz`` of calibration inputs by input name (static int8).
+        reference: replaces the built Keras model as the reference of the verification
+            (called with the inputs, returns the outputs in order).
         verify_source: with ``verify``, also compare onnxruntime with the library that wrote
             a Keras 1/2 source file (tf_keras on the original file, or the numpy Keras 1
             reference); the report says which (``source_reference``).
@@ -245,13 +263,28 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
                             inputs=(source_path,) if source_path is not None else ())
     _resolve_batch(batch)
     opset = _resolve_opset(opset)
+    if float16 and int8:
+        raise ModelToolError("--float16 and --int8 exclude each other", hint="pick one")
+    if calibration is not None and not int8:
+        raise ModelToolError("--calibration is for --int8 (static quantization)")
+    if not verify and (float16 or int8):
+        raise ModelToolError("--float16 and --int8 are verified against the source",
+                             hint="drop --no-verify")
     started = time.perf_counter()
     stage("loading the model")
     with _quiet_tf(), custom_scope(custom_objects):
-        source = _load(path_or_model, weights)
+        source = _load(path_or_model, weights, unsafe_lambda)
+    _check_fixed_batch(source, batch)
     load_seconds = time.perf_counter() - started
     atol, rtol = _dtype_checks(source, source_path, atol, rtol)
     shapes = _signature_shapes(source, batch, input_shapes)
+    from .onnx_inputs import check_ranges, load_sample_inputs
+
+    check_ranges(input_ranges or {}, source.input_names)
+    samples = load_sample_inputs(sample_inputs, source.input_names) \
+        if sample_inputs is not None else None
+    calibration_data = load_sample_inputs(calibration, source.input_names) \
+        if calibration is not None else None
 
     started = time.perf_counter()
     stage("tracing and converting with tf2onnx")
@@ -264,40 +297,56 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
         source=source.label, source_kind=source.kind, output=os.fspath(out_path), opset=opset,
         inputs=[], outputs=[], op_histogram={}, node_count=0, file_size=0,
         load_seconds=load_seconds, conversion_seconds=conversion_seconds, verified=verify,
-        atol=atol, rtol=rtol, optimized=optimize, reference=source.reference,
+        atol=atol, rtol=rtol, optimized=bool(optimize), reference=source.reference,
         tf2onnx_version=_optional.require("tf2onnx", "ONNX export").__version__,
         notes=list(source.notes))
     failure: OutputCheck | None = None
-    invalid: VerificationError | None = None
+    kept: VerificationError | None = None
     with atomic_path(out_path, suffix=".onnx") as tmp:
         _save(model_proto, tmp, pending)
         del model_proto, pending
-        if optimize:
-            stage("optimizing with onnxruntime")
-            report.notes.append(_optimize_file(tmp))
-        stage("checking the ONNX model")
-        _describe_file(tmp, report)
-        invalid = _check_file(tmp, source)
-        if invalid is not None:
-            if not keep_failed:
+        try:
+            stage("checking the ONNX model")
+            _describe_file(tmp, report)
+            invalid = _check_file(tmp, source)
+            if invalid is not None:
                 raise invalid
-        elif verify:
-            started = time.perf_counter()
-            stage("verifying against " + source.reference)
-            failure = _verify(tmp, source, function, shapes, report, stage)
-            if failure is None:
-                failure = _verify_source(tmp, source, shapes, report, source_path, weights,
-                                         verify_source)
-            report.verification_seconds = time.perf_counter() - started
-            if failure is not None and not keep_failed:
-                raise _verification_error(source, failure, report, kept=False)
+            runs: list[ReferenceRun] = []
+            if verify:
+                started = time.perf_counter()
+                stage("verifying against " + source.reference)
+                failure, runs = _verify_runs(
+                    tmp, source, reference or _reference_of(source, function), shapes, report,
+                    stage, samples, input_ranges)
+                if failure is None and reference is None:
+                    failure = _verify_source(tmp, source, runs, report, source_path, weights,
+                                             verify_source)
+                report.verification_seconds = time.perf_counter() - started
+                if failure is not None:
+                    raise _verification_error(source, failure, report, kept=False)
+            if optimize or float16 or int8:
+                from . import onnx_variants
+
+                report.variants = onnx_variants.ship(
+                    tmp, source.label, source.input_names, source.output_names, runs,
+                    optimize=("ort" if optimize is True else optimize) or None,
+                    float16=float16, int8=int8, calibration=calibration_data, stage=stage)
+                report.optimized = bool(optimize)
+                report.notes += [note for v in report.variants for note in v.notes]
+                _describe_file(tmp, report)
+                bad = next((v for v in report.variants if not v.ok), None)
+                if bad is not None:
+                    raise onnx_variants.variant_error(bad, source.label)
+        except VerificationError as err:
+            if not keep_failed:
+                raise
+            kept = err
         report.file_size = tmp.stat().st_size
-    if invalid is not None:
-        raise VerificationError(invalid.problem, path=invalid.path,
-                                hint=f"the ONNX file was kept at {report.output}"
-                                ) from invalid.__cause__
-    if failure is not None:
-        raise _verification_error(source, failure, report, kept=True)
+    if kept is not None:
+        error = VerificationError(kept.problem, path=kept.path,
+                                  hint=f"the ONNX file was kept at {report.output}")
+        error.report = report  # type: ignore[attr-defined]
+        raise error from kept.__cause__
     return report
 
 
@@ -307,7 +356,8 @@ def _is_model(obj: Any) -> bool:
     return not isinstance(obj, (str, os.PathLike)) and hasattr(obj, "inputs")
 
 
-def _load(path_or_model: PathLike | Any, weights: PathLike | None) -> _Source:
+def _load(path_or_model: PathLike | Any, weights: PathLike | None,
+          unsafe_lambda: bool = False) -> _Source:
     if _is_model(path_or_model):
         if weights is not None:
             _keras_load_weights(path_or_model, weights)
@@ -333,10 +383,11 @@ def _load(path_or_model: PathLike | Any, weights: PathLike | None) -> _Source:
             raise UnsupportedError("this file holds weights but no architecture", path=path,
                                    hint="pass the architecture file (.keras, .h5, .json, .yaml) "
                                         "and this one with --weights")
+        model = keras_bridge.model_from_artifact(artifact, safe_mode=not unsafe_lambda)
         if not artifact.weights:
-            raise UnsupportedError("this file holds an architecture but no weights", path=path,
-                                   hint="pass the trained weights with --weights FILE")
-        model = keras_bridge.model_from_artifact(artifact)
+            from ..keras_bridge.completeness import refuse_missing_weights
+
+            refuse_missing_weights(model, path)
         source = _keras_source(model, label=os.fspath(path), kind=artifact.kind)
         source.notes += [f"read: {note}" for note in artifact.notes]
         return source
@@ -397,7 +448,7 @@ def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
         return list(keras.tree.flatten(model(packed, training=False)))
 
     shapes = [tuple(None if d is None else int(d) for d in t.shape) for t in inputs]
-    dtypes = [np.dtype(getattr(t.dtype, "name", t.dtype)).name for t in inputs]
+    dtypes = [_dtype_of(t) for t in inputs]
     variables = _unique_variables(model)
     batched = [bool(len(t.shape)) and t.shape[0] is None for t in outputs]
     return _Source(label=label, kind=kind, name=str(getattr(model, "name", "model")),
@@ -405,7 +456,21 @@ def _keras_source(model: Any, *, label: str, kind: str) -> _Source:
                    input_shapes=shapes, output_names=_unique([_history_name(t) for t in outputs]),
                    output_batched=batched, call=call, int_high=_vocabulary(model),
                    weight_bytes=_weight_bytes(model), variables=variables,
-                   liftable=_liftable(model, variables), policies=live_policies(model))
+                   liftable=_liftable(model, variables), policies=live_policies(model),
+                   output_shapes=[_known_dims(t) for t in outputs])
+
+
+def _known_dims(tensor: Any) -> Dims | None:
+    try:
+        return tuple(None if d is None else int(d) for d in tensor.shape)
+    except (TypeError, ValueError):
+        return None
+
+
+def _dtype_of(tensor: Any) -> str:
+    """A Keras tensor's dtype as a NumPy name, ``string`` for text inputs."""
+    name = str(getattr(tensor.dtype, "name", tensor.dtype))
+    return "string" if name in ("string", "str", "object") else np.dtype(name).name
 
 
 def _vocabulary(model: Any) -> int:
@@ -580,6 +645,16 @@ def _signature_shapes(source: _Source, batch: str | int | None,
     return shapes
 
 
+def _check_fixed_batch(source: _Source, batch: str | int | None) -> None:
+    """A model built for a fixed batch size keeps it: ``--batch`` cannot change it."""
+    wanted = _resolve_batch(batch)
+    for name, dims in zip(source.input_names, source.input_shapes):
+        if wanted is not None and dims and dims[0] is not None and dims[0] != wanted:
+            raise ModelToolError(f"input {name!r} has a fixed batch size of {dims[0]} and "
+                                 f"--batch asks for {wanted}", path=source.label,
+                                 hint="leave --batch out: the model's own batch is kept")
+
+
 def _resolve_batch(batch: str | int | None) -> int | None:
     if batch is None or (isinstance(batch, str) and batch.strip().lower() == "dynamic"):
         return None
@@ -645,13 +720,30 @@ def _trace(source: _Source, shapes: list[Dims]) -> Any:
     try:
         concrete = function.get_concrete_function()
     except Exception as err:  # noqa: BLE001 - tracing raises anything a layer raises
-        raise KerasError(f"tracing the model failed: {_first_line(err)}",
+        raise KerasError(f"tracing the model failed: {_keras_problem(err)}",
                          path=source.label) from err
     if len(concrete.outputs) != len(source.output_names):
         raise UnsupportedError(
             f"the model returned {len(concrete.outputs)} tensors where it declares "
             f"{len(source.output_names)} outputs", path=source.label)
     return function
+
+
+def _keras_problem(err: BaseException) -> str:
+    """Keras wraps a layer's error as 'Exception encountered when calling X.call()' with the
+    cause on a later line: the layer class and the cause, on one line."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    head = re.match(r"Exception encountered when calling (\S+?)\.call\(\)", lines[0])
+    if head is None:
+        return lines[0][:240]
+    cause = next((line for line in lines[1:] if not line.startswith(
+        ("Arguments received", "•", "Exception encountered"))), "")
+    return f"in {head.group(1)}: {cause}"[:240]
 
 
 def _dtype_name(variable: Any) -> str:
@@ -781,6 +873,7 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int
     pending = _attach_weights(model_proto, {_WEIGHT.format(i): source.variables[i]
                                             for i in lifted}) if lifted else []
     _check_interface(model_proto, source)
+    _declare_output_shapes(model_proto, source)
     _name_dims(model_proto, source, shapes)
     modeltool_version = _package_version()
     model_proto.producer_name = "modeltool"
@@ -926,7 +1019,30 @@ def _graph_def_nodes(graph_def: Any) -> Iterator[Any]:
 
 def _custom_op_handlers() -> dict[str, Any]:
     """TF ops tf2onnx 1.17 leaves unconverted, rewritten into standard ONNX ops."""
-    return {"Erfc": (_erfc_handler, [])}
+    return {"Erfc": (_erfc_handler, []), "Bucketize": (_bucketize_handler, [])}
+
+
+def _bucketize_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
+    # Keras' Discretization: the bucket of x is how many boundaries are <= x, computed as
+    # ReduceSum(Cast(x[..., None] >= boundaries)) over the last axis.
+    from onnx import TensorProto
+    from tf2onnx import utils
+    from tf2onnx.graph_builder import GraphBuilder
+
+    boundaries = [float(b) for b in node.get_attr_value("boundaries") or []]
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    edges = ctx.make_const(utils.make_name(f"{node.name}_boundaries"),
+                           np.array(boundaries, dtype=dtype))
+    builder = GraphBuilder(ctx)
+    expanded = builder.make_unsqueeze({"data": node.input[0], "axes": [-1]})
+    below = ctx.make_node("Less", [expanded, edges.output[0]], op_name_scope=node.name)
+    above = ctx.make_node("Not", [below.output[0]], op_name_scope=node.name)
+    counts = ctx.make_node("Cast", [above.output[0]], attr={"to": TensorProto.INT32},
+                           op_name_scope=node.name)
+    total = builder.make_reduce_sum({"data": counts.output[0], "axes": [-1], "keepdims": 0,
+                                     "noop_with_empty_axes": 1})
+    node.type = "Identity"
+    ctx.replace_inputs(node, [total])
 
 
 def _erfc_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
@@ -964,7 +1080,8 @@ def _reject_unconverted(model_proto: Any, source: _Source, logged: list[str]) ->
         return
     op, node_name = next(iter(bad.items()))
     others = f" (and {', '.join(sorted(set(bad) - {op}))})" if len(bad) > 1 else ""
-    detail = f"; tf2onnx said: {logged[0]}" if logged else ""
+    said = logged[0].split(" 'OP=")[0].split("\\n")[0].split(" (fct=")[0] if logged else ""
+    detail = f"; tf2onnx said: {said}" if said else ""
     raise UnsupportedError(
         f"tf2onnx has no ONNX conversion for the TensorFlow op {op}{others}, used by "
         f"{_layer_of(node_name)}{detail}", path=source.label,
@@ -991,6 +1108,21 @@ def _check_interface(model_proto: Any, source: _Source) -> None:
     if outputs != source.output_names:
         raise RuntimeError(f"converted graph outputs {outputs} are not the model outputs "
                            f"{source.output_names}")
+
+
+def _declare_output_shapes(model_proto: Any, source: _Source) -> None:
+    """Give an output tf2onnx left without a rank (``tf.squeeze`` without axes) the shape the
+    source knows, so onnx.checker's shape inference accepts the graph."""
+    for value, dims in zip(model_proto.graph.output, source.output_shapes):
+        tensor_type = value.type.tensor_type
+        if dims is None or tensor_type.HasField("shape"):
+            continue
+        shape = tensor_type.shape
+        shape.SetInParent()
+        for size in dims:
+            dim = shape.dim.add()
+            if size is not None:
+                dim.dim_value = size
 
 
 def _name_dims(model_proto: Any, source: _Source, shapes: list[Dims]) -> None:
@@ -1132,6 +1264,7 @@ def _check_file(path: Path, source: _Source) -> VerificationError | None:
         error = VerificationError(f"the converted ONNX model is invalid: {_first_line(err)}",
                                   path=source.label,
                                   hint="no ONNX file was written; --keep-failed keeps it")
+        error.report = None  # type: ignore[attr-defined]
         error.__cause__ = err
         return error
     return None
@@ -1152,27 +1285,142 @@ def _describe_file(path: Path, report: ConversionReport) -> None:
 # -- verification --------------------------------------------------------------------------
 
 def _batches(shapes: list[Dims]) -> tuple[int, ...]:
+    """Batch sizes to try, in order: a fixed batch alone; else 1 and 3, then 2 and 4 for a
+    model that refuses those (verification stops after two that run)."""
     fixed = {dims[0] for dims in shapes if dims and dims[0] is not None}
     if shapes and all(dims and dims[0] is not None for dims in shapes):
         return tuple(sorted(fixed))[:1]
-    return VERIFY_BATCHES
+    return (*VERIFY_BATCHES, 2, 4)
 
 
-def _sample_feeds(source: _Source, shapes: list[Dims], batch: int) -> list[np.ndarray]:
-    """Seeded inputs: floats in [0, 1), integers inside the smallest Embedding vocabulary."""
-    rng = np.random.default_rng([SEED, batch])
-    feeds = []
-    for dims, dtype_name in zip(shapes, source.input_dtypes):
-        shape = [batch if index == 0 and size is None else (OPEN_DIM if size is None else size)
-                 for index, size in enumerate(dims)]
-        dtype = np.dtype(dtype_name)
-        if dtype.kind in "iu":
-            feeds.append(rng.integers(0, source.int_high, size=shape).astype(dtype))
-        elif dtype.kind == "b":
-            feeds.append(rng.random(shape) < 0.5)
-        else:
-            feeds.append(rng.random(shape).astype(dtype))
-    return feeds
+def _sample_feeds(source: _Source, shapes: list[Dims], batch: int,
+                  ranges: Mapping[str, tuple[float, float]] | None = None) -> list[np.ndarray]:
+    """Seeded inputs: floats in [0, 1), integers inside the smallest Embedding vocabulary, or
+    the ``--input-range`` of an input."""
+    from .onnx_inputs import random_feeds
+
+    return random_feeds(shapes, source.input_dtypes, source.input_names, batch, seed=SEED,
+                        int_high=source.int_high, ranges=ranges)
+
+
+@dataclass
+class ReferenceRun:
+    """One batch of verification inputs and what the reference computed for them."""
+
+    batch: int
+    feeds: list[np.ndarray]
+    outputs: list[np.ndarray]
+
+
+#: A reference: the verification inputs in, the source's outputs out (Keras on the built
+#: model by default; another can be plugged in, such as tf_keras on the original file).
+Reference = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+def _reference_of(source: _Source, function: Any) -> Reference:
+    tf = _optional.require("tensorflow", "verifying the ONNX model")
+    with _quiet_tf():
+        plain = _plain_function(source, function)
+
+    def run(feeds: list[np.ndarray]) -> list[np.ndarray]:
+        with _quiet_tf():
+            return [np.asarray(t) for t in plain(*[tf.constant(f) for f in feeds])]
+
+    run.timed = plain  # type: ignore[attr-defined]
+    return run
+
+
+def _reference_problem(err: BaseException) -> str:
+    """One line from a TensorFlow/Keras error, naming the op and the layer it came from."""
+    import re
+
+    text = str(getattr(err, "message", None) or err)
+    nodes = re.findall(r"\{\{node ([^}]+)\}\}", text)
+    lines = [line.strip() for line in text.splitlines()]
+    problem = ""
+    for index, line in enumerate(lines):
+        if "{{node" in line:
+            before = line.split("[[")[0].strip()
+            problem = before or (lines[index - 1] if index else "")
+            break
+    if not problem or problem.endswith(":"):
+        problem = next((line for line in lines if line and not line.endswith(":")
+                        and "defined at" not in line), _first_line(err))
+    where = ""
+    if nodes:
+        parts = [p for p in nodes[-1].split("/") if p and not p.startswith(
+            ("StatefulPartitionedCall", "PartitionedCall", "functional", "sequential"))]
+        op = parts[-1] if parts else nodes[-1]
+        layer = parts[-2] if len(parts) > 1 else None
+        where = f" in op {op}" + (f" of layer {layer!r}" if layer else "")
+    return f"{type(err).__name__}{where}: {problem[:200]}"
+
+
+def _verify_runs(path: Path, source: _Source, reference: Reference, shapes: list[Dims],
+                 report: ConversionReport, stage: Callable[[str], None],
+                 samples: Mapping[str, np.ndarray] | None,
+                 ranges: Mapping[str, tuple[float, float]] | None
+                 ) -> tuple[OutputCheck | None, list[ReferenceRun]]:
+    """Compare onnxruntime with the reference at the batch sizes the model accepts."""
+    ort = _optional.require("onnxruntime", "verifying the ONNX model")
+    try:
+        session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
+        raise VerificationError(f"onnxruntime cannot load the converted model: "
+                                f"{_first_line(err)}", path=source.label) from err
+    failure = None
+    runs: list[ReferenceRun] = []
+    refused: list[str] = []
+    if samples is not None:
+        from .onnx_inputs import sample_feeds
+
+        feeds_list = [sample_feeds(samples, source.input_names, source.input_dtypes, shapes,
+                                   source.label)]
+    else:
+        feeds_list = [_sample_feeds(source, shapes, batch, ranges) for batch in _batches(shapes)]
+    for feeds in feeds_list:
+        if len(runs) == len(VERIFY_BATCHES):
+            break
+        batch = int(feeds[0].shape[0]) if feeds and feeds[0].ndim else 1
+        stage(f"verifying against {source.reference} at batch {batch}")
+        try:
+            want = reference(feeds)
+        except Exception as err:  # noqa: BLE001 - the reference raises anything a layer raises
+            refused.append(f"batch {batch}: {_reference_problem(err)}")
+            continue
+        try:
+            got = session.run(source.output_names, dict(zip(source.input_names, feeds)))
+        except Exception as err:  # noqa: BLE001
+            raise VerificationError(f"onnxruntime cannot run the converted model at batch "
+                                    f"{batch}: {_first_line(err)}", path=source.label) from err
+        runs.append(ReferenceRun(batch, feeds, want))
+        for name, onnx_value, source_value in zip(source.output_names, got, want):
+            check = _compare(name, batch, np.asarray(onnx_value), source_value, report.atol,
+                             report.rtol)
+            report.checks.append(check)
+            if not check.ok and failure is None:
+                failure = check
+    if not runs:
+        raise VerificationError(
+            f"{source.reference} itself cannot run the model on the verification inputs "
+            f"({refused[0] if refused else 'no inputs'})", path=source.label,
+            hint="give inputs it accepts with --sample-inputs FILE.npz or --input-range "
+                 "NAME=lo,hi, or skip the check with --no-verify")
+    report.notes += [f"{source.reference} refused the verification inputs at {text}; "
+                     "verified at the batch sizes it accepts" for text in refused[:1]]
+    if failure is None:
+        stage("timing onnxruntime and " + source.reference)
+        tf = _optional.require("tensorflow", "timing")
+        first = runs[0]
+        named = dict(zip(source.input_names, first.feeds))
+        report.latency_batch = first.batch
+        report.onnx_latency_ms = _median_ms(lambda: session.run(None, named))
+        timed = getattr(reference, "timed", None)
+        if timed is not None:
+            tensors = [tf.constant(feed) for feed in first.feeds]
+            with _quiet_tf():
+                report.keras_latency_ms = _median_ms(lambda: timed(*tensors))
+    return failure, runs
 
 
 def _compare(name: str, batch: int, got: np.ndarray, want: np.ndarray, atol: float,
@@ -1195,53 +1443,12 @@ def _compare(name: str, batch: int, got: np.ndarray, want: np.ndarray, atol: flo
     return OutputCheck(name, batch, max_abs, max_rel, ok)
 
 
-def _verify(path: Path, source: _Source, function: Any, shapes: list[Dims],
-            report: ConversionReport, stage: Callable[[str], None]) -> OutputCheck | None:
-    ort = _optional.require("onnxruntime", "verifying the ONNX model")
-    try:
-        session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
-        raise VerificationError(f"onnxruntime cannot load the converted model: "
-                                f"{_first_line(err)}", path=source.label) from err
-    failure = None
-    batches = _batches(shapes)
-    tf = _optional.require("tensorflow", "verifying the ONNX model")
-    with _quiet_tf():
-        reference = _plain_function(source, function)
-    for batch in batches:
-        stage(f"verifying against {source.reference} at batch {batch}")
-        feeds = _sample_feeds(source, shapes, batch)
-        try:
-            got = session.run(source.output_names, dict(zip(source.input_names, feeds)))
-        except Exception as err:  # noqa: BLE001
-            raise VerificationError(f"onnxruntime cannot run the converted model at batch "
-                                    f"{batch}: {_first_line(err)}", path=source.label) from err
-        with _quiet_tf():
-            want = [np.asarray(t) for t in reference(*[tf.constant(f) for f in feeds])]
-        for name, onnx_value, source_value in zip(source.output_names, got, want):
-            check = _compare(name, batch, np.asarray(onnx_value), source_value, report.atol,
-                             report.rtol)
-            report.checks.append(check)
-            if not check.ok and failure is None:
-                failure = check
-    if failure is None:
-        stage("timing onnxruntime and " + source.reference)
-        batch = batches[0]
-        feeds = _sample_feeds(source, shapes, batch)
-        named = dict(zip(source.input_names, feeds))
-        report.latency_batch = batch
-        report.onnx_latency_ms = _median_ms(lambda: session.run(None, named))
-        tensors = [tf.constant(feed) for feed in feeds]
-        with _quiet_tf():
-            report.keras_latency_ms = _median_ms(lambda: reference(*tensors))
-    return failure
-
-
-def _verify_source(path: Path, source: _Source, shapes: list[Dims], report: ConversionReport,
+def _verify_source(path: Path, source: _Source, runs: list[ReferenceRun],
+                   report: ConversionReport,
                    source_path: Path | None, weights: PathLike | None,
                    enabled: bool) -> OutputCheck | None:
     """onnxruntime against the library that wrote the source file (``keras_bridge.reference``),
-    on the same seeded inputs; its rows go to ``report.source_checks``."""
+    on the inputs the Keras 3 check ran; its rows go to ``report.source_checks``."""
     from ..keras_bridge.reference import reference_for_file
 
     reference = reference_for_file(source_path, weights) if enabled and source_path else None
@@ -1255,8 +1462,8 @@ def _verify_source(path: Path, source: _Source, shapes: list[Dims], report: Conv
     ort = _optional.require("onnxruntime", "verifying the ONNX model")
     session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
     failure = None
-    for batch in _batches(shapes):
-        feeds = _sample_feeds(source, shapes, batch)
+    for run in runs:
+        batch, feeds = run.batch, run.feeds
         if reference.keras1_inputs_from_one:
             feeds = [np.maximum(f, 1) if f.dtype.kind in "iu" else f for f in feeds]
         got = session.run(source.output_names, dict(zip(source.input_names, feeds)))

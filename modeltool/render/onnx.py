@@ -112,7 +112,27 @@ def conversion_table(report: ConversionReport) -> RenderableType:
             parts.append(checks_table(report, source=True))
     else:
         parts.append(Text("not verified (--no-verify)"))
+    if report.variants:
+        parts.append(variants_table(report))
     return Group(*parts)
+
+
+def variants_table(report: ConversionReport) -> Table:
+    """Per shipped variant: size, onnxruntime latency and agreement with the source."""
+    table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                  title=f"variants vs {report.reference}")
+    for column in ("variant", "size", "latency", "max abs", "max rel", "cosine", "top-1",
+                   "tolerance", "ok"):
+        table.add_column(column, justify="left" if column in ("variant", "tolerance")
+                         else "right")
+    for variant in report.variants:
+        table.add_row(Text(variant.name), Text(human_bytes(variant.file_size)),
+                      Text(_ms(variant.latency_ms)), Text(f"{variant.max_abs:.3g}"),
+                      Text(f"{variant.max_rel:.3g}"), Text(f"{variant.cosine:.6f}"),
+                      Text("-" if variant.top1 is None else f"{variant.top1:.1%}"),
+                      Text(variant.tolerance),
+                      Text("ok" if variant.ok else "FAILED"))
+    return table
 
 
 def checks_table(report: ConversionReport, *, source: bool = False) -> Table:
@@ -155,6 +175,7 @@ def conversion_dict(report: ConversionReport) -> dict[str, Any]:
         "seconds": {"load": report.load_seconds, "conversion": report.conversion_seconds,
                     "verification": report.verification_seconds},
         "verification": verification, "latency_ms": latency, "notes": list(report.notes),
+        "variants": [asdict(variant) for variant in report.variants],
     }
 
 
