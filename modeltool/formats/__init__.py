@@ -10,7 +10,17 @@ from pathlib import Path
 
 from ..artifact import ModelArtifact
 from ..errors import InputNotFoundError, ModelToolError, UnknownFormatError, UnsupportedError
-from . import _h5, config_json, config_yaml, hdf5_legacy, hdf5_v3, keras_archive, savedmodel
+from . import (
+    _h5,
+    config_json,
+    config_yaml,
+    hdf5_legacy,
+    hdf5_v3,
+    keras_archive,
+    npz_file,
+    safetensors_file,
+    savedmodel,
+)
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,15 @@ FORMATS: dict[str, Format] = {f.kind: f for f in (
            config_yaml.write_config_yaml, True, False),
     Format("savedmodel", "TF SavedModel directory", (), savedmodel.read_savedmodel,
            savedmodel.write_savedmodel, True, True),
+    Format("safetensors", "safetensors weights (Keras paths as keys)", (".safetensors",),
+           safetensors_file.read_safetensors, safetensors_file.write_safetensors, False, True),
+    Format("npz", "NumPy .npz weights (Keras paths as keys)", (".npz",), npz_file.read_npz,
+           npz_file.write_npz, False, True),
 )}
 
 _SNIFFERS = (keras_archive.sniff_kind, hdf5_legacy.sniff_kind, hdf5_v3.sniff_kind,
-             savedmodel.sniff_kind, config_json.sniff_kind, config_yaml.sniff_kind)
+             savedmodel.sniff_kind, npz_file.sniff_kind, safetensors_file.sniff_kind,
+             config_json.sniff_kind, config_yaml.sniff_kind)
 
 
 def detect_kind(path: str | os.PathLike[str]) -> str:

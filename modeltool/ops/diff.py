@@ -1,0 +1,538 @@
+"""``diff``: what differs between two model files, architecture and weights, any kinds.
+
+Layers are matched by name; a layer missing on one side and a new one on the other are a
+rename when their weights are identical (or, for layers without weights, when class, config and
+connections agree). Tensors are compared one pair at a time, in blocks of bounded size:
+identical tensors are told by a hash of their bytes (no float comparison, NaN-safe); the others
+get max abs / max rel difference and cosine similarity, accumulated block by block in float64.
+Both files are read through the same readers as everything else, so a Keras 2 ``.h5`` and the
+``.keras`` converted from it compare as one model (the migration is noted, not listed as
+differences).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
+from ..errors import UnsupportedError
+from ..formats import open_artifact
+from ..formats._dialects import tensor_refs
+from ..formats._layout import layer_configs, layer_name
+
+PathLike = str | os.PathLike[str]
+
+#: Largest block of one tensor held in memory at a time (per file).
+BLOCK_BYTES = 32 << 20
+#: Elements per step of the float64 statistics (keeps the temporaries small).
+_STAT_ELEMENTS = 1 << 20
+#: Config keys that say nothing about what a layer computes (or are compared on their own).
+_IGNORED_KEYS = frozenset({"name", "trainable", "build_config", "module", "registered_name",
+                           "shared_object_id", "compile_config", "layers", "input_layers",
+                           "output_layers"})
+
+
+@dataclass
+class LayerChange:
+    """One architecture difference: ``kind`` is added, removed, renamed, class, config,
+    connections or trainable."""
+
+    kind: str
+    layer: str
+    detail: str = ""
+
+
+@dataclass
+class TensorDiff:
+    """One weight tensor compared: ``status`` is identical, close (within the tolerances),
+    different, shape, dtype, added or removed."""
+
+    layer: str
+    name: str
+    status: str
+    shape_a: tuple[int, ...] | None = None
+    shape_b: tuple[int, ...] | None = None
+    dtype_a: str | None = None
+    dtype_b: str | None = None
+    max_abs: float | None = None
+    max_rel: float | None = None
+    cosine: float | None = None
+
+
+@dataclass
+class DiffReport:
+    """What ``diff`` found. ``same`` is the verdict the exit code follows."""
+
+    a: str
+    b: str
+    kind_a: str
+    kind_b: str
+    keras_version_a: str | None
+    keras_version_b: str | None
+    compared: list[str]
+    atol: float
+    rtol: float
+    layers: list[LayerChange] = field(default_factory=list)
+    tensors: list[TensorDiff] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed_tensors(self) -> list[TensorDiff]:
+        return [t for t in self.tensors if t.status not in ("identical", "close")]
+
+    @property
+    def same(self) -> bool:
+        return not self.layers and not self.changed_tensors
+
+    @property
+    def verdict(self) -> str:
+        parts = []
+        if "arch" in self.compared:
+            parts.append("same architecture" if not self.layers else
+                         f"architecture differs ({len(self.layers)} change"
+                         f"{'s' if len(self.layers) != 1 else ''})")
+        if "weights" in self.compared:
+            total = len(self.tensors)
+            changed = len(self.changed_tensors)
+            close = sum(t.status == "close" for t in self.tensors)
+            if not changed:
+                parts.append(f"same weights ({total} tensors"
+                             + (f", {close} within tolerance" if close else "") + ")")
+            else:
+                parts.append(f"weights differ ({changed} of {total} tensors)")
+        head = "same" if self.same else "different"
+        return f"{head}: " + ", ".join(parts)
+
+
+@dataclass
+class _Layer:
+    path: str
+    class_name: str
+    config: dict[str, Any]
+    trainable: bool
+    inbound: list[list[str]]
+
+
+def diff(a: PathLike, b: PathLike, *, atol: float | None = None, rtol: float | None = None,
+         only: str | None = None) -> DiffReport:
+    """Compare two model files: architecture (layers added, removed, renamed, config,
+    connections, trainable flags) and weights (per tensor), across kinds and Keras generations.
+
+    Args:
+        a: the first file (any kind modeltool reads, safetensors and npz included).
+        b: the second file.
+        atol: absolute tolerance; with ``rtol``, tensors within ``|a-b| <= atol + rtol*|b|``
+            everywhere count as the same (default 0: only identical tensors do).
+        rtol: relative tolerance (default 0).
+        only: ``"arch"`` or ``"weights"`` to compare one side only.
+
+    Returns:
+        A DiffReport; ``report.same`` is the verdict.
+
+    Raises:
+        ModelToolError: an unreadable input or a bad ``only``.
+
+    Example:
+        >>> report = modeltool.diff("epoch10.keras", "epoch11.keras")  # doctest: +SKIP
+        >>> report.verdict  # doctest: +SKIP
+        'different: same architecture, weights differ (4 of 6 tensors)'
+    """
+    if only not in (None, "arch", "weights"):
+        raise UnsupportedError(f"unknown --only {only!r}", hint="choose arch or weights")
+    atol = float(atol or 0.0)
+    rtol = float(rtol or 0.0)
+    with open_artifact(a) as art_a, open_artifact(b) as art_b:
+        report = DiffReport(os.fspath(a), os.fspath(b), art_a.kind, art_b.kind,
+                            art_a.keras_version, art_b.keras_version, [], atol, rtol)
+        _migration_notes(report, art_a, os.fspath(a))
+        _migration_notes(report, art_b, os.fspath(b))
+        compare_arch = only in (None, "arch")
+        compare_weights = only in (None, "weights")
+        if compare_arch and (art_a.config is None or art_b.config is None):
+            missing = os.fspath(a) if art_a.config is None else os.fspath(b)
+            report.notes.append(f"{missing} holds no architecture: architecture not compared")
+            if only == "arch":
+                raise UnsupportedError("holds no architecture to compare", path=missing)
+            compare_arch = False
+        if compare_weights and (not art_a.weights or not art_b.weights):
+            missing = os.fspath(a) if not art_a.weights else os.fspath(b)
+            if only == "weights":
+                raise UnsupportedError("holds no weights to compare", path=missing)
+            report.notes.append(f"{missing} holds no weights: weights not compared")
+            compare_weights = False
+        report.compared = [side for side, on in (("arch", compare_arch),
+                                                 ("weights", compare_weights)) if on]
+        renames = _Renames(art_a, art_b)
+        if compare_arch:
+            _diff_arch(report, art_a, art_b, renames)
+        else:
+            renames.from_weights()
+        if compare_weights:
+            _diff_weights(report, art_a, art_b, renames)
+        return report
+
+
+def _migration_notes(report: DiffReport, artifact: ModelArtifact, path: str) -> None:
+    if artifact.dialect is not None and artifact.dialect < 3 and artifact.config is not None:
+        version = f" {artifact.keras_version}" if artifact.keras_version else ""
+        report.notes.append(f"{path}: a Keras{version} (generation {artifact.dialect}) file, "
+                            "compared after migration to Keras 3")
+    report.notes += [f"{path}: migrated: {note}" for note in artifact.notes]
+
+
+# ---------------------------------------------------------------------------- architecture
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, _Layer]:
+    """Every layer of a model config, nested models included, keyed by layer path."""
+    found: dict[str, _Layer] = {}
+    layers = layer_configs(config)
+    sequential = config.get("class_name") == "Sequential"
+    previous: str | None = None
+    for layer in layers:
+        name = layer_name(layer)
+        path = f"{prefix}{name}"
+        cfg = layer.get("config") or {}
+        if sequential:
+            inbound = [[previous]] if previous is not None else []
+            previous = name
+        else:
+            inbound = [[ref[0] for ref in tensor_refs(node)]
+                       for node in layer.get("inbound_nodes") or []]
+        found[path] = _Layer(path, str(layer.get("class_name")), _comparable(cfg),
+                             bool(cfg.get("trainable", True)), inbound)
+        if layer.get("class_name") in MODEL_CLASSES:
+            found.update(_flatten(layer, f"{path}/"))
+    return found
+
+
+def _comparable(value: Any) -> Any:
+    """A config with what does not affect the computation removed, dtype policies as names."""
+    if isinstance(value, dict):
+        if value.get("class_name") in ("DTypePolicy", "Policy") and "config" in value:
+            return str((value.get("config") or {}).get("name"))
+        return {k: _comparable(v) for k, v in value.items() if k not in _IGNORED_KEYS}
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def _field_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{prefix}{key}"
+            if old.get(key) is None and new.get(key) is None:
+                continue  # Keras reads an absent argument and a null one alike
+            if key not in old:
+                changes.append(f"{where}: (absent) -> {_short(new[key])}")
+            elif key not in new:
+                changes.append(f"{where}: {_short(old[key])} -> (absent)")
+            else:
+                changes += _field_changes(old[key], new[key], f"{where}.")
+        return changes
+    if old != new:
+        return [f"{prefix.rstrip('.')}: {_short(old)} -> {_short(new)}"]
+    return []
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Renames:
+    """Old layer path -> new layer path for layers matched under another name."""
+
+    def __init__(self, art_a: ModelArtifact, art_b: ModelArtifact) -> None:
+        self.art_a, self.art_b = art_a, art_b
+        self.mapping: dict[str, str] = {}
+        self._hashes: dict[tuple[int, str], tuple[tuple[str, ...], ...]] = {}
+
+    def weights_hash(self, side: int, path: str) -> tuple[tuple[str, ...], ...] | None:
+        """The hashes of the weights stored under a layer path (None when it has none)."""
+        key = (side, path)
+        if key not in self._hashes:
+            art = self.art_a if side == 0 else self.art_b
+            entries = [e for e in art.weights
+                       if e.path == path or e.path.startswith(f"{path}/")]
+            self._hashes[key] = tuple((e.name, e.dtype, str(e.shape), _digest(e))
+                                      for e in entries)
+        found = self._hashes[key]
+        return found or None
+
+    def from_weights(self) -> None:
+        """Renames among top-level weight groups (for files compared by weights only)."""
+        names_a = set(self.art_a.weights.layers)
+        names_b = set(self.art_b.weights.layers)
+        self.match(sorted(names_a - names_b), sorted(names_b - names_a), None, None)
+
+    def match(self, removed: list[str], added: list[str], layers_a: dict[str, _Layer] | None,
+              layers_b: dict[str, _Layer] | None) -> None:
+        left = list(added)
+        for old in removed:
+            old_hash = self.weights_hash(0, old)
+            for new in left:
+                if layers_a is not None and layers_b is not None and \
+                        layers_a[old].class_name != layers_b[new].class_name:
+                    continue
+                if old_hash is not None:
+                    if self.weights_hash(1, new) != old_hash:
+                        continue
+                elif layers_a is None or layers_b is None or self.weights_hash(1, new) \
+                        or layers_a[old].config != layers_b[new].config \
+                        or self.inbound(layers_a[old]) != layers_b[new].inbound:
+                    continue
+                self.mapping[old] = new
+                left.remove(new)
+                break
+
+    def path(self, old: str) -> str:
+        """``old`` with renamed segments replaced (nested layers of a renamed model too)."""
+        parts = old.split("/")
+        for end in range(len(parts), 0, -1):
+            head = "/".join(parts[:end])
+            if head in self.mapping:
+                return "/".join([self.mapping[head], *parts[end:]])
+        return old
+
+    def inbound(self, layer: _Layer) -> list[list[str]]:
+        prefix = layer.path.rsplit("/", 1)[0] + "/" if "/" in layer.path else ""
+
+        def renamed(name: str) -> str:
+            return self.path(f"{prefix}{name}").removeprefix(prefix)
+
+        return [[renamed(name) for name in node] for node in layer.inbound]
+
+
+def _diff_arch(report: DiffReport, art_a: ModelArtifact, art_b: ModelArtifact,
+               renames: _Renames) -> None:
+    if art_a.config is None or art_b.config is None:
+        return
+    layers_a = _flatten(art_a.config)
+    layers_b = _flatten(art_b.config)
+    removed = [p for p in layers_a if p not in layers_b]
+    added = [p for p in layers_b if p not in layers_a]
+    renames.match(removed, added, layers_a, layers_b)
+    changes = report.layers
+    outer_a = art_a.config.get("class_name")
+    outer_b = art_b.config.get("class_name")
+    if outer_a != outer_b:
+        changes.append(LayerChange("class", "(model)", f"{outer_a} -> {outer_b}"))
+    for path, old in layers_a.items():
+        if path in renames.mapping:
+            changes.append(LayerChange("renamed", path, f"-> {renames.mapping[path]}"))
+        new_path = renames.path(path)
+        new = layers_b.get(new_path)
+        if new is None:
+            if path not in renames.mapping and not any(
+                    path.startswith(f"{r}/") for r in renames.mapping):
+                changes.append(LayerChange("removed", path, old.class_name))
+            continue
+        if old.class_name != new.class_name:
+            changes.append(LayerChange("class", new_path, f"{old.class_name} -> "
+                                                          f"{new.class_name}"))
+            continue
+        if old.trainable != new.trainable:
+            changes.append(LayerChange("trainable", new_path, f"{old.trainable} -> "
+                                                              f"{new.trainable}"))
+        fields = _field_changes(old.config, new.config)
+        if fields:
+            changes.append(LayerChange("config", new_path, "; ".join(fields)))
+        if renames.inbound(old) != new.inbound:
+            changes.append(LayerChange("connections", new_path,
+                                       f"{_nodes(renames.inbound(old))} -> "
+                                       f"{_nodes(new.inbound)}"))
+    mapped = {renames.path(p) for p in layers_a}
+    for path, new in layers_b.items():
+        if path not in mapped:
+            changes.append(LayerChange("added", path, new.class_name))
+
+
+def _nodes(inbound: list[list[str]]) -> str:
+    return " | ".join(", ".join(node) or "-" for node in inbound) or "-"
+
+
+# ---------------------------------------------------------------------------- weights
+
+
+def _row_bytes(entry: WeightEntry) -> int:
+    return max(1, entry.nbytes // entry.shape[0]) if entry.shape and entry.shape[0] else 1
+
+
+def _rows_per_block(*entries: WeightEntry) -> int:
+    """Rows per block so that no block of any of ``entries`` exceeds BLOCK_BYTES."""
+    return max(1, BLOCK_BYTES // max(_row_bytes(e) for e in entries))
+
+
+def _blocks(entry: WeightEntry, rows: int) -> Iterator[np.ndarray]:
+    """The tensor in blocks of ``rows`` rows (HDF5 datasets are sliced; other sources are read
+    whole and split, which bounds nothing but keeps the blocks of two tensors aligned)."""
+    loader = entry.loader
+    dataset = None
+    if isinstance(loader, functools.partial) and loader.args \
+            and isinstance(loader.args[0], h5py.Dataset):
+        dataset = loader.args[0]
+    if not entry.shape or entry.shape[0] <= rows:
+        yield np.asarray(entry.read())
+        return
+    if dataset is None:
+        whole = np.asarray(entry.read())
+        for start in range(0, entry.shape[0], rows):
+            yield whole[start:start + rows]
+        return
+    from ..errors import CorruptFileError
+    from ..formats import _h5
+
+    _h5.check_dataset(dataset, entry.location)
+    for start in range(0, entry.shape[0], rows):
+        try:
+            yield np.asarray(dataset[start:start + rows])
+        except _h5.READ_ERRORS as err:
+            raise CorruptFileError(f"cannot read weights {dataset.name} ({_h5.short(err)})",
+                                   path=entry.location) from err
+
+
+def _block_digest(block: np.ndarray) -> bytes:
+    return hashlib.sha1(np.ascontiguousarray(block).view(np.uint8).data,
+                        usedforsecurity=False).digest()
+
+
+def _digest(entry: WeightEntry) -> str:
+    hasher = hashlib.sha1(usedforsecurity=False)
+    for block in _blocks(entry, _rows_per_block(entry)):
+        hasher.update(np.ascontiguousarray(block).view(np.uint8).data)
+    return hasher.hexdigest()
+
+
+@dataclass
+class _Stats:
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    dot: float = 0.0
+    norm_a: float = 0.0
+    norm_b: float = 0.0
+    outside: int = 0
+    nan: bool = False
+
+    def add(self, a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> None:
+        flat_a = a.reshape(-1)
+        flat_b = b.reshape(-1)
+        for start in range(0, flat_a.size, _STAT_ELEMENTS):
+            x = flat_a[start:start + _STAT_ELEMENTS].astype(np.float64)
+            y = flat_b[start:start + _STAT_ELEMENTS].astype(np.float64)
+            delta = np.abs(x - y)
+            if np.isnan(delta).any():
+                self.nan = True
+                delta = np.nan_to_num(delta, nan=np.inf)
+            scale = np.maximum(np.abs(x), np.abs(y))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = np.where(scale > 0, delta / scale, 0.0)
+            if delta.size:
+                self.max_abs = max(self.max_abs, float(delta.max()))
+                self.max_rel = max(self.max_rel, float(np.nan_to_num(rel, nan=np.inf).max()))
+            self.outside += int(np.count_nonzero(~(delta <= atol + rtol * np.abs(y))))
+            finite = np.isfinite(x) & np.isfinite(y)
+            self.dot += float(np.dot(x[finite], y[finite]))
+            self.norm_a += float(np.dot(x[finite], x[finite]))
+            self.norm_b += float(np.dot(y[finite], y[finite]))
+
+    @property
+    def cosine(self) -> float:
+        if self.norm_a == 0.0 and self.norm_b == 0.0:
+            return 1.0
+        if self.norm_a == 0.0 or self.norm_b == 0.0:
+            return 0.0
+        return self.dot / math.sqrt(self.norm_a * self.norm_b)
+
+
+def _compare(layer: str, ea: WeightEntry, eb: WeightEntry, atol: float,
+             rtol: float) -> TensorDiff:
+    result = TensorDiff(layer, ea.name, "identical", ea.shape, eb.shape, ea.dtype, eb.dtype)
+    if ea.shape != eb.shape:
+        result.status = "shape"
+        return result
+    stats = _Stats()
+    numeric = True
+    identical = ea.dtype == eb.dtype
+    rows = _rows_per_block(ea, eb)
+    for block_a, block_b in zip(_blocks(ea, rows), _blocks(eb, rows)):
+        if ea.dtype == eb.dtype and _block_digest(block_a) == _block_digest(block_b):
+            _accumulate_norms(stats, block_a)  # an identical block: no float comparison
+            continue
+        identical = False
+        try:
+            stats.add(block_a, block_b, atol, rtol)
+        except (TypeError, ValueError):
+            numeric = False
+    if identical:
+        return result
+    if numeric:
+        result.max_abs, result.max_rel, result.cosine = \
+            stats.max_abs, stats.max_rel, stats.cosine
+    if ea.dtype != eb.dtype:
+        result.status = "close" if numeric and not stats.outside and not stats.nan \
+            and (atol or rtol) else "dtype"
+    else:
+        result.status = "close" if numeric and not stats.outside and not stats.nan \
+            else "different"
+    return result
+
+
+def _accumulate_norms(stats: _Stats, block: np.ndarray) -> None:
+    """An identical block adds to both norms and to the dot product equally."""
+    flat = block.reshape(-1)
+    if flat.dtype.kind not in "fiub" and flat.dtype.name != "bfloat16":
+        return
+    for start in range(0, flat.size, _STAT_ELEMENTS):
+        x = flat[start:start + _STAT_ELEMENTS].astype(np.float64)
+        x = x[np.isfinite(x)]
+        value = float(np.dot(x, x))
+        stats.dot += value
+        stats.norm_a += value
+        stats.norm_b += value
+
+
+def _diff_weights(report: DiffReport, art_a: ModelArtifact, art_b: ModelArtifact,
+                  renames: _Renames) -> None:
+    by_path_b: dict[str, list[WeightEntry]] = {}
+    for entry in art_b.weights:
+        by_path_b.setdefault(entry.path, []).append(entry)
+    by_path_a: dict[str, list[WeightEntry]] = {}
+    for entry in art_a.weights:
+        by_path_a.setdefault(entry.path, []).append(entry)
+    seen_b: set[str] = set()
+    for path, entries_a in by_path_a.items():
+        new_path = renames.path(path)
+        entries_b = by_path_b.get(new_path, [])
+        seen_b.add(new_path)
+        names_b = {e.name: e for e in entries_b}
+        pairs: list[tuple[WeightEntry | None, WeightEntry | None]]
+        if all(e.name in names_b for e in entries_a) or len(entries_a) != len(entries_b):
+            pairs = [(e, names_b.pop(e.name, None)) for e in entries_a]
+            pairs += [(None, e) for e in names_b.values()]
+        else:  # same count, other names (generations name some weights differently)
+            pairs = list(zip(entries_a, entries_b))
+        for ea, eb in pairs:
+            if ea is None and eb is not None:
+                report.tensors.append(TensorDiff(new_path, eb.name, "added", None, eb.shape,
+                                                 None, eb.dtype))
+            elif eb is None and ea is not None:
+                report.tensors.append(TensorDiff(path, ea.name, "removed", ea.shape, None,
+                                                 ea.dtype, None))
+            elif ea is not None and eb is not None:
+                report.tensors.append(_compare(new_path, ea, eb, report.atol, report.rtol))
+    for path, entries_b in by_path_b.items():
+        if path not in seen_b:
+            report.tensors += [TensorDiff(path, e.name, "added", None, e.shape, None, e.dtype)
+                               for e in entries_b]
