@@ -136,7 +136,7 @@ def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str]) -> None:
     except READ_ERRORS as err:
         raise CorruptFileError(f"cannot read HDF5 dataset {ds.name} ({short(err)})",
                                path=display) from err
-    if dtype.kind not in "biufc?":
+    if dtype.kind not in "biufc?" and not is_bfloat16(ds):
         raise CorruptFileError(f"HDF5 dataset {ds.name} has non-numeric type {dtype}",
                                path=display)
     if shape is not None:
@@ -156,12 +156,38 @@ def read_array(ds: h5py.Dataset, display: str | os.PathLike[str]) -> np.ndarray:
     """Read a whole dataset (after check_dataset)."""
     check_dataset(ds, display)
     try:
-        if ds.shape == ():
-            return np.asarray(ds[()])
-        return np.asarray(ds[...])
+        array = np.asarray(ds[()]) if ds.shape == () else np.asarray(ds[...])
+        return as_bfloat16(ds, array)
     except READ_ERRORS as err:
         raise CorruptFileError(f"cannot read weights {ds.name} ({short(err)})", path=display,
                                hint="the file may be truncated or damaged") from err
+
+
+def is_bfloat16(ds: h5py.Dataset) -> bool:
+    """Keras 3 stores bfloat16 as a 2-byte opaque type with ``dtype="bfloat16"`` on it."""
+    return ds.dtype.kind == "V" and ds.dtype.itemsize == 2 \
+        and to_str(ds.attrs.get("dtype", "")) == "bfloat16"
+
+
+def dtype_name(ds: h5py.Dataset) -> str:
+    """The dataset's dtype name (``bfloat16`` for Keras' opaque bfloat16)."""
+    return "bfloat16" if is_bfloat16(ds) else str(ds.dtype)
+
+
+def as_bfloat16(ds: h5py.Dataset, array: np.ndarray) -> np.ndarray:
+    if not is_bfloat16(ds):
+        return array
+    import ml_dtypes
+
+    return array.view(ml_dtypes.bfloat16)
+
+
+def write_dataset(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:
+    """Create a dataset; bfloat16 is marked as Keras 3 marks it (opaque + ``dtype`` attr)."""
+    ds = group.create_dataset(name, data=array)
+    if array.dtype.name == "bfloat16":
+        ds.attrs["dtype"] = "bfloat16"
+    return ds
 
 
 def to_str(value: Any) -> str:

@@ -143,7 +143,7 @@ def read_weight_groups(root: h5py.Group, layer_names: list[str],
             layer_path, short = split_legacy_weight_name(name, weight_name, inner)
             entries.append(WeightEntry(
                 layer=name, path=layer_path, name=short, shape=tuple(int(d) for d in ds.shape),
-                dtype=str(ds.dtype), location=ds.name,
+                dtype=_h5.dtype_name(ds), location=ds.name,
                 loader=partial(_h5.read_array, ds, display)))
         if len({(e.path, e.name) for e in entries}) < len(entries):
             entries = [WeightEntry(e.layer, e.path, wn.split(":")[0], e.shape, e.dtype,
@@ -217,7 +217,7 @@ def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
             if tuple(array.shape) != tuple(entry.shape):
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=artifact.path)
-            group.create_dataset(weight_name, data=array)
+            _h5.write_dataset(group, weight_name, array)
 
 
 def _stored_name(entry: WeightEntry) -> str:

@@ -107,7 +107,7 @@ class _Reader:
             short = names[i] if names is not None else key
             found.append(WeightEntry(
                 layer=top, path=path, name=f"{prefix}{short}",
-                shape=tuple(int(d) for d in ds.shape), dtype=str(ds.dtype), location=ds.name,
+                shape=tuple(int(d) for d in ds.shape), dtype=_h5.dtype_name(ds), location=ds.name,
                 loader=partial(_h5.read_array, ds, self.display)))
         return found
 
@@ -365,7 +365,7 @@ class _Writer:
             if tuple(array.shape) != tuple(entry.shape):
                 raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
                                        f"expected {entry.shape}", path=self.artifact.path)
-            group.create_dataset(str(index), data=array)
+            _h5.write_dataset(group, str(index), array)
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
 
 

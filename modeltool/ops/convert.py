@@ -24,11 +24,16 @@ class ConvertReport:
     notes: list[str] = field(default_factory=list)
     tensors: int = 0
     bytes: int = 0
+    dtype: str | None = None
+    #: ``convert --dtype``: predictions of the cast model against the original (max_abs,
+    #: max_rel), None when not verified.
+    verification: dict[str, float] | None = None
 
 
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             force: bool = False, init: bool = False, weights: PathLike | None = None,
-            allow_missing_layers: bool = False, unsafe_lambda: bool = False) -> ConvertReport:
+            allow_missing_layers: bool = False, unsafe_lambda: bool = False,
+            dtype: str | None = None, verify: bool = True) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -45,9 +50,14 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         unsafe_lambda: after writing a ``.keras``/``.h5``, have Keras rebuild its Lambda layers
             (``safe_mode=False``: unmarshals code from the file); the output is removed if it
             cannot.
+        dtype: ``float16``, ``bfloat16`` or ``float32``: cast the float weights and set the
+            matching Keras dtype policies (see ``ops.cast``).
+        verify: with ``dtype``, compare the cast model's predictions with the original's
+            through Keras (``report.verification``).
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
+        >>> modeltool.convert("model.keras", "half.keras", dtype="float16")  # doctest: +SKIP
     """
     from ..formats import kind_from_extension
 
@@ -67,9 +77,18 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
                     "the source has no weights", path=source,
                     hint="pass --init to build fresh weights through Keras, or --weights FILE")
             artifact = _with_fresh_weights(artifact)
+        original = artifact
+        if dtype is not None:
+            from .cast import cast_artifact
+
+            artifact = cast_artifact(artifact, dtype)
         report = ConvertReport(source=os.fspath(source), source_kind=artifact.kind,
                                output=os.fspath(output), output_kind=out_kind,
-                               notes=list(artifact.notes))
+                               notes=list(artifact.notes), dtype=dtype)
+        if dtype is not None and verify and artifact.config is not None and artifact.weights:
+            from ..keras_bridge.verify import compare_predictions
+
+            report.verification = compare_predictions(original, artifact)
         written = write_artifact(artifact, output, out_kind, force=force)
         report.output = os.fspath(written)
         if unsafe_lambda and out_kind in ("keras", "h5") and _has_lambda(artifact):

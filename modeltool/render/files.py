@@ -58,6 +58,10 @@ def convert_lines(report: ConvertReport) -> list[str]:
     if report.tensors:
         lines.append(f"{report.tensors} weight tensors, {human_bytes(report.bytes)}")
     lines += [f"  changed: {note}" for note in report.notes]
+    if report.verification is not None:
+        lines.append(f"predictions against the original: max abs difference "
+                     f"{report.verification['max_abs']:.3g}, max rel "
+                     f"{report.verification['max_rel']:.3g}")
     return lines
 
 
