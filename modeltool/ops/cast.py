@@ -8,7 +8,12 @@ float16). BatchNormalization is the exception for float16 and bfloat16: its weig
 beta and the moving statistics) stay float32 and its policy becomes ``mixed_float16`` /
 ``mixed_bfloat16`` (float32 variables, low-precision output), as Keras' mixed precision keeps
 them: the moving variance of a trained network routinely leaves float16's range and loses all
-precision in bfloat16. Input layers keep their dtype (Keras casts inputs in the first layer).
+precision in bfloat16. Recurrent layers (any layer with an Orthogonal initializer) stay float32
+under ``mixed_bfloat16`` for bfloat16: TensorFlow has no bfloat16 QR decomposition, so Keras
+cannot even build them with a bfloat16 policy. 3D pooling computes in float32 for float16
+(TensorFlow has no float16 CPU kernel for it; it has no weights). Input layers keep their dtype
+(Keras casts inputs in the first layer). Keras 3 cannot load bfloat16 weights from a legacy
+``.h5`` (its loader does not convert HDF5's opaque bfloat16); modeltool writes and reads them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from ..errors import UnsupportedError
 CAST_DTYPES = ("float16", "bfloat16", "float32")
 _FLOATS = frozenset({"float16", "float32", "float64", "bfloat16"})
 _KEEP_FLOAT32 = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+#: TensorFlow has no float16 CPU kernel for these (weightless) layers: they compute in float32.
+_NO_HALF_ON_CPU = frozenset({"MaxPooling3D", "AveragePooling3D"})
 _QUANTIZED_PREFIXES = ("int8", "int4", "float8", "gptq", "awq")
 
 
@@ -46,6 +53,15 @@ def _quantized(value: Any) -> bool:
     name = _policy_name(value) or ""
     cls = value.get("class_name", "") if isinstance(value, dict) else ""
     return "Quantized" in str(cls) or name.startswith(_QUANTIZED_PREFIXES)
+
+
+def _mentions(value: Any, class_name: str) -> bool:
+    if isinstance(value, dict):
+        return value.get("class_name") == class_name or any(
+            _mentions(v, class_name) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, class_name) for v in value)
+    return False
 
 
 def _policy(name: str) -> dict[str, Any]:
@@ -83,7 +99,10 @@ def cast_config(config: Any, dtype: str) -> tuple[Any, set[str], set[str]]:
                 quantized.add(here)
             elif current is None or (_policy_name(current) or "").removeprefix("mixed_") \
                     in _FLOATS:
-                if cls in _KEEP_FLOAT32 and dtype != "float32":
+                if cls in _NO_HALF_ON_CPU and dtype == "float16":
+                    out["config"] = {**inner, "dtype": _policy("float32")}
+                elif (cls in _KEEP_FLOAT32 and dtype != "float32") or (
+                        dtype == "bfloat16" and _mentions(inner, "Orthogonal")):
                     kept.add(here)
                     out["config"] = {**inner, "dtype": _policy(f"mixed_{dtype}")}
                 else:
@@ -118,7 +137,7 @@ def cast_artifact(artifact: ModelArtifact, dtype: str) -> ModelArtifact:
         bn_like = any(e.short_name == "moving_variance" for e in entries)
         new_entries = []
         for entry in entries:
-            keep = (entry.path in kept or (config is None and bn_like and dtype != "float32")
+            keep = (any(k == entry.path or k.startswith(f"{entry.path}/") for k in kept) or (config is None and bn_like and dtype != "float32")
                     or entry.path in quantized or entry.dtype not in _FLOATS)
             if keep or entry.dtype == dtype:
                 new_entries.append(entry)
