@@ -137,7 +137,8 @@ def cast_artifact(artifact: ModelArtifact, dtype: str) -> ModelArtifact:
         bn_like = any(e.short_name == "moving_variance" for e in entries)
         new_entries = []
         for entry in entries:
-            keep = (any(k == entry.path or k.startswith(f"{entry.path}/") for k in kept) or (config is None and bn_like and dtype != "float32")
+            under_kept = any(k == entry.path or k.startswith(f"{entry.path}/") for k in kept)
+            keep = (under_kept or (config is None and bn_like and dtype != "float32")
                     or entry.path in quantized or entry.dtype not in _FLOATS)
             if keep or entry.dtype == dtype:
                 new_entries.append(entry)
