@@ -36,6 +36,6 @@ def diff_command(ctx: click.Context, a: str, b: str, atol: float | None, rtol: f
     if as_json:
         _console.print_json(diff_dict(report))
     else:
-        _console.out.print(diff_table(report))
+        _console.out.print(diff_table(report, _console.out.width))
     if not report.same:
         ctx.exit(1)

@@ -30,8 +30,49 @@ def _side(path: str, kind: str, version: str | None) -> str:
     return f"{path} ({kind}" + (f", Keras {version})" if version else ")")
 
 
-def diff_table(report: DiffReport) -> RenderableType:
-    """The report as rich renderables: header, notes, the two tables, the verdict line."""
+#: Columns of the weights table dropped, in this order, when the rows do not fit the width.
+DROP_ORDER = ("max rel", "shape", "dtype", "cosine")
+
+
+def _weights_table(report: DiffReport, shown: list[TensorDiff], width: int | None) -> Table:
+    rows = [{"layer": t.layer, "weight": t.name, "change": t.status,
+             "shape": _pair(_shape(t.shape_a), _shape(t.shape_b)),
+             "dtype": _pair(t.dtype_a or "-", t.dtype_b or "-"),
+             "max abs": _number(t.max_abs, ".3g"), "max rel": _number(t.max_rel, ".3g"),
+             "cosine": _number(t.cosine, ".6f")} for t in shown]
+    columns = list(rows[0])
+    dropped = []
+
+    def natural() -> int:  # cell widths + rich's borders and padding (3 per column + 1)
+        return sum(max(len(c), *(len(r[c]) for r in rows)) + 3 for c in columns) + 1
+
+    for column in DROP_ORDER:
+        if width is None or natural() <= width:
+            break
+        columns.remove(column)
+        dropped.append(column)
+    table = Table(title="weights", title_justify="left")
+    for column in columns:
+        right = column in ("max abs", "max rel", "cosine")
+        table.add_column(column, justify="right" if right else "left",
+                         no_wrap=column not in ("layer", "weight", "shape"))
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
+    caption = []
+    identical = len(report.tensors) - len(shown)
+    if identical:
+        caption.append(f"{identical} identical tensors not shown")
+    if dropped:
+        caption.append(f"columns left out to fit: {', '.join(dropped)} (--json has all)")
+    if caption:
+        table.caption = "; ".join(caption)
+        table.caption_justify = "left"
+    return table
+
+
+def diff_table(report: DiffReport, width: int | None = None) -> RenderableType:
+    """The report as rich renderables: header, notes, the two tables, the verdict line. With
+    ``width``, weight columns are left out (DROP_ORDER) until the rows fit."""
     parts: list[RenderableType] = [
         Text(f"{_side(report.a, report.kind_a, report.keras_version_a)}\n"
              f"  vs {_side(report.b, report.kind_b, report.keras_version_b)}")]
@@ -46,25 +87,7 @@ def diff_table(report: DiffReport) -> RenderableType:
         parts.append(table)
     shown = [t for t in report.tensors if t.status != "identical"]
     if shown:
-        table = Table(title="weights", title_justify="left")
-        table.add_column("layer", overflow="fold")
-        table.add_column("weight", overflow="fold")
-        table.add_column("change", no_wrap=True)
-        table.add_column("shape", overflow="fold")
-        table.add_column("dtype", overflow="fold")
-        for column in ("max abs", "max rel", "cosine"):
-            table.add_column(column, justify="right", no_wrap=True)
-        for t in shown:
-            table.add_row(t.layer, t.name, t.status,
-                          _pair(_shape(t.shape_a), _shape(t.shape_b)),
-                          _pair(t.dtype_a or "-", t.dtype_b or "-"),
-                          _number(t.max_abs, ".3g"), _number(t.max_rel, ".3g"),
-                          _number(t.cosine, ".6f"))
-        identical = len(report.tensors) - len(shown)
-        if identical:
-            table.caption = f"{identical} identical tensors not shown"
-            table.caption_justify = "left"
-        parts.append(table)
+        parts.append(_weights_table(report, shown, width))
     parts.append(Text(report.verdict))
     return Group(*parts)
 

@@ -142,4 +142,25 @@ def test_large_tensors_are_compared_in_blocks(tmp_path: Path, monkeypatch: Any,
     expected = float(np.dot(kernel.ravel().astype(np.float64), changed.ravel()) /
                      (np.linalg.norm(kernel.astype(np.float64)) *
                       np.linalg.norm(changed.astype(np.float64))))
-    assert tensor.cosine == pytest.approx(expected, rel=1e-9)
+    assert tensor.cosine == pytest.approx(expected, abs=1e-7)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_rendered_diff_fits_the_width(width: int, tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from modeltool.render.diff import diff_table
+
+    source = fixture_path("batchnorm_cnn", "k3.keras")
+    half = modeltool.convert(source, tmp_path / "b.keras", dtype="bfloat16", verify=False)
+    report = modeltool.diff(source, half.output)
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True).print(diff_table(report, width))
+    lines = buffer.getvalue().splitlines()
+    assert all(len(line.rstrip()) <= width for line in lines)
+    assert any("float32 -> bfloat16" in line for line in lines) or width < 80
+    assert not any(line.rstrip().endswith("bfloat1") for line in lines)
+    assert lines[-1].startswith("different: architecture differs (") or width < 80
+    assert lines[-1].endswith("weights differ (7 of 18 tensors)") or width < 80
