@@ -171,7 +171,11 @@ def is_bfloat16(ds: h5py.Dataset) -> bool:
 
 def dtype_name(ds: h5py.Dataset) -> str:
     """The dataset's dtype name (``bfloat16`` for Keras' opaque bfloat16)."""
-    return "bfloat16" if is_bfloat16(ds) else str(ds.dtype)
+    if is_bfloat16(ds):
+        import ml_dtypes  # noqa: F401 - lets numpy understand the name "bfloat16"
+
+        return "bfloat16"
+    return str(ds.dtype)
 
 
 def as_bfloat16(ds: h5py.Dataset, array: np.ndarray) -> np.ndarray:

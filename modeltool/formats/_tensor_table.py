@@ -22,7 +22,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from .. import __version__
@@ -32,8 +31,8 @@ from ._layout import layer_configs, layer_name
 
 FORMAT_NAME = "modeltool-weights"
 FORMAT_VERSION = "1"
-#: Low-precision float dtypes numpy only knows through ml_dtypes.
-EXTRA_DTYPES = {"bfloat16": np.dtype(ml_dtypes.bfloat16)}
+#: Low-precision float dtypes numpy only knows through ml_dtypes (imported when one is met).
+EXTRA_DTYPES = frozenset({"bfloat16"})
 
 
 def metadata_for(artifact: ModelArtifact) -> dict[str, str]:
@@ -71,7 +70,11 @@ def layer_classes(config: dict[str, Any] | None, prefix: str = "") -> dict[str, 
 
 def numpy_dtype(name: str) -> np.dtype[Any]:
     """A dtype by name, bfloat16 included."""
-    return EXTRA_DTYPES.get(name) or np.dtype(name)
+    if name in EXTRA_DTYPES:
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+    return np.dtype(name)
 
 
 def store_from_table(keys: list[str], metadata: dict[str, str] | None,

@@ -95,6 +95,8 @@ def read_npz(path: str | os.PathLike[str]) -> ModelArtifact:
             specs[key] = (shape, dtype.name)
         if metadata is not None:
             views = _views(metadata, display)
+            for view in set(views.values()):
+                _tensor_table.numpy_dtype(view)  # bfloat16: numpy learns the name
             specs = {k: (shape, views.get(k, dtype)) for k, (shape, dtype) in specs.items()}
 
         def loader(key: str) -> Any:

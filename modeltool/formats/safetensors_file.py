@@ -84,6 +84,7 @@ def read_safetensors(path: str | os.PathLike[str]) -> ModelArtifact:
             if code not in _DTYPES:
                 raise CorruptFileError(f"tensor {key!r} has dtype {code}, which modeltool does "
                                        "not read", path=display)
+            _tensor_table.numpy_dtype(_DTYPES[code])  # bfloat16: numpy learns the name
             return tuple(int(d) for d in view.get_shape()), _DTYPES[code]
 
         def loader(key: str) -> Any:

@@ -85,7 +85,8 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         report = ConvertReport(source=os.fspath(source), source_kind=artifact.kind,
                                output=os.fspath(output), output_kind=out_kind,
                                notes=list(artifact.notes), dtype=dtype)
-        if dtype is not None and verify and artifact.config is not None and artifact.weights:
+        if dtype is not None and verify and needs_weights and artifact.config is not None \
+                and artifact.weights:
             from ..keras_bridge.verify import compare_predictions
 
             report.verification = compare_predictions(original, artifact)

@@ -129,3 +129,29 @@ def test_truncated_flat_files_are_one_line_errors(tmp_path, cli):
         assert result.exit_code == 2, (suffix, result.output)
         assert "Traceback" not in result.output
     assert zipfile.is_zipfile(tmp_path / "w.npz")
+
+
+def test_bfloat16_files_in_a_fresh_interpreter(tmp_path):
+    """Without Keras loaded (nothing has taught numpy the name "bfloat16" yet), bfloat16
+    weights in .keras, safetensors and npz list, diff and check."""
+    import subprocess
+    import sys
+
+    source = fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"]
+    half = tmp_path / "b.keras"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "modeltool", *args], capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    assert cli("convert", str(source), "-o", str(half), "--dtype", "bfloat16",
+               "--no-verify").returncode == 0
+    for suffix in (".safetensors", ".npz"):
+        flat = tmp_path / f"b{suffix}"
+        assert cli("convert", str(half), "-o", str(flat)).returncode == 0
+        listed = cli("weights", str(flat), "--stats")
+        assert listed.returncode == 0, listed.stderr
+        assert "bfloat16" in listed.stdout
+        compared = cli("diff", str(half), str(flat))
+        assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert cli("check", str(half)).returncode == 0
