@@ -424,6 +424,17 @@ def _digest(entry: WeightEntry) -> str:
     return hasher.hexdigest()
 
 
+_BUFFERS: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _buffers(work: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three scratch arrays of _STAT_ELEMENTS, made once per dtype and reused."""
+    if work.name not in _BUFFERS:
+        _BUFFERS[work.name] = (np.empty(_STAT_ELEMENTS, work), np.empty(_STAT_ELEMENTS, work),
+                               np.empty(_STAT_ELEMENTS, work))
+    return _BUFFERS[work.name]
+
+
 @dataclass
 class _Stats:
     max_abs: float = 0.0
@@ -436,31 +447,40 @@ class _Stats:
 
     def add(self, a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> None:
         """Fold one pair of blocks in: float32 arithmetic where the data is float32 or
-        narrower (float64 otherwise), dot products per chunk summed in float64."""
+        narrower (float64 otherwise), dot products per chunk summed in float64. The
+        temporaries are three reused buffers (fresh ones would cost page faults per chunk)."""
         flat_a = a.reshape(-1)
         flat_b = b.reshape(-1)
         wide = a.dtype.itemsize > 4 or b.dtype.itemsize > 4 or a.dtype.kind not in "fV" \
             or b.dtype.kind not in "fV"
-        work = np.float64 if wide else np.float32
-        tiny = np.finfo(work).tiny
+        work = np.dtype(np.float64 if wide else np.float32)
+        tiny = np.finfo(np.float64).tiny if wide else np.finfo(np.float32).tiny
+        delta_buf, scale_buf, spare_buf = _buffers(work)
         for start in range(0, flat_a.size, _STAT_ELEMENTS):
             x = flat_a[start:start + _STAT_ELEMENTS].astype(work, copy=False)
             y = flat_b[start:start + _STAT_ELEMENTS].astype(work, copy=False)
-            delta = np.abs(np.subtract(x, y))
-            peak = float(delta.max()) if delta.size else 0.0
+            count = x.size
+            delta, scale, spare = delta_buf[:count], scale_buf[:count], spare_buf[:count]
+            np.subtract(x, y, out=delta)
+            np.abs(delta, out=delta)
+            peak = float(delta.max()) if count else 0.0
             if math.isnan(peak):
-                self._add_nonfinite(x, y, delta, atol, rtol)
+                self._add_nonfinite(x, y, delta.copy(), atol, rtol)
                 continue
             self.max_abs = max(self.max_abs, peak)
+            np.abs(y, out=spare)
             if atol == 0.0 and rtol == 0.0:
                 self.outside += int(np.count_nonzero(delta))
             else:
-                self.outside += int(np.count_nonzero(delta > atol + rtol * np.abs(y)))
+                np.multiply(spare, rtol, out=scale)
+                scale += atol
+                self.outside += int(np.count_nonzero(np.greater(delta, scale, out=scale)))
             # where both values are 0 the difference is 0 too: tiny keeps 0/0 out
-            scale = np.maximum(np.abs(x), np.abs(y))
+            np.abs(x, out=scale)
+            np.maximum(scale, spare, out=scale)
             scale += tiny
             np.divide(delta, scale, out=delta)
-            self.max_rel = max(self.max_rel, float(delta.max()) if delta.size else 0.0)
+            self.max_rel = max(self.max_rel, float(delta.max()) if count else 0.0)
             self._dots(x, y)
 
     def _dots(self, x: np.ndarray, y: np.ndarray) -> None:
