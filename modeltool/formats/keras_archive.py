@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +17,7 @@ import h5py
 from .. import __version__
 from ..artifact import ModelArtifact, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output, temp_prefix
+from ..io import atomic_path, check_output
 from . import _h5, _zip
 from ._dialects import attach_config, keras_loadable_config
 from .hdf5_legacy import WRITES_KERAS_VERSION
@@ -111,12 +110,11 @@ def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *
                 "date_saved": datetime.now(timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
                 "writer": f"modeltool {__version__}"}
     with atomic_path(out, suffix=".keras") as tmp, \
-            tempfile.TemporaryDirectory(dir=out.parent, prefix=temp_prefix(out)) as scratch:
-        weights_path = Path(scratch) / _WEIGHTS_FILENAME
-        with h5py.File(weights_path, "w") as handle:
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(_METADATA_FILENAME, json.dumps(metadata))
+        archive.writestr(_CONFIG_FILENAME, json.dumps(keras_loadable_config(artifact.config)))
+        # the weights are written straight into the archive (no scratch copy to add)
+        with _zip.StoredMemberWriter(archive, _WEIGHTS_FILENAME) as window, \
+                h5py.File(window, "w") as handle:
             write_v3_layers(handle, artifact)
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.writestr(_METADATA_FILENAME, json.dumps(metadata))
-            archive.writestr(_CONFIG_FILENAME, json.dumps(keras_loadable_config(artifact.config)))
-            archive.write(weights_path, _WEIGHTS_FILENAME)
     return out
