@@ -5,7 +5,7 @@
    (``modeltool.open`` + ``read()`` of every tensor, the least any comparison must do).
    Target: at most 1.5x.
 2. ``modeltool diff`` of two 1 GB ``.keras`` files (4 x 8192x8192 float32 + head, two random
-   initialisations): wall time and peak RSS (bounded: tensors are compared in 32 MB blocks).
+   initialisations): wall time and peak RSS (bounded: tensors are compared in 16 MB blocks).
 3. ``modeltool convert --dtype float16 --no-verify`` of the 1 GB model against ``cp`` of it.
    Target: at most 3x. The same with verification (Keras builds both models and predicts) is
    printed for information.
@@ -142,7 +142,7 @@ def main() -> int:
     print(HEADER)
     print(row("modeltool diff (CLI)", big))
     print(f"   peak RSS {big[2]:.0f} MB = {big[2] / (2 * big_size * 1e3):.2f}x of the two "
-          f"files' size (bounded: 32 MB blocks)")
+          f"files' size (bounded: 16 MB blocks)")
 
     with tempfile.TemporaryDirectory(dir=cache, prefix="run-") as scratch:
         work = Path(scratch)

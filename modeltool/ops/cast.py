@@ -159,6 +159,8 @@ def cast_artifact(artifact: ModelArtifact, dtype: str) -> ModelArtifact:
 
 
 def _caster(entry: WeightEntry, target: np.dtype[Any]) -> Any:
+    from ._blocks import read_as
+
     def load() -> np.ndarray:
-        return np.asarray(entry.read()).astype(target)
+        return read_as(entry, target)
     return load

@@ -12,16 +12,13 @@ differences).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import h5py
 import numpy as np
 
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
@@ -29,11 +26,10 @@ from ..errors import UnsupportedError
 from ..formats import open_artifact
 from ..formats._dialects import tensor_refs
 from ..formats._layout import layer_configs, layer_name
+from ._blocks import blocks, rows_per_block
 
 PathLike = str | os.PathLike[str]
 
-#: Largest block of one tensor held in memory at a time (per file).
-BLOCK_BYTES = 32 << 20
 #: Elements per step of the statistics (keeps the temporaries small and in cache).
 _STAT_ELEMENTS = 1 << 18
 #: Elements per dot product: float32 BLAS within a chunk, float64 across chunks.
@@ -368,43 +364,6 @@ def _nodes(inbound: list[list[str]]) -> str:
 # ---------------------------------------------------------------------------- weights
 
 
-def _row_bytes(entry: WeightEntry) -> int:
-    return max(1, entry.nbytes // entry.shape[0]) if entry.shape and entry.shape[0] else 1
-
-
-def _rows_per_block(*entries: WeightEntry) -> int:
-    """Rows per block so that no block of any of ``entries`` exceeds BLOCK_BYTES."""
-    return max(1, BLOCK_BYTES // max(_row_bytes(e) for e in entries))
-
-
-def _blocks(entry: WeightEntry, rows: int) -> Iterator[np.ndarray]:
-    """The tensor in blocks of ``rows`` rows (HDF5 datasets are sliced; other sources are read
-    whole and split, which bounds nothing but keeps the blocks of two tensors aligned)."""
-    loader = entry.loader
-    dataset = None
-    if isinstance(loader, functools.partial) and loader.args \
-            and isinstance(loader.args[0], h5py.Dataset):
-        dataset = loader.args[0]
-    if not entry.shape or entry.shape[0] <= rows:
-        yield np.asarray(entry.read())
-        return
-    if dataset is None:
-        whole = np.asarray(entry.read())
-        for start in range(0, entry.shape[0], rows):
-            yield whole[start:start + rows]
-        return
-    from ..errors import CorruptFileError
-    from ..formats import _h5
-
-    _h5.check_dataset(dataset, entry.location)
-    for start in range(0, entry.shape[0], rows):
-        try:
-            yield np.asarray(dataset[start:start + rows])
-        except _h5.READ_ERRORS as err:
-            raise CorruptFileError(f"cannot read weights {dataset.name} ({_h5.short(err)})",
-                                   path=entry.location) from err
-
-
 def _same_head(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether the first bytes agree: blocks that differ there need no hash to tell."""
     head_a = np.ascontiguousarray(a).reshape(-1).view(np.uint8)[:4096]
@@ -419,7 +378,7 @@ def _block_digest(block: np.ndarray) -> bytes:
 
 def _digest(entry: WeightEntry) -> str:
     hasher = hashlib.sha1(usedforsecurity=False)
-    for block in _blocks(entry, _rows_per_block(entry)):
+    for block in blocks(entry, rows_per_block(entry)):
         hasher.update(np.ascontiguousarray(block).view(np.uint8).data)
     return hasher.hexdigest()
 
@@ -522,8 +481,8 @@ def _compare(layer: str, ea: WeightEntry, eb: WeightEntry, atol: float,
     stats = _Stats()
     numeric = True
     identical = ea.dtype == eb.dtype
-    rows = _rows_per_block(ea, eb)
-    for block_a, block_b in zip(_blocks(ea, rows), _blocks(eb, rows)):
+    rows = rows_per_block(ea, eb)
+    for block_a, block_b in zip(blocks(ea, rows), blocks(eb, rows)):
         if ea.dtype == eb.dtype and _same_head(block_a, block_b) \
                 and _block_digest(block_a) == _block_digest(block_b):
             _accumulate_norms(stats, block_a)  # an identical block: no float comparison
