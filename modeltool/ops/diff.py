@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
-from ..errors import UnsupportedError
+from ..errors import ModelToolError, UnsupportedError
 from ..formats import open_artifact
 from ..formats._dialects import tensor_refs
 from ..formats._layout import layer_configs, layer_name
@@ -170,13 +170,19 @@ def diff(a: PathLike, b: PathLike, *, atol: float | None = None, rtol: float | N
             compare_weights = False
         report.compared = [side for side, on in (("arch", compare_arch),
                                                  ("weights", compare_weights)) if on]
-        renames = _Renames(art_a, art_b)
-        if compare_arch:
-            _diff_arch(report, art_a, art_b, renames)
-        else:
-            renames.from_weights()
-        if compare_weights:
-            _diff_weights(report, art_a, art_b, renames)
+        art_a = _against_architecture(art_a, art_b)
+        art_b = _against_architecture(art_b, art_a)
+        try:
+            renames = _Renames(art_a, art_b)
+            if compare_arch:
+                _diff_arch(report, art_a, art_b, renames)
+            else:
+                renames.from_weights()
+            if compare_weights:
+                _diff_weights(report, art_a, art_b, renames)
+        finally:
+            art_a.close()  # closing twice is harmless; these may be re-read artifacts
+            art_b.close()
         return report
 
 
@@ -526,34 +532,58 @@ def _accumulate_norms(stats: _Stats, block: np.ndarray) -> None:
 
 def _diff_weights(report: DiffReport, art_a: ModelArtifact, art_b: ModelArtifact,
                   renames: _Renames) -> None:
-    by_path_b: dict[str, list[WeightEntry]] = {}
-    for entry in art_b.weights:
-        by_path_b.setdefault(entry.path, []).append(entry)
-    by_path_a: dict[str, list[WeightEntry]] = {}
+    """Tensors are paired by their full Keras path (layer path and weight name joined, so two
+    readers that split a nested path differently still agree); within a top-level layer the
+    tensors left unpaired are paired by position when both sides have as many (Keras
+    generations name some weights differently)."""
+    keyed_b = {e.key: e for e in art_b.weights}
+    unpaired_a: dict[str, list[WeightEntry]] = {}
+    pairs: list[tuple[WeightEntry, WeightEntry]] = []
     for entry in art_a.weights:
-        by_path_a.setdefault(entry.path, []).append(entry)
-    seen_b: set[str] = set()
-    for path, entries_a in by_path_a.items():
-        new_path = renames.path(path)
-        entries_b = by_path_b.get(new_path, [])
-        seen_b.add(new_path)
-        names_b = {e.name: e for e in entries_b}
-        pairs: list[tuple[WeightEntry | None, WeightEntry | None]]
-        if all(e.name in names_b for e in entries_a) or len(entries_a) != len(entries_b):
-            pairs = [(e, names_b.pop(e.name, None)) for e in entries_a]
-            pairs += [(None, e) for e in names_b.values()]
-        else:  # same count, other names (generations name some weights differently)
-            pairs = list(zip(entries_a, entries_b))
-        for ea, eb in pairs:
-            if ea is None and eb is not None:
-                report.tensors.append(TensorDiff(new_path, eb.name, "added", None, eb.shape,
-                                                 None, eb.dtype))
-            elif eb is None and ea is not None:
-                report.tensors.append(TensorDiff(path, ea.name, "removed", ea.shape, None,
-                                                 ea.dtype, None))
-            elif ea is not None and eb is not None:
-                report.tensors.append(_compare(new_path, ea, eb, report.atol, report.rtol))
-    for path, entries_b in by_path_b.items():
-        if path not in seen_b:
-            report.tensors += [TensorDiff(path, e.name, "added", None, e.shape, None, e.dtype)
-                               for e in entries_b]
+        match = keyed_b.pop(renames.path(entry.key), None)
+        if match is None:
+            unpaired_a.setdefault(renames.path(entry.layer), []).append(entry)
+        else:
+            pairs.append((entry, match))
+    unpaired_b: dict[str, list[WeightEntry]] = {}
+    for entry in keyed_b.values():
+        unpaired_b.setdefault(entry.layer, []).append(entry)
+    for layer, left in unpaired_a.items():
+        right = unpaired_b.get(layer, [])
+        if len(left) == len(right):
+            pairs += list(zip(left, right))
+            unpaired_b.pop(layer)
+        else:
+            report.tensors += [TensorDiff(e.path, e.name, "removed", e.shape, None, e.dtype,
+                                          None) for e in left]
+    for ea, eb in pairs:
+        report.tensors.append(_compare(eb.path, ea, eb, report.atol, report.rtol))
+        report.tensors[-1].name = eb.name
+    for entries in unpaired_b.values():
+        report.tensors += [TensorDiff(e.path, e.name, "added", None, e.shape, None, e.dtype)
+                           for e in entries]
+
+
+def _against_architecture(weights_only: ModelArtifact, other: ModelArtifact) -> ModelArtifact:
+    """A weights-only HDF5 file read against the other file's architecture (real nested names,
+    old layouts migrated), as Keras reads it when loading it into that model."""
+    import dataclasses
+
+    from ..artifact import WeightStore
+    from .convert import attach_weights
+
+    if weights_only.kind not in ("k2-weights", "k3-weights") or other.config is None \
+            or weights_only.path is None:
+        return weights_only
+    shell = dataclasses.replace(other, weights=WeightStore(), notes=[],
+                                metadata=dict(other.metadata))
+    try:
+        paired = attach_weights(shell, weights_only.path)
+    except ModelToolError:
+        return weights_only  # it does not fit that architecture: compare it as it is
+    paired.kind = weights_only.kind
+    paired.path = weights_only.path
+    paired.config = None
+    paired.keras_version = weights_only.keras_version
+    weights_only.close()
+    return paired

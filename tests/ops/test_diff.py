@@ -164,3 +164,14 @@ def test_rendered_diff_fits_the_width(width: int, tmp_path: Path) -> None:
     assert not any(line.rstrip().endswith("bfloat1") for line in lines)
     assert lines[-1].startswith("different: architecture differs (") or width < 80
     assert lines[-1].endswith("weights differ (7 of 18 tensors)") or width < 80
+
+
+@pytest.mark.parametrize("model", ["nested_vision", "news_model", "bidirectional_model"])
+def test_full_model_against_its_weights_only_files(model: str) -> None:
+    """tf.keras wrote the .h5 and the weights-only .h5 of one model (and Keras 3 the .keras
+    and .weights.h5): read against the architecture, they hold the same weights."""
+    for full, weights_only in (("k2.h5", "k2-weights.h5"), ("k3.keras", "k3.weights.h5")):
+        report = modeltool.diff(fixture_path(model, full), fixture_path(model, weights_only))
+        assert report.same, (full, report.verdict)
+        assert report.compared == ["weights"]
+        assert report.tensors and all(t.status == "identical" for t in report.tensors)
