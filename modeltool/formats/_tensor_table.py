@@ -35,6 +35,12 @@ FORMAT_VERSION = "1"
 EXTRA_DTYPES = frozenset({"bfloat16"})
 
 
+#: The order Keras creates the usual weights in, within one layer or cell.
+_KERAS_ORDER = {name: rank for rank, name in enumerate((
+    "embeddings", "depthwise_kernel", "pointwise_kernel", "kernel", "recurrent_kernel", "bias",
+    "gamma", "beta", "moving_mean", "moving_variance", "alpha"))}
+
+
 def metadata_for(artifact: ModelArtifact) -> dict[str, str]:
     """The text metadata written beside the tensors."""
     entries = list(artifact.weights)
@@ -94,6 +100,11 @@ def store_from_table(keys: list[str], metadata: dict[str, str] | None,
             path, _, name = key.rpartition("/")
             path = path or key
             placed.append((key, path.split("/", 1)[0], path, name or key))
+        # Other tools list keys alphabetically; Keras matches a layer's weights by position,
+        # so put the usual names in Keras' order (kernel before bias, gamma before beta...).
+        first = {layer: i for i, (_, layer, _, _) in reversed(list(enumerate(placed)))}
+        placed.sort(key=lambda row: (first[row[1]], row[2],
+                                     _KERAS_ORDER.get(row[3], len(_KERAS_ORDER)), row[0]))
     layers: dict[str, list[WeightEntry]] = {}
     for key, layer, path, name in placed:
         shape, dtype = spec(key)

@@ -155,3 +155,25 @@ def test_bfloat16_files_in_a_fresh_interpreter(tmp_path):
         compared = cli("diff", str(half), str(flat))
         assert compared.returncode == 0, compared.stdout + compared.stderr
     assert cli("check", str(half)).returncode == 0
+
+
+def test_foreign_safetensors_feeds_load_weights(tmp_path, keras):
+    """A safetensors file written by another tool (plain keys, no modeltool metadata) loads by
+    name into the matching layers."""
+    from safetensors.numpy import save_file
+
+    target = fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"]
+    rng = np.random.default_rng(3)
+    kernel = rng.standard_normal((32, 10)).astype(np.float32)
+    bias = rng.standard_normal(10).astype(np.float32)
+    foreign = tmp_path / "head.safetensors"
+    save_file({"dense_2/kernel": kernel, "dense_2/bias": bias}, foreign)
+    with modeltool.open(foreign) as art:
+        assert [(e.layer, e.path, e.name) for e in art.weights] == [
+            ("dense_2", "dense_2", "kernel"), ("dense_2", "dense_2", "bias")]
+    out = tmp_path / "out.keras"
+    report = modeltool.load_weights_by_name(target, foreign, output=out)
+    assert not report.failed
+    model = keras.models.load_model(out, compile=False)
+    got_kernel, got_bias = model.get_layer("dense_2").get_weights()
+    assert got_kernel.tobytes() == kernel.tobytes() and got_bias.tobytes() == bias.tobytes()
