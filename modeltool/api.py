@@ -66,6 +66,7 @@ def config(path: PathLike) -> dict[str, Any]:
 # use (PEP 562), so a command that needs one verb does not pay for importing every other one.
 _LAZY: dict[str, str] = {
     "CheckReport": "ops.check", "check": "ops.check",
+    "DiffReport": "ops.diff", "diff": "ops.diff",
     "ConvertReport": "ops.convert", "attach_weights": "ops.convert", "convert": "ops.convert",
     "FreezeReport": "ops.freeze", "freeze": "ops.freeze",
     "ConversionReport": "ops.onnx_export", "to_onnx": "ops.onnx_export",
@@ -81,6 +82,7 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from .ops.check import CheckReport, check
     from .ops.convert import ConvertReport, attach_weights, convert
+    from .ops.diff import DiffReport, diff
     from .ops.freeze import FreezeReport, freeze
     from .ops.onnx_export import ConversionReport, to_onnx
     from .ops.summary import Summary, summary
@@ -109,6 +111,7 @@ __all__ = [
     "WeightStore",
     "ConversionReport",
     "ConvertReport",
+    "DiffReport",
     "FreezeReport",
     "Summary",
     "TransferPlan",
@@ -119,6 +122,7 @@ __all__ = [
     "check",
     "config",
     "convert",
+    "diff",
     "freeze",
     "load_weights_by_name",
     "open",

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "freeze": ("freeze", "freeze_command"),
     "check": ("check", "check_command"),
     "to-onnx": ("to_onnx", "to_onnx_command"),
+    "diff": ("diff", "diff_command"),
 }
 
 
@@ -98,6 +99,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool freeze model.keras --all-but-last 2 -o frozen.keras
       modeltool check downloaded.h5
       modeltool to-onnx model.keras -o model.onnx
+      modeltool diff epoch10.keras epoch11.keras
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
     _console.QUIET[0] = quiet

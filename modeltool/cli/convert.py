@@ -26,14 +26,19 @@ from ._options import custom_objects_option
 @click.option("--unsafe-lambda", is_flag=True,
               help="Have Keras rebuild Lambda layers (runs code from the file: trusted files "
                    "only).")
+@click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]), default=None,
+              help="Cast float weights and set the matching Keras dtype policy "
+                   "(BatchNormalization stays float32).")
 @click.option("--no-verify", is_flag=True,
-              help="Do not compare the output with the library that wrote a Keras 1/2 source.")
+              help="Do not compare the output's predictions with the source (a Keras 1/2 "
+                   "source against the library that wrote it; --dtype against the original).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @custom_objects_option
 def convert_command(source: str, output: str, kind: str | None, weights: str | None,
-                    init: bool, allow_missing_layers: bool, unsafe_lambda: bool, no_verify: bool,
-                    force: bool, as_json: bool, custom_objects: str | None) -> None:
+                    init: bool, allow_missing_layers: bool, unsafe_lambda: bool,
+                    dtype: str | None, no_verify: bool, force: bool, as_json: bool,
+                    custom_objects: str | None) -> None:
     """Convert SOURCE to another kind: .h5, .keras, .weights.h5, Keras 2 weights, JSON, YAML,
     SavedModel. Keras 1/2 configs are rewritten for Keras 3 and every change is listed.
 
@@ -43,11 +48,13 @@ def convert_command(source: str, output: str, kind: str | None, weights: str | N
       modeltool convert model.keras -o model.h5
       modeltool convert model.keras -o w.h5 --to k2-weights
       modeltool convert arch.json --weights w.h5 -o model.keras
+      modeltool convert model.keras -o half.keras --dtype float16
+      modeltool convert model.keras -o model.safetensors
       modeltool convert custom.h5 -o exported --to savedmodel --custom-objects my_layers.py
     """
     report = api.convert(source, output, kind, force=force, init=init, weights=weights,
                          allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda,
-                         verify=not no_verify, custom_objects=custom_objects)
+                         dtype=dtype, verify=not no_verify, custom_objects=custom_objects)
     if as_json:
         _console.print_json(report.__dict__)
         return

@@ -18,6 +18,8 @@ from . import (
     hdf5_legacy,
     hdf5_v3,
     keras_archive,
+    npz_file,
+    safetensors_file,
     savedmodel,
 )
 
@@ -52,10 +54,15 @@ FORMATS: dict[str, Format] = {f.kind: f for f in (
            savedmodel.write_savedmodel, True, True),
     Format("k2-h5", "Keras 2 (tf.keras / tf_keras) legacy HDF5 full model", (),
            hdf5_legacy.read_hdf5_legacy, hdf5_keras2.write_hdf5_keras2, True, True),
+    Format("safetensors", "safetensors weights (Keras paths as keys)", (".safetensors",),
+           safetensors_file.read_safetensors, safetensors_file.write_safetensors, False, True),
+    Format("npz", "NumPy .npz weights (Keras paths as keys)", (".npz",), npz_file.read_npz,
+           npz_file.write_npz, False, True),
 )}
 
 _SNIFFERS = (keras_archive.sniff_kind, hdf5_legacy.sniff_kind, hdf5_v3.sniff_kind,
-             savedmodel.sniff_kind, config_json.sniff_kind, config_yaml.sniff_kind)
+             savedmodel.sniff_kind, npz_file.sniff_kind, safetensors_file.sniff_kind,
+             config_json.sniff_kind, config_yaml.sniff_kind)
 
 
 def detect_kind(path: str | os.PathLike[str]) -> str:

@@ -210,6 +210,12 @@ def write_array(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset
     return ds
 
 
+def as_bfloat16(ds: h5py.Dataset, array: np.ndarray) -> np.ndarray:
+    """``array`` read from ``ds`` as its values' dtype (bfloat16 for Keras' opaque type)."""
+    dtype = value_dtype(ds)
+    return array.view(dtype) if array.dtype != dtype else array
+
+
 def to_str(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")

@@ -254,3 +254,119 @@ def stored_data_offset(raw: BinaryIO, info: zipfile.ZipInfo,
         raise CorruptFileError(f"zip member {info.filename!r} has no local header", path=display)
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     return int(info.header_offset + _LOCAL_HEADER_SIZE + name_len + extra_len)
+
+
+class _WriteWindow(io.RawIOBase):
+    """A seekable read/write window on ``raw`` from ``start`` on: what h5py writes through it
+    lands in the archive file itself, at the member's place."""
+
+    def __init__(self, raw: BinaryIO, start: int) -> None:
+        super().__init__()
+        self._raw, self._start, self._pos, self.size = raw, start, 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self.size - self._pos)
+        if count <= 0:
+            return 0
+        self._raw.seek(self._start + self._pos)
+        done = self._raw.readinto(memoryview(buffer).cast("B")[:count]) or 0  # type: ignore[attr-defined]
+        self._pos += done
+        return done
+
+    def write(self, data: Any) -> int:
+        self._raw.seek(self._start + self._pos)
+        done = self._raw.write(data)
+        self._pos += done
+        self.size = max(self.size, self._pos)
+        return done
+
+    def truncate(self, size: int | None = None) -> int:
+        self.size = self._pos if size is None else size
+        self._raw.truncate(self._start + self.size)
+        return self.size
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+
+class StoredMemberWriter:
+    """Write one stored (uncompressed) member of a zip archive being written, in place.
+
+    ``zipfile`` streams a member through a non-seekable writer, so a file that needs seeking
+    (an HDF5 file) would have to be written elsewhere first and copied in: for a 1 GB model,
+    one more write and read of the whole file. This writes a local header of fixed size (zip64
+    form), hands out a window for the member's bytes, then computes the CRC-32, rewrites the
+    header and registers the member where ``ZipFile.close()`` writes the central directory
+    (``start_dir``, ``filelist``, ``NameToInfo``).
+
+    Example:
+        >>> with zipfile.ZipFile(tmp, "w") as archive:  # doctest: +SKIP
+        ...     with StoredMemberWriter(archive, "model.weights.h5") as window:
+        ...         with h5py.File(window, "w") as handle: ...
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, name: str) -> None:
+        import time
+
+        self.archive = archive
+        self.info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+        self.info.compress_type = zipfile.ZIP_STORED
+        self.info.external_attr = 0o600 << 16
+        self.info.CRC = self.info.file_size = self.info.compress_size = 0
+        self.window: _WriteWindow | None = None
+
+    def __enter__(self) -> _WriteWindow:
+        raw = self.archive.fp
+        if raw is None:
+            raise ValueError("the archive is closed")
+        raw.seek(self.archive.start_dir)
+        self.info.header_offset = raw.tell()
+        self._header_size = len(self.info.FileHeader(zip64=True))
+        raw.write(self.info.FileHeader(zip64=True))
+        self.window = _WriteWindow(raw, raw.tell())  # type: ignore[arg-type]
+        return self.window
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is not None or self.window is None:
+            return
+        raw = self.archive.fp
+        if raw is None:
+            raise ValueError("the archive is closed")
+        start, size = self.info.header_offset + self._header_size, self.window.size
+        crc = 0
+        raw.seek(start)
+        left = size
+        while left:
+            chunk = raw.read(min(left, 16 << 20))
+            if not chunk:
+                raise OSError("the member's bytes cannot be read back")
+            crc = zlib.crc32(chunk, crc)
+            left -= len(chunk)
+        self.info.CRC = crc
+        self.info.file_size = self.info.compress_size = size
+        header = self.info.FileHeader(zip64=True)
+        if len(header) != self._header_size:
+            raise OSError("zip local header changed size")
+        raw.seek(self.info.header_offset)
+        raw.write(header)
+        self.archive.start_dir = start + size
+        raw.seek(self.archive.start_dir)
+        self.archive.filelist.append(self.info)
+        self.archive.NameToInfo[self.info.filename] = self.info

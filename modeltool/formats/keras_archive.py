@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ..io import atomic_path, check_output, check_space, temp_prefix
+from ..io import atomic_path, check_output, check_space
 from . import _h5, _zip
 from ._dialects import attach_config, keras_loadable_config
 from .hdf5_legacy import WRITES_KERAS_VERSION
@@ -201,21 +200,20 @@ def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *
                                path=path, hint="write k3-weights instead")
     out = check_output(path, force=force)
     size = _h5.estimated_size(artifact.weights.total_bytes, len(artifact.weights))
-    check_space(out, size, 2 * size)  # the weights file is written first, then zipped
+    check_space(out, size)  # the weights are written straight into the archive
     metadata = {"keras_version": WRITES_KERAS_VERSION,
                 "date_saved": datetime.now(timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
                 "writer": f"modeltool {__version__}"}
     with atomic_path(out, suffix=".keras") as tmp, \
-            tempfile.TemporaryDirectory(dir=out.parent, prefix=temp_prefix(out)) as scratch:
-        weights_path = Path(scratch) / _WEIGHTS_FILENAME
-        with h5py.File(weights_path, "w") as handle:
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(_METADATA_FILENAME, json.dumps(metadata))
+        archive.writestr(_CONFIG_FILENAME, json.dumps(keras_loadable_config(artifact.config)))
+        # the weights are written straight into the archive (no scratch copy to add)
+        with _zip.StoredMemberWriter(archive, _WEIGHTS_FILENAME) as window, \
+                h5py.File(window, "w") as handle:
             write_v3_layers(handle, artifact)
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.writestr(_METADATA_FILENAME, json.dumps(metadata))
-            archive.writestr(_CONFIG_FILENAME, json.dumps(keras_loadable_config(artifact.config)))
-            archive.write(weights_path, _WEIGHTS_FILENAME)
-            for name, load in sorted(artifact.assets.items()):
-                archive.writestr(name, load())
+        for name, load in sorted(artifact.assets.items()):
+            archive.writestr(name, load())
     return out
 
 

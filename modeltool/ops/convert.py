@@ -16,6 +16,7 @@ from ..errors import (
 )
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
 from ..formats._layout import holds_no_weights
+from ..io import atomic_path, check_output
 from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
@@ -36,12 +37,17 @@ class ConvertReport:
     #: "Keras 3 only", ...), and the largest difference found (None: not compared).
     reference: str = ""
     max_abs_diff: float | None = None
+    dtype: str | None = None
+    #: ``convert --dtype``: predictions of the cast model against the original (max_abs,
+    #: max_rel), None when not verified.
+    verification: dict[str, float] | None = None
 
 
 def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
             force: bool = False, init: bool = False, weights: PathLike | None = None,
             allow_missing_layers: bool = False, unsafe_lambda: bool = False,
-            verify: bool = True, custom_objects: CustomObjects = None) -> ConvertReport:
+            verify: bool = True, custom_objects: CustomObjects = None,
+            dtype: str | None = None) -> ConvertReport:
     """Convert between kinds: legacy ``.h5``, ``.keras``, ``.weights.h5``, Keras 2 weights,
     JSON/YAML and SavedModel.
 
@@ -58,27 +64,31 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         unsafe_lambda: after writing a ``.keras``/``.h5``, have Keras rebuild its Lambda layers
             (``safe_mode=False``: unmarshals code from the file); the output is removed if it
             cannot.
-        verify: for a Keras 1/2 source written as ``keras`` or ``h5``, load the output with
-            Keras 3 and compare its predictions with the library that wrote the source
-            (tf_keras, or modeltool's numpy Keras 1 reference); a difference removes the
-            output and raises VerificationError.
+        verify: compare the written model's predictions with the source: for a Keras 1/2
+            source written as ``keras``/``h5``/``k2-h5``, against the library that wrote it
+            (tf_keras, or modeltool's numpy Keras 1 reference; a difference removes the output
+            and raises VerificationError); with ``dtype``, the cast model against the original
+            through Keras (``report.verification``).
         custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map providing
             the custom layers and functions the model uses, as Keras' ``custom_objects``.
+        dtype: ``float16``, ``bfloat16`` or ``float32``: cast the float weights and set the
+            matching Keras dtype policies (see ``ops.cast``).
 
     Example:
         >>> modeltool.convert("old.h5", "new.keras")  # doctest: +SKIP
+        >>> modeltool.convert("model.keras", "half.keras", dtype="float16")  # doctest: +SKIP
         >>> modeltool.convert("custom.h5", "new.keras",  # doctest: +SKIP
         ...                   custom_objects="my_layers.py")
     """
     with custom_scope(custom_objects) as provided:
         return _convert(source, output, kind, force=force, init=init, weights=weights,
                         allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda,
-                        verify=verify, provided=provided)
+                        verify=verify, dtype=dtype, provided=provided)
 
 
 def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: bool, init: bool,
              weights: PathLike | None, allow_missing_layers: bool, unsafe_lambda: bool,
-             verify: bool, provided: set[str]) -> ConvertReport:
+             verify: bool, dtype: str | None, provided: set[str]) -> ConvertReport:
     from ..formats import kind_from_extension
 
     out_kind = kind or kind_from_extension(output)
@@ -105,17 +115,34 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
                     "the source has no weights", path=source,
                     hint="pass --init to build fresh weights through Keras, or --weights FILE")
             artifact = _with_fresh_weights(artifact)
+        original = artifact
+        if dtype is not None:
+            from .cast import cast_artifact
+
+            artifact = cast_artifact(artifact, dtype)
         report = ConvertReport(source=os.fspath(source), source_kind=artifact.kind,
                                output=os.fspath(output), output_kind=out_kind,
-                               notes=list(artifact.notes))
-        written = write_artifact(artifact, output, out_kind, force=force)
+                               notes=list(artifact.notes), dtype=dtype)
+        if dtype is not None and verify and needs_weights and artifact.config is not None \
+                and artifact.weights:
+            from ..keras_bridge.verify import compare_predictions
+
+            report.verification = compare_predictions(original, artifact)
+        fresh = any(note == "weights freshly initialised by Keras" for note in artifact.notes)
+        if verify and dtype is None and out_kind in ("keras", "h5", "k2-h5") and not fresh:
+            # staged beside the target and checked before it replaces anything: a model that
+            # predicts differently from its source never takes the place of a file
+            target = check_output(output, force=force)
+            with atomic_path(target) as staged:
+                write_artifact(artifact, staged, out_kind)
+                _check_against_source(artifact, staged, weights, report)
+            written = target
+        else:
+            written = write_artifact(artifact, output, out_kind, force=force)
         report.output = os.fspath(written)
         if unsafe_lambda and out_kind in ("keras", "h5") and _has_lambda(artifact):
             _rebuild_or_remove(written)
             report.notes.append("Lambda layers rebuilt by Keras (safe_mode=False)")
-        fresh = any(note == "weights freshly initialised by Keras" for note in artifact.notes)
-        if verify and out_kind in ("keras", "h5", "k2-h5") and not fresh:
-            _check_against_source(artifact, written, weights, report)
         if needs_weights:
             report.tensors = len(artifact.weights)
             report.bytes = artifact.weights.total_bytes
@@ -174,7 +201,6 @@ def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathL
     if check.note and check.passed:
         report.notes.append(check.note)
     if not check.passed:
-        written.unlink(missing_ok=True)
         problem = check.note if check.max_abs is None else (
             f"the converted model differs from {check.reference}: max abs diff "
             f"{check.max_abs:.3g} (atol {ATOL:g}, rtol {RTOL:g})")

@@ -61,6 +61,10 @@ def convert_lines(report: ConvertReport) -> list[str]:
     if report.max_abs_diff is not None:
         lines.append(f"checked against {report.reference}: max abs diff "
                      f"{report.max_abs_diff:.3g}")
+    if report.verification is not None:
+        lines.append(f"predictions against the original: max abs difference "
+                     f"{report.verification['max_abs']:.3g}, max rel "
+                     f"{report.verification['max_rel']:.3g}")
     return lines
 
 

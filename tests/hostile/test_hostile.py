@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
+from tests.conftest import fixture_path
 from tests.hostile.corpus import MARKER, Case, build_corpus, judge
 
 
@@ -29,6 +30,8 @@ COMMANDS = {
     "summary-json": lambda path, out: ["summary", str(path), "--json", "--expand-nested"],
     "check": lambda path, out: ["check", str(path)],
     "to-onnx": lambda path, out: ["to-onnx", str(path), "-o", str(out.with_suffix(".onnx"))],
+    "diff": lambda path, out: ["diff", str(fixture_path("mnist_mlp_small", "k3.keras")),
+                               str(path)],
 }
 #: Commands that use the model as a whole, so must refuse an inconsistent one.
 #: (summary shows an inconsistent model, with a note on what does not fit.)
