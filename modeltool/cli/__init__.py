@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "freeze": ("freeze", "freeze_command"),
     "check": ("check", "check_command"),
     "to-onnx": ("to_onnx", "to_onnx_command"),
+    "plot": ("plot", "plot_command"),
+    "report": ("report", "report_command"),
 }
 
 
@@ -98,6 +100,8 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool freeze model.keras --all-but-last 2 -o frozen.keras
       modeltool check downloaded.h5
       modeltool to-onnx model.keras -o model.onnx
+      modeltool plot model.h5 -o model.svg --shapes
+      modeltool report model.h5 -o report.html
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
     _console.QUIET[0] = quiet

@@ -509,7 +509,7 @@ def expand(layout: Layout, box_id: str, inner: Layout) -> None:
             dc = move_c(other.cx) - other.cx
             da = grow_along if other.rank > box.rank else 0.0
             _shift(other, dc, da)
-    for route in layout.routes:
+    for route in _unique(layout.routes):
         middle = route.points[2:-1]
         moved = []
         for x, y in middle:
@@ -533,6 +533,11 @@ def expand(layout: Layout, box_id: str, inner: Layout) -> None:
     _refit(layout)
 
 
+def _unique(routes: list[Route]) -> list[Route]:
+    """Each route object once (repeated connections share one)."""
+    return list({id(route): route for route in routes}.values())
+
+
 def _shift(box: Box, dx: float, dy: float) -> None:
     box.x += dx
     box.y += dy
@@ -544,7 +549,7 @@ def translate(layout: Layout, dx: float, dy: float) -> None:
     """Move a whole drawing (nested drawings included) by ``(dx, dy)``."""
     for box in layout.boxes.values():
         _shift(box, dx, dy)
-    for route in layout.routes:
+    for route in _unique(layout.routes):
         route.points = [(x + dx, y + dy) for x, y in route.points]
     horizontal = layout.rankdir == "LR"
     da = dx if horizontal else dy

@@ -292,6 +292,8 @@ def node_label(node: PlotNode, options: PlotOptions) -> list[str]:
         return lines
     title = node.name if node.node in (None, 0) or node.kind == "input" \
         else f"{node.name} #{node.node}"
+    if node.inner is not None:
+        title += "   "  # room for the open/close mark of the HTML viewer
     lines = [title, node.class_name]
     if options.activations and "activation" in node.attributes:
         lines.append(f"activation: {node.attributes['activation']}")
@@ -399,6 +401,23 @@ def plot(path: PathLike, output: PathLike | None = None, *, shapes: bool = False
     return report
 
 
+def layout(path: PathLike, *, expand_nested: bool = False, depth: int | None = None,
+           rankdir: str | None = None, shapes: bool = False) -> Layout:
+    """The drawing of a model as data, for people who draw it themselves.
+
+    Returns:
+        A Layout: ``boxes`` (id -> Box with x, y, width, height, rank and, for an opened
+        nested model, ``inner``), ``routes`` (one polyline per connection), width, height.
+        Box ids are the ids of ``plot(path).graph`` nodes (``layer#call``).
+
+    Example:
+        >>> drawing = modeltool.layout("model.h5")  # doctest: +SKIP
+        >>> for box, depth in drawing.walk(): print(box.id, box.x, box.y)  # doctest: +SKIP
+    """
+    return plot(path, None, shapes=shapes, expand_nested=expand_nested, depth=depth,
+                rankdir=rankdir).layout
+
+
 def load_plot_graph(path: PathLike) -> tuple[PlotGraph, list[str], str]:
     """The PlotGraph of any file (Keras kinds through their config, ONNX through ``onnx``)."""
     from ..formats import open_artifact
@@ -471,5 +490,5 @@ def png_bytes(report: PlotReport) -> bytes:
     return bytes(cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=scale))
 
 
-__all__ = ["PlotEdge", "PlotGraph", "PlotNode", "PlotOptions", "PlotReport", "draw",
+__all__ = ["PlotEdge", "PlotGraph", "PlotNode", "PlotOptions", "PlotReport", "draw", "layout",
            "load_plot_graph", "plot", "plot_graph"]
