@@ -137,8 +137,9 @@ def plot_graph(artifact: ModelArtifact) -> tuple[PlotGraph, list[str]]:
     if artifact.config is None:
         problem = artifact.metadata.get("config_error") or "this file holds no architecture"
         raise UnsupportedError(f"nothing to draw: {problem}", path=artifact.path,
-                               hint="weights-only files carry no graph; pair them with "
-                                    "their architecture (modeltool convert --weights)")
+                               hint="a weights-only file (or a SavedModel without Keras "
+                                    "metadata) has no layer graph; draw the file that holds "
+                                    "the architecture")
     display = os.fspath(artifact.path) if artifact.path is not None else None
     summary = summarize(artifact, expand_nested=True, engine="fast")
     graph = build_graph(artifact.config, dialect=artifact.dialect, path=display)
