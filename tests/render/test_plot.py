@@ -19,7 +19,6 @@ from tests.conftest import MANIFEST, fixture_files, fixture_path
 from tests.render.svg_check import edges_through_boxes, nesting_errors, overlaps, read_svg
 
 
-
 def _has_architecture(entry: dict[str, Any]) -> bool:
     if entry["kind"] in ("k2-weights", "k3-weights") or entry.get("nodes") is None:
         return False
