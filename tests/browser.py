@@ -115,8 +115,8 @@ class Browser:
     # -- what tests use ---------------------------------------------------------------------------
 
     def open(self, path: Path) -> None:
-        """Load a file and wait for its load event."""
-        self.seen: list[dict[str, Any]] = []
+        """Load a file and wait for its load event (what was recorded before is dropped)."""
+        self.events = []
         self.call("Page.navigate", {"url": path.resolve().as_uri()})
         self.wait_for("Page.loadEventFired")
 

@@ -161,6 +161,16 @@ function fit() {
   k = Math.max(0.02, Math.min(k, 1.5));
   view.k = k; view.x = (r.width - current.w * k) / 2; view.y = pad; apply();
 }
+// A big model shrunk to fit is a grey smear: start readable at the top instead.
+function start() {
+  var r = svg.getBoundingClientRect(), pad = 16;
+  var k = Math.min((r.width - 2 * pad) / Math.max(current.w, 1), (r.height - 2 * pad) / Math.max(current.h, 1));
+  if (k >= 0.35) { fit(); return; }
+  view.k = Math.min(0.8, Math.max(0.35, (r.width - 2 * pad) / Math.max(current.w, 1)));
+  var first = current.boxes.filter(function (b) { return b.rank === 0; })[0];
+  var cx = current.w * view.k <= r.width ? current.w / 2 : (first ? first.x + first.w / 2 : 0);
+  view.x = r.width / 2 - cx * view.k; view.y = pad; apply();
+}
 function boxOf(id) {
   var found = null;
   (function walk(L) { L.boxes.forEach(function (b) {
@@ -299,6 +309,6 @@ input.addEventListener('keydown', function (e) {
   if (e.key === 'Enter' && matches.length) {
     matchIndex = (matchIndex + 1) % matches.length; centreOn(matches[matchIndex]); }
 });
-redraw(); fit();
-window.addEventListener('resize', function () { fit(); });
+redraw(); start();
+window.addEventListener('resize', function () { start(); });
 })();
