@@ -140,9 +140,11 @@ def plot_graph(artifact: ModelArtifact) -> tuple[PlotGraph, list[str]]:
                                hint="a weights-only file (or a SavedModel without Keras "
                                     "metadata) has no layer graph; draw the file that holds "
                                     "the architecture")
-    display = os.fspath(artifact.path) if artifact.path is not None else None
     summary = summarize(artifact, expand_nested=True, engine="fast")
-    graph = build_graph(artifact.config, dialect=artifact.dialect, path=display)
+    graph = summary.graph
+    if graph is None:  # pragma: no cover - summarize always sets it for a config
+        display = os.fspath(artifact.path) if artifact.path is not None else None
+        graph = build_graph(artifact.config, dialect=artifact.dialect, path=display)
     rows = {(row.path, row.node): row for row in summary.rows}
     return _Builder(rows).graph(graph, "", "", top=True), list(summary.notes)
 

@@ -116,6 +116,8 @@ class Summary:
     #: ``activation_unknown`` is how many were not.
     activation_bytes: int = 0
     activation_unknown: int = 0
+    #: The layer graph the rows were read from (None for weights-only files).
+    graph: Graph | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         from ..render.summary import summary_text
@@ -222,7 +224,8 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         bytes_from_weights=bool(artifact.weights),
         weight_mismatches=[(path, found, expected)
                            for path, (found, expected) in builder.mismatched.items()],
-        batch_size=batch_size, activation_bytes=activations, activation_unknown=unknown_calls)
+        batch_size=batch_size, activation_bytes=activations, activation_unknown=unknown_calls,
+        graph=graph)
 
 
 def _weights_only(artifact: ModelArtifact) -> Summary:

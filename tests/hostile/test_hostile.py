@@ -29,6 +29,9 @@ COMMANDS = {
     "summary-json": lambda path, out: ["summary", str(path), "--json", "--expand-nested"],
     "check": lambda path, out: ["check", str(path)],
     "to-onnx": lambda path, out: ["to-onnx", str(path), "-o", str(out.with_suffix(".onnx"))],
+    "plot": lambda path, out: ["plot", str(path), "-o", str(out.with_suffix(".svg")),
+                               "--expand-nested", "--shapes"],
+    "report": lambda path, out: ["report", str(path), "-o", str(out.with_suffix(".html"))],
 }
 #: Commands that use the model as a whole, so must refuse an inconsistent one.
 #: (summary shows an inconsistent model, with a note on what does not fit.)
