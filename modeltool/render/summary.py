@@ -142,6 +142,24 @@ class Grid:
             yield Segment.line()
 
 
+class OptionalColumnsGrid(Grid):
+    """A Grid whose optional columns (layer attributes) show only when every column fits at
+    its natural width; otherwise they are left out rather than squeezing names and shapes."""
+
+    def __init__(self, columns: list[Column], rows: list[list[str]], optional: set[int]) -> None:
+        super().__init__(columns, rows)
+        self.optional = optional
+
+    def lines(self, width: int) -> list[str]:
+        natural = [max([cell_len(line) for row in self.rows for line in row[i].split("\n")]
+                       + [cell_len(c.header)]) for i, c in enumerate(self.columns)]
+        if sum(natural) + self.gap * (len(natural) - 1) <= width:
+            return super().lines(width)
+        keep = [i for i in range(len(self.columns)) if i not in self.optional]
+        return Grid([self.columns[i] for i in keep],
+                    [[row[i] for i in keep] for row in self.rows]).lines(width)
+
+
 def _fold(cell: str, width: int) -> list[str]:
     """Lines of a cell at most ``width`` wide: breaking after ", " or at spaces when possible."""
     lines: list[str] = []
@@ -178,7 +196,7 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
                       "Y" if row.trainable else "N", "\n".join(row.inbound) or "-",
                       "" if row.macs is None else f"{row.macs:,}"]
             rows.append(cells)
-        parts.append(Grid(columns, rows))
+        parts.append(OptionalColumnsGrid(columns, rows, optional={2}))
     else:
         columns = [Column("Layer"), Column("Weight"), Column("Shape"), Column("Dtype", wrap=False),
                    Column("Bytes", "right", False)]
