@@ -21,10 +21,14 @@ def zoo_model(name: str, *, weights: bool = True) -> Path:
 
     keras.utils.set_random_seed(0)
     model = getattr(keras.applications, name)(weights=None)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp{target.suffix}")
-    if weights:
-        model.save(tmp)
-    else:
-        tmp.write_text(model.to_json())
-    os.replace(tmp, target)
+    # Both forms at once: building the model is the slow part.
+    for path in (CACHE / f"{name}.json", CACHE / f"{name}.keras"):
+        if path.exists():
+            continue
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+        if path.suffix == ".keras":
+            model.save(tmp)
+        else:
+            tmp.write_text(model.to_json())
+        os.replace(tmp, path)
     return target

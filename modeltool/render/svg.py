@@ -169,7 +169,3 @@ def _dot_level(lines: list[str], graph: PlotGraph, labels: dict[str, list[str]],
         target = redirect.get(edge.target, (edge.target, edge.target))[0]
         lines.append(f"{indent}{_dot_id(source)} -> {_dot_id(target)};")
 
-
-def node_title(node: PlotNode) -> str:
-    """``name (Class)``: what a tooltip shows."""
-    return f"{node.name} ({node.class_name})"
