@@ -251,3 +251,20 @@ def test_plot_imports_no_tensorflow() -> None:
 
 def test_manifest_has_seed_models() -> None:
     assert {"news_model", "siamese_lstm", "nested_vision"} <= set(MANIFEST["models"])
+
+
+def test_dot_output_is_valid_for_graphviz(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    dot = shutil.which("dot")
+    if dot is None:
+        pytest.skip("graphviz is not installed (modeltool never needs it; this checks .dot)")
+    for name, options in (("nested_vision", {"expand_nested": True}), ("news_model", {})):
+        out = tmp_path / f"{name}.dot"
+        report = modeltool.plot(fixture_path(name, "k3.keras"), out, shapes=True, **options)
+        rendered = subprocess.run([dot, "-Tsvg", str(out)], capture_output=True, text=True,
+                                  timeout=60)
+        assert rendered.returncode == 0, rendered.stderr
+        assert rendered.stdout.count('class="node"') == sum(
+            1 for node, _ in report.graph.walk() if node.inner is None or not options)
