@@ -1,7 +1,9 @@
 """Time and peak memory of ``modeltool plot`` against ``keras.utils.plot_model``, end to end.
 
 Each run is a fresh process started from the shell's point of view (interpreter start, imports,
-reading the file, layout, writing the SVG); its peak RSS is the child's ``ru_maxrss``. The models
+reading the file, layout, writing the SVG); its peak RSS is the child's ``ru_maxrss`` and its
+CPU time (user + system) is printed beside the wall time: on a shared machine the wall time
+grows with the load, the CPU time much less. The models
 are keras.applications architectures (weights=None) saved as ``.keras`` into ``bench/.cache``
 (ignored by git; ``MODELTOOL_BENCH_CACHE`` or ``--cache`` moves it) on the first run.
 
@@ -33,8 +35,9 @@ import json, resource, subprocess, sys, time
 started = time.perf_counter()
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "peak_kb": resource.getrusage(
-    resource.RUSAGE_CHILDREN).ru_maxrss, "code": done.returncode,
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": elapsed, "peak_kb": usage.ru_maxrss,
+    "cpu": usage.ru_utime + usage.ru_stime, "code": done.returncode,
     "stderr": done.stderr.strip().splitlines()[-1:] }))
 """
 
@@ -103,8 +106,8 @@ def main() -> None:
         for name in args.models:
             ours = measure([modeltool, "-q", "plot", str(paths[name]), "-o",
                             f"{tmp}/{name}.svg", "--force"], args.repeat)
-            line = (f"{name:<12} modeltool plot: {float(ours['seconds']):6.2f} s, "
-                    f"peak {int(ours['peak_kb']) / 1024:6.0f} MB")
+            line = (f"{name:<12} modeltool plot: {float(ours['seconds']):6.2f} s "
+                    f"(cpu {float(ours['cpu']):.2f} s), peak {int(ours['peak_kb']) / 1024:4.0f} MB")
             target = TARGETS.get(name)
             if target is not None:
                 verdict = "meets" if float(ours["seconds"]) < target else "MISSES"
@@ -119,9 +122,10 @@ def main() -> None:
                 print(f"{'':<12} keras.utils.plot_model: failed ({theirs['error']})")
                 continue
             ratio = float(theirs["seconds"]) / float(ours["seconds"])
-            print(f"{'':<12} keras.utils.plot_model: {float(theirs['seconds']):6.2f} s, "
-                  f"peak {int(theirs['peak_kb']) / 1024:6.0f} MB  (modeltool {ratio:.1f}x "
-                  "faster)")
+            print(f"{'':<12} keras.utils.plot_model: {float(theirs['seconds']):6.2f} s "
+                  f"(cpu {float(theirs['cpu']):.2f} s), "
+                  f"peak {int(theirs['peak_kb']) / 1024:4.0f} MB"
+                  f"  (modeltool {ratio:.1f}x faster)")
 
 
 if __name__ == "__main__":
