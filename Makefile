@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lint test test-zoo test-fidelity test-onnx-layers fixtures clean
+.PHONY: setup demo lint browser test test-zoo test-fidelity test-onnx-layers fixtures clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,10 +21,21 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check modeltool tests bench fixtures
 	$(VENV)/bin/mypy modeltool
 
-test: lint
+# The HTML report is tested in a real headless Chromium (Debian's package; no browser download).
+# Installed when missing and possible (root or passwordless sudo); otherwise those tests skip
+# with a reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+	      $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	    echo "chromium could not be installed: the browser tests will skip"; }
+
+test: lint browser
 	$(PY) -m pytest -q -m "not zoo"
 
-test-zoo: $(STAMP)
+test-zoo: $(STAMP) browser
 	$(PY) -m pytest -q -m zoo
 
 test-fidelity: $(STAMP)

@@ -77,14 +77,20 @@ _LAZY: dict[str, str] = {
     "weights": "ops.weights",
     "ModelArtifact": "artifact", "WeightEntry": "artifact", "WeightStore": "artifact",
     "ModelToolError": "errors",
+    "PlotReport": "ops.plot", "plot": "ops.plot",
+    "ModelReport": "ops.report", "report": "ops.report",
+    "Layout": "graph.layout", "layout": "ops.plot",
 }
 
 if TYPE_CHECKING:
+    from .graph.layout import Layout
     from .ops.check import CheckReport, check
     from .ops.convert import ConvertReport, attach_weights, convert
     from .ops.diff import DiffReport, diff
     from .ops.freeze import FreezeReport, freeze
     from .ops.onnx_export import ConversionReport, to_onnx
+    from .ops.plot import PlotReport, layout, plot
+    from .ops.report import ModelReport, report
     from .ops.summary import Summary, summary
     from .ops.transfer import TransferPlan, TransferReport, load_weights_by_name, plan_by_name
     from .ops.weights import WeightRow, WeightsReport, tensor_stats, weights
@@ -118,15 +124,21 @@ __all__ = [
     "TransferReport",
     "WeightRow",
     "WeightsReport",
+    "Layout",
+    "ModelReport",
+    "PlotReport",
     "attach_weights",
     "check",
     "config",
     "convert",
     "diff",
     "freeze",
+    "layout",
     "load_weights_by_name",
     "open",
+    "plot",
     "plan_by_name",
+    "report",
     "save",
     "summary",
     "tensor_stats",

@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "check_command"),
     "to-onnx": ("to_onnx", "to_onnx_command"),
     "diff": ("diff", "diff_command"),
+    "plot": ("plot", "plot_command"),
+    "report": ("report", "report_command"),
 }
 
 
@@ -100,6 +102,8 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool check downloaded.h5
       modeltool to-onnx model.keras -o model.onnx
       modeltool diff epoch10.keras epoch11.keras
+      modeltool plot model.h5 -o model.svg --shapes
+      modeltool report model.h5 -o report.html
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
     _console.QUIET[0] = quiet

@@ -21,9 +21,11 @@ from ._options import custom_objects_option
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="fast: no TensorFlow; keras: shapes from a model Keras builds from the "
                    "config; auto: fast, Keras only for layer classes modeltool does not know.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size the activation memory is estimated for.")
 @custom_objects_option
 def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no_shapes: bool,
-            engine: str, custom_objects: str | None) -> None:
+            engine: str, batch_size: int, custom_objects: str | None) -> None:
     """Show a model's layers: shapes, params, connections and MACs of every layer call.
 
     Reads the file as data: no TensorFlow import and no weight bytes read (except with
@@ -33,6 +35,7 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
     Examples:
       modeltool summary model.h5
       modeltool summary model.keras --expand-nested
+      modeltool summary model.h5 --batch-size 32
       modeltool summary model.json --json | jq '.totals'
       modeltool summary model.onnx
       modeltool summary custom.keras --engine keras --custom-objects my_layers.py
@@ -43,7 +46,7 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
         _summary_onnx(file, as_json, no_shapes)
         return
     report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine,
-                         custom_objects=custom_objects)
+                         batch_size=batch_size, custom_objects=custom_objects)
     if as_json:
         _console.print_json(summary_dict(report))
     else:

@@ -19,6 +19,7 @@ from ..artifact import ModelArtifact, WeightEntry
 from ..dtypes import is_quantized, notable_policy
 from ..errors import KerasError, ModelToolError, UnsupportedError
 from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES, weight_names
+from ..graph.attributes import activation_bytes, compute_itemsize, layer_attributes
 from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
 from ..graph.shapes import (
     SOURCE_KERAS,
@@ -61,6 +62,10 @@ class SummaryRow:
     macs: int | None
     shape_source: str
     shared: bool = False
+    #: Settings worth a glance (``graph.attributes.layer_attributes``).
+    attributes: dict[str, str] = field(default_factory=dict)
+    #: Bytes of this call's outputs for ``Summary.batch_size`` samples; None when unknown.
+    activation_bytes: int | None = None
 
     @property
     def non_trainable_params(self) -> int | None:
@@ -108,6 +113,15 @@ class Summary:
     weight_mismatches: list[tuple[str, int, int]] = field(default_factory=list)
     #: Layers whose dtype policy is not float32: (path, policy), in model order.
     dtype_policies: list[tuple[str, str]] = field(default_factory=list)
+    #: The batch size activation memory is estimated for.
+    batch_size: int = 1
+    #: Estimated bytes of every layer call's outputs (nested models' layers included, inputs
+    #: included) for ``batch_size`` samples, counting only the calls whose shapes are known;
+    #: ``activation_unknown`` is how many were not.
+    activation_bytes: int = 0
+    activation_unknown: int = 0
+    #: The layer graph the rows were read from (None for weights-only files).
+    graph: Graph | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         from ..render.summary import summary_text
@@ -123,7 +137,8 @@ class Summary:
 
 def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
             depth: int | None = None, engine: str | None = None,
-            custom_objects: CustomObjects = None) -> Summary:
+            custom_objects: CustomObjects = None,
+            batch_size: int | None = None) -> Summary:
     """Summarize a model file: one row per layer call, with shapes, params and MACs.
 
     Args:
@@ -135,6 +150,7 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
             config alone), ``auto`` (default: fast, Keras only for unknown layer classes).
         custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map with the
             custom layers the Keras engine needs, as Keras' ``custom_objects``.
+        batch_size: the batch activation memory is estimated for (default 1).
 
     Returns:
         A Summary; ``str(summary)`` is the rendered table.
@@ -150,13 +166,17 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
     from ..formats import open_artifact
 
     with open_artifact(path) as artifact, custom_scope(custom_objects):
-        return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine)
+        return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine,
+                         batch_size=batch_size)
 
 
 def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: int | None = None,
-              engine: str | None = None) -> Summary:
+              engine: str | None = None, batch_size: int | None = None) -> Summary:
     """Summarize an opened artifact (see ``summary``). Never reads weight bytes."""
     engine = engine or "auto"
+    batch_size = 1 if batch_size is None else batch_size
+    if batch_size < 1:
+        raise UnsupportedError("batch size must be 1 or more", hint="pass --batch-size 1, 32, ...")
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown engine {engine!r}", hint="use auto, fast or keras")
     if depth is not None and depth < 0:
@@ -201,6 +221,7 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
     builder = _RowBuilder(artifact, keras_params)
     rows = builder.rows(graph, shapes, max_depth)
     totals = builder.totals(graph, shapes)
+    activations, unknown_calls = _activation_memory(graph, shapes, rows, batch_size)
     for path, (found, expected) in builder.mismatched.items():
         notes.append(f"the weights of {path!r} do not fit its config: the file holds "
                      f"{found:,} values, the config implies {expected:,}")
@@ -213,6 +234,8 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         bytes_from_weights=bool(artifact.weights),
         weight_mismatches=[(path, found, expected)
                            for path, (found, expected) in builder.mismatched.items()],
+        batch_size=batch_size, activation_bytes=activations, activation_unknown=unknown_calls,
+        graph=graph,
         dtype_policies=_dtype_policies(graph))
 
 
@@ -246,6 +269,62 @@ def _weights_only(artifact: ModelArtifact) -> Summary:
         totals=SummaryTotals(total, None, None, 0, by_dtype), weights=weights,
         notes=[note], migration_notes=list(artifact.notes), engine="fast",
         bytes_from_weights=True)
+
+
+def _activation_memory(graph: Graph, shapes: ShapeMap, rows: list[SummaryRow],
+                       batch_size: int) -> tuple[int, int]:
+    """Fill each row's attributes and output bytes; total the output bytes of every layer
+    call, inside nested models too (a nested model's own outputs are its last layers')."""
+    for row in rows:
+        row.attributes = layer_attributes(row.class_name, _config_at(graph, row.path))
+    by_key = {(row.path, row.node): row for row in rows}
+    total = unknown = 0
+
+    def walk(g: Graph, sm: ShapeMap | None, prefix: str) -> None:
+        nonlocal total, unknown
+        for info in g.layers.values():
+            path = f"{prefix}{info.name}"
+            if info.synthetic:
+                continue
+            for node in info.nodes:
+                ns = sm.nodes.get(node.key) if sm is not None else None
+                if info.graph is not None:
+                    walk(info.graph, ns.inner if ns is not None else None, f"{path}/")
+                    continue
+                size = activation_bytes(ns.outputs if ns is not None else None,
+                                        compute_itemsize(info.config), batch_size)
+                row = by_key.get((path, node.index))
+                if row is not None:
+                    row.activation_bytes = size
+                if size is None:
+                    unknown += 1
+                else:
+                    total += size
+
+    walk(graph, shapes, "")
+    for row in rows:  # a nested model's row: the bytes of its own outputs
+        if row.activation_bytes is None and row.output_shapes is not None:
+            info = _layer_at(graph, row.path)
+            if info is not None and info.graph is not None:
+                row.activation_bytes = activation_bytes(row.output_shapes,
+                                                        compute_itemsize(info.config), batch_size)
+    return total, unknown
+
+
+def _layer_at(graph: Graph, path: str) -> LayerInfo | None:
+    info: LayerInfo | None = None
+    current: Graph | None = graph
+    for part in path.split("/"):
+        if current is None or part not in current.layers:
+            return None
+        info = current.layers[part]
+        current = info.graph
+    return info
+
+
+def _config_at(graph: Graph, path: str) -> dict[str, Any]:
+    info = _layer_at(graph, path)
+    return info.config if info is not None else {}
 
 
 def _unknown_classes(shapes: ShapeMap, prefix: str = "") -> list[tuple[str, str]]:

@@ -7,9 +7,9 @@ markup. The JSON schema (``"schema": 1``)::
      "model": {"name", "class"}, "inputs": ["layer[node][tensor]"], "outputs": [...],
      "rows": [{"layer", "path", "class", "node", "depth", "input_shapes", "output_shapes",
                "params", "trainable_params", "trainable", "inbound", "macs", "shape_source",
-               "shared"}],
+               "shared", "attributes": {"kernel": "3×3", ...}, "activation_bytes"}],
      "totals": {"params", "trainable_params", "non_trainable_params", "macs", "bytes",
-                "bytes_by_dtype"},
+                "bytes_by_dtype", "batch_size", "activation_bytes", "activation_unknown"},
      "weights": [{"layer", "path", "name", "shape", "dtype", "bytes"}],   # weights-only files
      "notes": [...], "migration_notes": [...],
      "dtype_policies": {"layer path": "policy"}}          # layers whose policy is not float32
@@ -30,6 +30,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.segment import Segment
 from rich.text import Text
 
+from ..graph.attributes import attributes_text
 from ..graph.model import Shape
 from ..ops.summary import Summary, SummaryRow
 from . import human_bytes
@@ -142,6 +143,24 @@ class Grid:
             yield Segment.line()
 
 
+class OptionalColumnsGrid(Grid):
+    """A Grid whose optional columns (layer attributes) show only when every column fits at
+    its natural width; otherwise they are left out rather than squeezing names and shapes."""
+
+    def __init__(self, columns: list[Column], rows: list[list[str]], optional: set[int]) -> None:
+        super().__init__(columns, rows)
+        self.optional = optional
+
+    def lines(self, width: int) -> list[str]:
+        natural = [max([cell_len(line) for row in self.rows for line in row[i].split("\n")]
+                       + [cell_len(c.header)]) for i, c in enumerate(self.columns)]
+        if sum(natural) + self.gap * (len(natural) - 1) <= width:
+            return super().lines(width)
+        keep = [i for i in range(len(self.columns)) if i not in self.optional]
+        return Grid([self.columns[i] for i in keep],
+                    [[row[i] for i in keep] for row in self.rows]).lines(width)
+
+
 def _fold(cell: str, width: int) -> list[str]:
     """Lines of a cell at most ``width`` wide: breaking after ", " or at spaces when possible."""
     lines: list[str] = []
@@ -163,13 +182,14 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
     parts: list[RenderableType] = [Text(_title(summary))]
     if summary.has_architecture:
         columns = [Column("Layer", min_width=12), Column("Class", min_width=10)]
+        columns.append(Column("Attributes", min_width=10))
         if show_shapes:
             columns += [Column("Input shape", min_width=12), Column("Output shape", min_width=12)]
         columns += [Column("Param #", "right", False), Column("Train", "center", False),
                     Column("Connected to", min_width=14), Column("MACs", "right", False)]
         rows = []
         for row in summary.rows:
-            cells = [_layer_cell(row), row.class_name]
+            cells = [_layer_cell(row), row.class_name, attributes_text(row.attributes)]
             if show_shapes:
                 cells += [format_shapes(row.input_shapes, "\n") or "-",
                           format_shapes(row.output_shapes, "\n")]
@@ -177,7 +197,7 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
                       "Y" if row.trainable else "N", "\n".join(row.inbound) or "-",
                       "" if row.macs is None else f"{row.macs:,}"]
             rows.append(cells)
-        parts.append(Grid(columns, rows))
+        parts.append(OptionalColumnsGrid(columns, rows, optional={2}))
     else:
         columns = [Column("Layer"), Column("Weight"), Column("Shape"), Column("Dtype", wrap=False),
                    Column("Bytes", "right", False)]
@@ -212,6 +232,7 @@ def _totals(summary: Summary) -> Text:
         lines.append(f"Trainable params: {_count(totals.trainable_params)}")
         lines.append(f"Non-trainable params: {_count(totals.non_trainable_params)}")
         lines.append(f"MACs per sample: {_count(totals.macs)}")
+        lines.append(_activation_line(summary))
     if totals.bytes:
         how = "" if summary.bytes_from_weights else " (estimated from the config)"
         by_dtype = ", ".join(f"{dtype} {human_bytes(n)}" for dtype, n in
@@ -232,6 +253,14 @@ def _policies_line(policies: list[tuple[str, str]]) -> str:
         shown = ", ".join(paths[:6]) + (f", ... {len(paths) - 6} more" if len(paths) > 6 else "")
         parts.append(f"{policy} ({shown})")
     return "Dtype policies (not float32): " + "; ".join(parts)
+
+
+def _activation_line(summary: Summary) -> str:
+    batch = f"batch of {summary.batch_size}"
+    text = f"Activation memory ({batch}, estimated): {human_bytes(summary.activation_bytes)}"
+    if summary.activation_unknown:
+        text += f" + {summary.activation_unknown} layer call(s) of unknown shape"
+    return text
 
 
 def summary_text(summary: Summary, *, width: int = TEXT_WIDTH, show_shapes: bool = True) -> str:
@@ -280,6 +309,8 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             "macs": row.macs,
             "shape_source": row.shape_source,
             "shared": row.shared,
+            "attributes": dict(row.attributes),
+            "activation_bytes": row.activation_bytes,
         } for row in summary.rows],
         "totals": {
             "params": totals.params,
@@ -288,6 +319,9 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             "macs": totals.macs,
             "bytes": totals.total_bytes,
             "bytes_by_dtype": dict(sorted(totals.bytes.items())),
+            "batch_size": summary.batch_size,
+            "activation_bytes": summary.activation_bytes,
+            "activation_unknown": summary.activation_unknown,
         },
         "weights": [{"layer": w.layer, "path": w.path, "name": w.name, "shape": list(w.shape),
                      "dtype": w.dtype, "bytes": w.bytes} for w in summary.weights],

@@ -32,6 +32,9 @@ COMMANDS = {
     "to-onnx": lambda path, out: ["to-onnx", str(path), "-o", str(out.with_suffix(".onnx"))],
     "diff": lambda path, out: ["diff", str(fixture_path("mnist_mlp_small", "k3.keras")),
                                str(path)],
+    "plot": lambda path, out: ["plot", str(path), "-o", str(out.with_suffix(".svg")),
+                               "--expand-nested", "--shapes"],
+    "report": lambda path, out: ["report", str(path), "-o", str(out.with_suffix(".html"))],
 }
 #: Commands that use the model as a whole, so must refuse an inconsistent one.
 #: (summary shows an inconsistent model, with a note on what does not fit.)

@@ -1,0 +1,227 @@
+"""``report``: everything modeltool knows about one file, for one self-contained HTML page.
+
+The summary rows, the graph (every level laid out with its nested models closed: the page
+opens them in the browser), the statistics and a small histogram of every weight tensor
+(tensors are read one at a time and each in slices, so memory stays bounded by the largest
+tensor and the page by the number of tensors, not their size), the migration log and the
+``check`` findings.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..artifact import WeightEntry
+from ..graph.layout import Layout
+from .plot import PlotGraph, PlotNode, PlotOptions, level_layout, node_label
+
+PathLike = str | os.PathLike[str]
+
+#: Bars of each weight histogram; values per slice when reading a tensor.
+HISTOGRAM_BINS = 24
+SLICE = 1 << 22
+
+
+@dataclass
+class TensorStats:
+    """One weight tensor: shape, dtype, statistics and a histogram of its finite values."""
+
+    path: str
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes: int
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    zeros: int = 0
+    nan: int = 0
+    inf: int = 0
+    histogram: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class ModelReport:
+    """What the HTML report shows about one file."""
+
+    path: str
+    kind: str
+    summary: Any  # ops.summary.Summary, or formats.onnx_file.OnnxSummary for ONNX files
+    graph: PlotGraph | None
+    levels: dict[str, Layout]
+    labels: dict[str, list[str]]
+    tensors: list[TensorStats]
+    check: Any | None  # ops.check.CheckReport
+    migration_notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    output: str | None = None
+
+
+def report_label(node: PlotNode) -> list[str]:
+    """A report box: name, class, attributes worth a glance, output shape."""
+    lines = node_label(node, PlotOptions(activations=False))
+    from ..graph.attributes import attributes_text
+
+    attributes = attributes_text(node.attributes)
+    if attributes and node.kind in ("layer", "op"):
+        lines.append(attributes if len(attributes) <= 44 else attributes[:43] + "\u2026")
+    from .plot import shape_text
+
+    if node.output_shapes is not None and len(node.output_shapes) == 1:
+        lines.append(shape_text(node.output_shapes[0]))
+    elif node.output_shapes:
+        lines.append(f"{len(node.output_shapes)} outputs")
+    return lines
+
+
+def levels_of(graph: PlotGraph, labels: dict[str, list[str]], rankdir: str = "TB"
+              ) -> dict[str, Layout]:
+    """The closed layout of every level: ``""`` for the model, a nested node's id for the
+    graph inside it."""
+    levels: dict[str, Layout] = {"": level_layout(graph, labels, rankdir)}
+    for node, _ in graph.walk():
+        if node.inner is not None and node.inner.nodes:
+            levels[node.id] = level_layout(node.inner, labels, rankdir)
+    return levels
+
+
+def tensor_stats_streaming(entry: WeightEntry, bins: int = HISTOGRAM_BINS) -> TensorStats:
+    """Statistics and a histogram of one tensor, computed slice by slice."""
+    from ..errors import ModelToolError
+
+    stats = TensorStats(entry.path, entry.name, tuple(entry.shape), entry.dtype, entry.nbytes)
+    try:
+        array = np.asarray(entry.read()).reshape(-1)
+    except ModelToolError as err:
+        stats.error = err.problem
+        return stats
+    if array.size == 0:
+        return stats
+    numeric = array.dtype.kind in "fciub"
+    if not numeric:
+        stats.error = f"{array.dtype} values are not numbers"
+        return stats
+    lo, hi = math.inf, -math.inf
+    total = 0.0
+    count = 0
+    for start in range(0, array.size, SLICE):
+        part = array[start:start + SLICE]
+        if part.dtype.kind == "c":
+            part = np.abs(part)
+        part = part.astype(np.float64)
+        finite_mask = np.isfinite(part)
+        stats.nan += int(np.isnan(part).sum())
+        stats.inf += int((~finite_mask).sum()) - int(np.isnan(part).sum())
+        finite = part[finite_mask]
+        stats.zeros += int((finite == 0).sum())
+        if finite.size:
+            lo = min(lo, float(finite.min()))
+            hi = max(hi, float(finite.max()))
+            total += float(finite.sum())
+            count += int(finite.size)
+    if count == 0:
+        return stats
+    mean = total / count
+    squares = 0.0
+    counts = np.zeros(bins, dtype=np.int64)
+    edge_hi = hi if hi > lo else lo + 1.0
+    for start in range(0, array.size, SLICE):
+        part = array[start:start + SLICE]
+        if part.dtype.kind == "c":
+            part = np.abs(part)
+        part = part.astype(np.float64)
+        finite = part[np.isfinite(part)]
+        squares += float(((finite - mean) ** 2).sum())
+        counts += np.histogram(finite, bins=bins, range=(lo, edge_hi))[0]
+    stats.min, stats.max, stats.mean = lo, hi, mean
+    stats.std = math.sqrt(squares / count)
+    stats.histogram = [int(c) for c in counts]
+    return stats
+
+
+def report(path: PathLike, output: PathLike | None = None, *, force: bool = False,
+           rankdir: str | None = None) -> ModelReport:
+    """Build (and with ``output``, write) the self-contained HTML report of a model file.
+
+    Args:
+        path: any file modeltool reads (``.onnx`` too: summary and graph only).
+        output: the ``.html`` file to write; None to only build the report object.
+        force: replace an existing output.
+        rankdir: ``TB`` (default) or ``LR``.
+
+    Returns:
+        A ModelReport.
+
+    Raises:
+        ModelToolError: unreadable input or an output that exists (without ``force``).
+
+    Example:
+        >>> modeltool.report("model.h5", "model.html")  # doctest: +SKIP
+    """
+    from ..errors import UnsupportedError
+    from ..formats.onnx_file import sniff_kind as sniff_onnx
+
+    rankdir = (rankdir or "TB").upper()
+    if rankdir not in ("TB", "LR"):
+        raise UnsupportedError(f"unknown rankdir {rankdir!r}", hint="use TB or LR")
+    if output is not None:
+        from ..io import check_output
+
+        check_output(output, force=force, inputs=(path,))
+    if sniff_onnx(path):
+        result = _onnx_report(path, rankdir)
+    else:
+        result = _keras_report(path, rankdir)
+    if output is not None:
+        from ..io import atomic_path
+        from ..render.html import report_page
+
+        text = report_page(result)
+        with atomic_path(output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        result.output = os.fspath(output)
+    return result
+
+
+def _keras_report(path: PathLike, rankdir: str) -> ModelReport:
+    from ..formats import open_artifact
+    from .check import check
+    from .plot import plot_graph
+    from .summary import summarize
+
+    with open_artifact(path) as artifact:
+        summary = summarize(artifact, expand_nested=True, engine="fast")
+        graph = None
+        levels: dict[str, Layout] = {}
+        labels: dict[str, list[str]] = {}
+        if artifact.config is not None:
+            graph, _ = plot_graph(artifact)
+            labels = {node.id: report_label(node) for node, _ in graph.walk()}
+            levels = levels_of(graph, labels, rankdir)
+        tensors = [tensor_stats_streaming(entry) for entry in artifact.weights]
+        kind = artifact.kind
+    return ModelReport(os.fspath(path), kind, summary, graph, levels, labels, tensors,
+                       check(path), list(summary.migration_notes), list(summary.notes))
+
+
+def _onnx_report(path: PathLike, rankdir: str) -> ModelReport:
+    from ..formats.onnx_file import summarize_onnx
+    from .plot import onnx_plot_graph
+
+    summary = summarize_onnx(path)
+    graph, notes = onnx_plot_graph(path)
+    labels = {node.id: report_label(node) for node, _ in graph.walk()}
+    levels = levels_of(graph, labels, rankdir)
+    notes.append("ONNX file: weight statistics and check findings are not computed")
+    return ModelReport(os.fspath(path), "onnx", summary, graph, levels, labels, [], None,
+                       [], notes)
+
+
+__all__ = ["ModelReport", "TensorStats", "report", "tensor_stats_streaming"]
