@@ -33,10 +33,16 @@ def config_command(file: str, output: str | None, fmt: str | None, force: bool) 
             if artifact.config is None:
                 api.config(file)  # raises the one-line explanation
             written = write_artifact(artifact, output, fmt, force=force)
-        _console.info(f"wrote {written}")
+        if _console.STATE.json:
+            _console.print_json({"path": file, "output": str(written), "format": fmt})
+        else:
+            _console.out.print(str(written), crop=False, soft_wrap=True)
         return
     data = api.config(file)
-    if fmt == "yaml":
+    if _console.STATE.json:
+        # The config itself is JSON already; --json wraps it so it carries the schema field.
+        _console.print_json({"path": file, "config": data})
+    elif fmt == "yaml":
         _console.out.file.write(yaml.safe_dump(data, sort_keys=False))
     else:
         _console.out.file.write(json.dumps(data, indent=2) + "\n")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from .. import api
 from ..formats import FORMATS
-from ..render.files import convert_lines
+from ..render.files import convert_dict, convert_lines
 from . import _console
 
 
@@ -26,10 +27,9 @@ from . import _console
               help="Have Keras rebuild Lambda layers (runs code from the file: trusted files "
                    "only).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def convert_command(source: str, output: str, kind: str | None, weights: str | None,
-                    init: bool, allow_missing_layers: bool, unsafe_lambda: bool, force: bool,
-                    as_json: bool) -> None:
+                    init: bool, allow_missing_layers: bool, unsafe_lambda: bool,
+                    force: bool) -> None:
     """Convert SOURCE to another kind: .h5, .keras, .weights.h5, Keras 2 weights, JSON, YAML,
     SavedModel. Keras 1/2 configs are rewritten for Keras 3 and every change is listed.
 
@@ -40,11 +40,9 @@ def convert_command(source: str, output: str, kind: str | None, weights: str | N
       modeltool convert model.keras -o w.h5 --to k2-weights
       modeltool convert arch.json --weights w.h5 -o model.keras
     """
-    report = api.convert(source, output, kind, force=force, init=init, weights=weights,
-                         allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda)
-    if as_json:
-        _console.print_json(report.__dict__)
-        return
-    for line in convert_lines(report):
-        _console.info(line)
-    _console.out.print(report.output)
+    with _console.progress(f"converting {source}"):
+        report = api.convert(source, output, kind, force=force, init=init, weights=weights,
+                             allow_missing_layers=allow_missing_layers,
+                             unsafe_lambda=unsafe_lambda)
+    _console.emit(lambda: convert_dict(report), lambda: Text("\n".join(convert_lines(report))),
+                  written=report.output)

@@ -12,7 +12,6 @@ from . import _console
 
 @click.command("summary")
 @click.argument("file", type=click.Path(path_type=str))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema 1) instead of a table.")
 @click.option("--expand-nested", is_flag=True, help="Add rows for layers inside nested models.")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Expand nested models this many levels deep (0: none).")
@@ -20,7 +19,7 @@ from . import _console
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="fast: no TensorFlow; keras: shapes from a model Keras builds from the "
                    "config; auto: fast, Keras only for layer classes modeltool does not know.")
-def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no_shapes: bool,
+def summary(file: str, expand_nested: bool, depth: int | None, no_shapes: bool,
             engine: str) -> None:
     """Show a model's layers: shapes, params, connections and MACs of every layer call.
 
@@ -37,21 +36,19 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
     from ..formats.onnx_file import sniff_kind as sniff_onnx
 
     if sniff_onnx(file):
-        _summary_onnx(file, as_json, no_shapes)
+        _summary_onnx(file, no_shapes)
         return
-    report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine)
-    if as_json:
-        _console.print_json(summary_dict(report))
-    else:
-        _console.out.print(summary_table(report, show_shapes=not no_shapes))
+    with _console.progress(f"reading {file}"):
+        report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine)
+    _console.emit(lambda: summary_dict(report),
+                  lambda: summary_table(report, show_shapes=not no_shapes))
 
 
-def _summary_onnx(file: str, as_json: bool, no_shapes: bool) -> None:
+def _summary_onnx(file: str, no_shapes: bool) -> None:
     from ..formats.onnx_file import summarize_onnx
     from ..render.onnx import onnx_summary_dict, onnx_summary_table
 
-    onnx_summary = summarize_onnx(file)
-    if as_json:
-        _console.print_json(onnx_summary_dict(onnx_summary))
-    else:
-        _console.out.print(onnx_summary_table(onnx_summary, show_shapes=not no_shapes))
+    with _console.progress(f"reading {file}"):
+        onnx_summary = summarize_onnx(file)
+    _console.emit(lambda: onnx_summary_dict(onnx_summary),
+                  lambda: onnx_summary_table(onnx_summary, show_shapes=not no_shapes))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-
 import click
 
 from ..ops import onnx_export
@@ -22,15 +19,6 @@ def _batch(value: str) -> str | int:
     if size <= 0:
         raise click.BadParameter("expected 'dynamic' or a positive size", param_hint="--batch")
     return size
-
-
-@contextlib.contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
-    if quiet or not _console.err.is_terminal:
-        yield lambda _text: None
-        return
-    with _console.err.status("converting") as status:
-        yield lambda text: status.update(text)
 
 
 @click.command("to-onnx")
@@ -55,12 +43,10 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
 @click.option("--weights", type=click.Path(path_type=str), default=None,
               help="Weights file for an architecture-only FILE (.json, .yaml).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema 1).")
-@click.pass_context
-def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | None, batch: str,
+def to_onnx_command(file: str, output: str, opset: int | None, batch: str,
                     input_shapes: tuple[str, ...], no_verify: bool, atol: float, rtol: float,
-                    optimize: bool, keep_failed: bool, weights: str | None, force: bool,
-                    as_json: bool) -> None:
+                    optimize: bool, keep_failed: bool, weights: str | None,
+                    force: bool) -> None:
     """Convert FILE (.keras, .h5 of any Keras generation, SavedModel, or JSON/YAML with
     --weights) to ONNX, keeping the Keras input and output names, their order and dtypes, and
     verify it: onnxruntime and Keras run the same seeded inputs at batch 1 and 3, and the largest
@@ -76,13 +62,10 @@ def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | Non
       modeltool to-onnx model.keras -o model.onnx --json | jq '.verification'
     """
     shapes = dict(onnx_export.parse_input_shape(text) for text in input_shapes)
-    quiet = bool((ctx.obj or {}).get("quiet")) or as_json
-    with _progress(quiet) as progress:
+    with _console.progress("converting") as progress:
         report = onnx_export.to_onnx(
             file, output, opset=opset, batch=_batch(batch), input_shapes=shapes or None,
             verify=not no_verify, atol=atol, rtol=rtol, optimize=optimize,
             keep_failed=keep_failed, weights=weights, force=force, progress=progress)
-    if as_json:
-        _console.print_json(conversion_dict(report))
-        return
-    _console.out.print(conversion_table(report))
+    _console.emit(lambda: conversion_dict(report), lambda: conversion_table(report),
+                  written=report.output)

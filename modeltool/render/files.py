@@ -61,6 +61,13 @@ def convert_lines(report: ConvertReport) -> list[str]:
     return lines
 
 
+def convert_dict(report: ConvertReport) -> dict[str, Any]:
+    """The ``convert --json`` payload."""
+    return {"schema": SCHEMA, "source": report.source, "source_kind": report.source_kind,
+            "output": report.output, "output_kind": report.output_kind,
+            "tensors": report.tensors, "bytes": report.bytes, "notes": list(report.notes)}
+
+
 def check_table(report: CheckReport) -> RenderableType:
     version = f", Keras {report.keras_version}" if report.keras_version else ""
     verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
