@@ -26,6 +26,7 @@ from ..graph.shapes import (
     NodeShapes,
     Params,
     ShapeMap,
+    compute_unknowable,
     config_macs,
     config_params,
     infer_shapes,
@@ -59,6 +60,8 @@ class SummaryRow:
     macs: int | None
     shape_source: str
     shared: bool = False
+    #: Whether MACs are counted for this layer's class (``macs`` None then means unknown).
+    has_macs: bool = False
 
     @property
     def non_trainable_params(self) -> int | None:
@@ -77,6 +80,9 @@ class SummaryTotals:
     non_trainable_params: int | None
     macs: int | None
     bytes: dict[str, int] = field(default_factory=dict)
+    #: Layers the MACs total leaves out because nobody can say what they compute without
+    #: running them (classes modeltool does not know, Lambda and TF-op layers).
+    macs_unmeasured: list[str] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
@@ -293,7 +299,7 @@ class _RowBuilder:
                     inbound=[str(ref) for ref in node.inbound] if node is not None else [],
                     macs=self.node_macs(info, node_shapes),
                     shape_source=node_shapes.source if node_shapes else SOURCE_UNKNOWN,
-                    shared=position > 0))
+                    shared=position > 0, has_macs=_has_macs(info)))
                 expand = max_depth is None or depth < max_depth
                 if position == 0 and expand and info.graph is not None and node_shapes \
                         and node_shapes.inner is not None:
@@ -367,6 +373,7 @@ class _RowBuilder:
             p = self.layer_params(info, info.name, shapes, info.trainable)
             params = None if p is None or params is None else params + p
         macs: int | None = 0
+        unmeasured = _unmeasured(graph)
         for info in graph.visible_layers():
             if not _has_macs(info):
                 continue
@@ -380,9 +387,9 @@ class _RowBuilder:
         else:
             by_dtype = _config_bytes(graph, shapes) if params is not None else {}
         if params is None:
-            return SummaryTotals(None, None, None, macs, by_dtype)
+            return SummaryTotals(None, None, None, macs, by_dtype, unmeasured)
         return SummaryTotals(params.total, params.trainable, params.non_trainable, macs,
-                             by_dtype)
+                             by_dtype, unmeasured)
 
 
 def _config_params_of(info: LayerInfo, node_shapes: NodeShapes | None) -> Params | None:
@@ -444,6 +451,20 @@ def _graph_macs(graph: Graph, shapes: ShapeMap) -> int | None:
             total += m
             defined = True
     return total if defined else None
+
+
+def _unmeasured(graph: Graph, prefix: str = "") -> list[str]:
+    """Paths of the layers whose compute modeltool cannot know from the file (a Lambda, a
+    TF-op layer, a class it has no rule for), nested models included."""
+    found: list[str] = []
+    for info in graph.visible_layers():
+        path = f"{prefix}{info.name}"
+        if info.graph is not None:
+            found += _unmeasured(info.graph, f"{path}/")
+        elif not info.is_input and compute_unknowable(info.class_name, info.config,
+                                                      info.module):
+            found.append(path)
+    return found
 
 
 def _has_macs(info: LayerInfo) -> bool:

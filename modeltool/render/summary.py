@@ -9,31 +9,29 @@ markup. The JSON schema (``"schema": 1``)::
                "params", "trainable_params", "trainable", "inbound", "macs", "shape_source",
                "shared"}],
      "totals": {"params", "trainable_params", "non_trainable_params", "macs", "bytes",
-                "bytes_by_dtype"},
+                "bytes_by_dtype", "macs_leaves_out"},
      "weights": [{"layer", "path", "name", "shape", "dtype", "bytes"}],   # weights-only files
      "notes": [...], "migration_notes": [...]}
 
 Shapes are lists with null for unknown dimensions; a wholly unknown shape is null, and an
 unknown list of outputs is null. ``params`` of a shared layer is counted on its first node
-(later nodes carry 0 and ``"shared": true``); null means unknown.
+(later nodes carry 0 and ``"shared": true``); null means unknown, everywhere (a row's
+``macs`` is null also for a class without MACs: ``has_macs`` tells the two apart). A MACs total
+that leaves out layers nobody can measure from the file lists them in ``macs_leaves_out``.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from typing import Any
 
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.segment import Segment
+from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from ..graph.model import Shape
 from ..ops.summary import Summary, SummaryRow
-from . import human_bytes
-
-SCHEMA = 1
+from . import SCHEMA, human_bytes
+from .table import FIT_FIXED, FIT_NAME, FIT_SPILL, Column, Grid, Line
 
 #: Width of ``str(summary)`` (fixed, so text output is the same on every terminal).
 TEXT_WIDTH = 132
@@ -72,100 +70,26 @@ def _layer_cell(row: SummaryRow) -> str:
     return text
 
 
-@dataclass
-class Column:
-    """One column of a Grid: header, alignment, and whether it may wrap when space is short."""
-
-    header: str
-    justify: str = "left"
-    wrap: bool = True
-    min_width: int = 8
-
-
-class Grid:
-    """A plain table as a rich renderable: columns sized to their content and folded to the
-    console width. It does what ``rich.table.Table`` would for these tables at a fraction of
-    the cost (a ResNet has hundreds of rows), and never reads markup in its cells."""
-
-    gap = 3
-
-    def __init__(self, columns: list[Column], rows: list[list[str]]) -> None:
-        self.columns = columns
-        self.rows = rows
-
-    def widths(self, width: int) -> list[int]:
-        natural = [max([cell_len(line) for row in self.rows for line in row[i].split("\n")]
-                       + [cell_len(c.header)]) for i, c in enumerate(self.columns)]
-        widths = list(natural)
-        budget = width - self.gap * (len(widths) - 1)
-        floors = [max(c.min_width, cell_len(c.header)) for c in self.columns]
-        # Narrow the widest wrapping column (down to the next widest) until the rows fit.
-        while sum(widths) > budget:
-            candidates = [i for i, c in enumerate(self.columns) if c.wrap and widths[i] > floors[i]]
-            if not candidates:
-                break
-            widest = max(candidates, key=lambda i: widths[i])
-            others = [widths[i] for i in candidates if i != widest]
-            target = max(floors[widest], max(others, default=0),
-                         widths[widest] - (sum(widths) - budget))
-            widths[widest] = target if target < widths[widest] else widths[widest] - 1
-        return widths
-
-    def lines(self, width: int) -> list[str]:
-        widths = self.widths(width)
-        out = [self._line([c.header for c in self.columns], widths).rstrip(),
-               "\u2500" * min(width, sum(widths) + self.gap * (len(widths) - 1))]
-        for row in self.rows:
-            cells = [_fold(cell, w) for cell, w in zip(row, widths)]
-            for i in range(max(len(c) for c in cells)):
-                parts = [c[i] if i < len(c) else "" for c in cells]
-                out.append(self._line(parts, widths).rstrip())
-        return out
-
-    def _line(self, parts: list[str], widths: list[int]) -> str:
-        padded = []
-        for part, w, column in zip(parts, widths, self.columns):
-            pad = " " * max(0, w - cell_len(part))
-            if column.justify == "right":
-                padded.append(pad + part)
-            elif column.justify == "center":
-                left = len(pad) // 2
-                padded.append(pad[:left] + part + pad[left:])
-            else:
-                padded.append(part + pad)
-        return (" " * self.gap).join(padded)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for line in self.lines(options.max_width):
-            yield Segment(line)
-            yield Segment.line()
-
-
-def _fold(cell: str, width: int) -> list[str]:
-    """Lines of a cell at most ``width`` wide: breaking after ", " or at spaces when possible."""
-    lines: list[str] = []
-    for line in cell.split("\n") or [""]:
-        indent = len(line) - len(line.lstrip(" "))
-        while cell_len(line) > width:
-            cut = line.rfind(" ", indent + 1, width + 1)
-            cut = cut + 1 if cut > indent else width
-            lines.append(line[:cut].rstrip())
-            # Continuation lines keep a nested row's indentation.
-            line = (" " * indent if indent < width // 2 else "") + line[cut:]
-        lines.append(line)
-    return lines
+#: The order in which summary columns give way on a narrow terminal (Layer, Class, Output
+#: shape and Param # always stay).
+SUMMARY_DROP_ORDER = ("Input shape", "MACs", "Train", "Connected to")
 
 
 def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableType:
     """The summary as rich renderables: the layer table (or the weights table of a weights-only
-    file), then totals and notes."""
-    parts: list[RenderableType] = [Text(_title(summary))]
+    file), then totals and notes. The table fits the console width (see ``render.table``)."""
+    parts: list[RenderableType] = [Line(_title(summary))]
     if summary.has_architecture:
-        columns = [Column("Layer", min_width=12), Column("Class", min_width=10)]
+        rank = {name: i + 1 for i, name in enumerate(SUMMARY_DROP_ORDER)}
+        columns = [Column("Layer", fit=FIT_SPILL, min_width=12),
+                   Column("Class", fit=FIT_NAME)]
         if show_shapes:
-            columns += [Column("Input shape", min_width=12), Column("Output shape", min_width=12)]
-        columns += [Column("Param #", "right", False), Column("Train", "center", False),
-                    Column("Connected to", min_width=14), Column("MACs", "right", False)]
+            columns += [Column("Input shape", drop=rank["Input shape"]),
+                        Column("Output shape")]
+        columns += [Column("Param #", "right", FIT_FIXED),
+                    Column("Train", "center", FIT_FIXED, drop=rank["Train"]),
+                    Column("Connected to", fit=FIT_NAME, drop=rank["Connected to"]),
+                    Column("MACs", "right", FIT_FIXED, drop=rank["MACs"])]
         rows = []
         for row in summary.rows:
             cells = [_layer_cell(row), row.class_name]
@@ -174,12 +98,13 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
                           format_shapes(row.output_shapes, "\n")]
             cells += ["shared" if row.shared else _count(row.params),
                       "Y" if row.trainable else "N", "\n".join(row.inbound) or "-",
-                      "" if row.macs is None else f"{row.macs:,}"]
+                      _row_macs(row)]
             rows.append(cells)
         parts.append(Grid(columns, rows))
     else:
-        columns = [Column("Layer"), Column("Weight"), Column("Shape"), Column("Dtype", wrap=False),
-                   Column("Bytes", "right", False)]
+        columns = [Column("Layer", fit=FIT_SPILL, min_width=12), Column("Weight", fit=FIT_NAME),
+                   Column("Shape"), Column("Dtype", fit=FIT_FIXED, drop=2),
+                   Column("Bytes", "right", FIT_FIXED, drop=1)]
         rows = [[w.path, w.name, format_shape(w.shape), w.dtype, f"{w.bytes:,}"]
                 for w in summary.weights]
         parts.append(Grid(columns, rows))
@@ -187,6 +112,13 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
     for note in summary.notes:
         parts.append(Text(f"Note: {note}"))
     return Group(*parts)
+
+
+def _row_macs(row: SummaryRow) -> str:
+    """Blank for a layer without MACs (pooling, activations), ``?`` where they are unknown."""
+    if row.macs is not None:
+        return f"{row.macs:,}"
+    return "?" if row.has_macs or row.shape_source == "unknown" else ""
 
 
 def _title(summary: Summary) -> str:
@@ -201,18 +133,29 @@ def _title(summary: Summary) -> str:
 def _totals(summary: Summary) -> Text:
     totals = summary.totals
     lines = []
-    size = human_bytes(totals.total_bytes) if totals.bytes or totals.params == 0 else "?"
+    size = human_bytes(totals.total_bytes) if _bytes_known(summary) else "?"
     lines.append(f"Total params: {_count(totals.params)} ({size})")
     if summary.has_architecture:
         lines.append(f"Trainable params: {_count(totals.trainable_params)}")
         lines.append(f"Non-trainable params: {_count(totals.non_trainable_params)}")
-        lines.append(f"MACs per sample: {_count(totals.macs)}")
+        macs = f"MACs per sample: {_count(totals.macs)}"
+        if totals.macs is not None and totals.macs_unmeasured:
+            left_out = totals.macs_unmeasured
+            names = ", ".join(left_out[:3]) + (f" and {len(left_out) - 3} more"
+                                               if len(left_out) > 3 else "")
+            macs += f" or more (leaves out {names}: not measurable from the file)"
+        lines.append(macs)
     if totals.bytes:
         how = "" if summary.bytes_from_weights else " (estimated from the config)"
         by_dtype = ", ".join(f"{dtype} {human_bytes(n)}" for dtype, n in
                              sorted(totals.bytes.items()))
         lines.append(f"Weights{how}: {by_dtype}")
     return Text("\n".join(lines))
+
+
+def _bytes_known(summary: Summary) -> bool:
+    totals = summary.totals
+    return bool(totals.bytes) or totals.params == 0
 
 
 def summary_text(summary: Summary, *, width: int = TEXT_WIDTH, show_shapes: bool = True) -> str:
@@ -261,14 +204,16 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             "macs": row.macs,
             "shape_source": row.shape_source,
             "shared": row.shared,
+            "has_macs": row.has_macs,
         } for row in summary.rows],
         "totals": {
             "params": totals.params,
             "trainable_params": totals.trainable_params,
             "non_trainable_params": totals.non_trainable_params,
             "macs": totals.macs,
-            "bytes": totals.total_bytes,
+            "bytes": totals.total_bytes if _bytes_known(summary) else None,
             "bytes_by_dtype": dict(sorted(totals.bytes.items())),
+            "macs_leaves_out": list(totals.macs_unmeasured),
         },
         "weights": [{"layer": w.layer, "path": w.path, "name": w.name, "shape": list(w.shape),
                      "dtype": w.dtype, "bytes": w.bytes} for w in summary.weights],
