@@ -226,9 +226,22 @@ def _weights_only(artifact: ModelArtifact) -> Summary:
         path=os.fspath(artifact.path) if artifact.path is not None else None,
         kind=artifact.kind, keras_version=artifact.keras_version, model_name=None,
         model_class=None, has_architecture=False, rows=[],
-        totals=SummaryTotals(total, None, None, 0, by_dtype), weights=weights,
+        totals=SummaryTotals(total, None, None, None, by_dtype), weights=weights,
         notes=[note], migration_notes=list(artifact.notes), engine="fast",
         bytes_from_weights=True)
+
+
+def trainable_weights(artifact: ModelArtifact) -> dict[str, bool] | None:
+    """Whether each weight (by ``WeightEntry.key``) trains, by the rule ``summary`` counts
+    trainable params with (the layer's and its parents' flags, the non-trainable weight names
+    such as ``moving_mean``); None for a file without an architecture."""
+    if artifact.config is None:
+        return None
+    display = os.fspath(artifact.path) if artifact.path is not None else None
+    graph = build_graph(artifact.config, dialect=artifact.dialect, path=display)
+    builder = _RowBuilder(artifact, None)
+    builder._index(graph, "")
+    return {entry.key: builder._entry_trainable(entry) for entry in artifact.weights}
 
 
 def _unknown_classes(shapes: ShapeMap, prefix: str = "") -> list[tuple[str, str]]:

@@ -25,6 +25,8 @@ class WeightRow:
     dtype: str
     bytes: int
     stats: dict[str, float | int] | None = None
+    #: Whether the weight trains (None: the file holds no architecture to say).
+    trainable: bool | None = None
 
 
 @dataclass
@@ -54,9 +56,13 @@ def weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
         >>> for row in modeltool.weights("model.h5").rows:  # doctest: +SKIP
         ...     print(row.path, row.name, row.shape)
     """
+    from .summary import trainable_weights
+
     with open_artifact(path) as artifact:
+        flags = trainable_weights(artifact) or {}
         rows = [WeightRow(e.layer, e.path, e.name, e.shape, e.dtype, e.nbytes,
-                          tensor_stats(e) if stats else None) for e in artifact.weights]
+                          tensor_stats(e) if stats else None, flags.get(e.key))
+                for e in artifact.weights]
         return WeightsReport(os.fspath(path), artifact.kind, artifact.keras_version, rows,
                              artifact.has_architecture)
 

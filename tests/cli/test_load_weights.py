@@ -245,14 +245,11 @@ def test_help_has_examples() -> None:
 
 
 SEED_DRY_RUN = """\
-dry run: fixtures/models/byname_source.k2.h5 (h5) ->
-fixtures/models/byname_target.k3.keras (keras)
-┏━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━┳━━━━━━━━┓
-┃ layer     ┃ from    ┃ status            ┃ tensors ┃ bytes ┃ detail ┃
-┡━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━╇━━━━━━━━┩
-│ dense_1   │ dense_1 │ loaded            │       2 │    32 │        │
-│ new_dense │ -       │ missing in source │       - │     - │        │
-└───────────┴─────────┴───────────────────┴─────────┴───────┴────────┘
+dry run: fixtures/models/byname_source.k2.h5 (h5) -> fixtures/models/byname_target.k3.keras (keras)
+layer      from     status             tensors  bytes  detail
+─────────────────────────────────────────────────────────────
+dense_1    dense_1  loaded                   2     32
+new_dense  -        missing in source        -      -
 layers would load 1/2; 2 tensors, 32 B to move
 skipped: new_dense (missing in source)
 unused in source: dense_2
