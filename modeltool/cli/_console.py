@@ -83,10 +83,15 @@ def print_json(data: dict[str, Any]) -> None:
 
 def show(renderable: RenderableType) -> None:
     """A table or text on stdout: fitted to the terminal, or every column with ``--wide``."""
-    if STATE.wide:
-        out.print(renderable, width=UNLIMITED, crop=False)
-    else:
+    if not STATE.wide:
         out.print(renderable, crop=False)
+        return
+    saved = out._width  # rich caps print(width=...) at the console's width: lift it instead
+    out.width = UNLIMITED
+    try:
+        out.print(renderable, crop=False)
+    finally:
+        out._width = saved
 
 
 def emit(as_dict: Callable[[], dict[str, Any]], as_table: Callable[[], RenderableType], *,
