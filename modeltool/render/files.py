@@ -20,8 +20,8 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 #: The order in which ``weights`` columns give way on a narrow terminal (layer, weight, shape
-#: and, with --stats, min, max, nan and inf always stay).
-WEIGHTS_DROP_ORDER = ("mean", "std", "dtype", "trainable", "bytes")
+#: and, with --stats, the NaN/Inf counts always stay).
+WEIGHTS_DROP_ORDER = ("mean", "std", "dtype", "trainable", "bytes", "max", "min")
 
 
 def _stat(value: float | int) -> str:
@@ -41,7 +41,8 @@ def weights_table(report: WeightsReport) -> RenderableType:
         columns.append(Column("trainable", "center", FIT_FIXED, drop=rank["trainable"]))
     if stats:
         columns += [Column(name, "right", FIT_FIXED, drop=rank.get(name))
-                    for name in ("min", "max", "mean", "std", "nan", "inf")]
+                    for name in ("min", "max", "mean", "std")]
+        columns.append(Column("nan/inf", "right", FIT_FIXED))
     rows = []
     previous = None
     for row in report.rows:
@@ -55,7 +56,7 @@ def weights_table(report: WeightsReport) -> RenderableType:
             values = row.stats or {}
             cells += [_stat(values[k]) if k in values else "?"
                       for k in ("min", "max", "mean", "std")]
-            cells += [str(values.get("nan", "?")), str(values.get("inf", "?"))]
+            cells.append(f"{values.get('nan', '?')}/{values.get('inf', '?')}")
         rows.append(cells)
     caption = (f"{len(report.rows)} tensors, {report.total_params:,} params, "
                f"{human_bytes(report.total_bytes)}")

@@ -125,9 +125,9 @@ def _title(summary: Summary) -> str:
     version = f", Keras {summary.keras_version}" if summary.keras_version else ""
     where = summary.path or "<memory>"
     if not summary.has_architecture:
-        return f"{where} ({summary.kind}{version}): weights only, no architecture"
+        return f"Weights only, no architecture ({summary.kind}{version}): {where}"
     model = f'{summary.model_class} "{summary.model_name}"'
-    return f"{model} from {where} ({summary.kind}{version})"
+    return f"{model} ({summary.kind}{version}) from {where}"
 
 
 def _totals(summary: Summary) -> Text:

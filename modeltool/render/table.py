@@ -180,7 +180,7 @@ class Grid:
                 parts = [c[n] if n < len(c) else "" for c in cells]
                 out.append(self._line(parts, columns, layout.widths).rstrip())
         if layout.dropped and self.drop_note:
-            out.append(f"(not shown: {', '.join(layout.dropped)}; --wide shows all)")
+            out += fold(f"(not shown: {', '.join(layout.dropped)}; --wide shows all)", width)
         return out
 
     @staticmethod
