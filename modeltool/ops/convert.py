@@ -61,11 +61,21 @@ def convert(source: PathLike, output: PathLike, kind: str | None = None, *,
         _check_buildable(artifact, out_kind, allow_missing_layers)
         _check_weights_fit(artifact, out_kind)
         needs_weights = FORMATS[out_kind].holds_weights
+        if artifact.config is None and FORMATS[out_kind].holds_architecture:
+            from .hints import weights_alone
+
+            raise UnsupportedError(
+                f"the source holds no architecture, and a {out_kind} file needs one",
+                path=source, hint=weights_alone(source, pairable=artifact.kind != "savedmodel"))
         if needs_weights and not artifact.weights and artifact.config is not None:
             if not init:
+                from .hints import command
+
+                fresh = command("convert", os.fspath(source), "-o", os.fspath(output), "--init")
                 raise UnsupportedError(
                     "the source has no weights", path=source,
-                    hint="pass --init to build fresh weights through Keras, or --weights FILE")
+                    hint=f"pass --init to build fresh weights through Keras ({fresh}), "
+                         "or --weights FILE")
             artifact = _with_fresh_weights(artifact)
         report = ConvertReport(source=os.fspath(source), source_kind=artifact.kind,
                                output=os.fspath(output), output_kind=out_kind,
