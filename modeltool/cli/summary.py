@@ -19,7 +19,10 @@ from . import _console
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="fast: no TensorFlow; keras: shapes from a model Keras builds from the "
                    "config; auto: fast, Keras only for layer classes modeltool does not know.")
-def summary(file: str, expand_nested: bool, depth: int | None, no_shapes: bool,
+@click.option("--weights", type=click.Path(path_type=str), default=None,
+              help="The weights file that goes with an architecture-only FILE: params and "
+                   "bytes come from its tensors.")
+def summary(file: str, weights: str | None, expand_nested: bool, depth: int | None, no_shapes: bool,
             engine: str) -> None:
     """Show a model's layers: shapes, params, connections and MACs of every layer call.
 
@@ -32,6 +35,7 @@ def summary(file: str, expand_nested: bool, depth: int | None, no_shapes: bool,
       modeltool summary model.keras --expand-nested
       modeltool summary model.json --json | jq '.totals'
       modeltool summary model.onnx
+      modeltool summary arch.json --weights weights.h5
     """
     from ..formats.onnx_file import sniff_kind as sniff_onnx
 
@@ -39,7 +43,8 @@ def summary(file: str, expand_nested: bool, depth: int | None, no_shapes: bool,
         _summary_onnx(file, no_shapes)
         return
     with _console.progress(f"reading {file}"):
-        report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine)
+        report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine,
+                             weights=weights)
     _console.emit(lambda: summary_dict(report),
                   lambda: summary_table(report, show_shapes=not no_shapes))
 

@@ -124,7 +124,8 @@ class Summary:
 
 
 def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
-            depth: int | None = None, engine: str | None = None) -> Summary:
+            depth: int | None = None, engine: str | None = None,
+            weights: str | os.PathLike[str] | None = None) -> Summary:
     """Summarize a model file: one row per layer call, with shapes, params and MACs.
 
     Args:
@@ -134,6 +135,8 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
             above 0); None for all.
         engine: ``fast`` (no TensorFlow), ``keras`` (build the model through Keras from the
             config alone), ``auto`` (default: fast, Keras only for unknown layer classes).
+        weights: the weights file an architecture-only ``path`` goes with: params and bytes
+            come from its tensors instead of the config.
 
     Returns:
         A Summary; ``str(summary)`` is the rendered table.
@@ -149,6 +152,10 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
     from ..formats import open_artifact
 
     with open_artifact(path) as artifact:
+        if weights is not None:
+            from .convert import attach_weights
+
+            artifact = attach_weights(artifact, weights)
         return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine)
 
 

@@ -102,11 +102,17 @@ def check_table(report: CheckReport) -> RenderableType:
     line = (f"{report.path} ({report.kind}{version}): {verdict}; {report.tensors} tensors, "
             f"{report.params:,} params checked"
             + ("" if report.has_architecture else "; the file holds no architecture"))
-    if report.ok:
+    if report.has_architecture and not report.tensors:
+        line += "; the file holds no weights (architecture only: --weights FILE checks a pair)"
+    if report.findings:
+        line += f"; {len(report.findings)} finding(s) about its content"
+    if report.ok and not report.findings:
         return Text(line)
     columns = [Column("problem", fit=FIT_FIXED), Column("where", fit=FIT_NAME),
                Column("detail")]
     rows = [[problem.kind, problem.where, problem.detail] for problem in report.problems]
+    rows += [[f"{finding.kind} (finding)", finding.where, finding.detail]
+             for finding in report.findings]
     return Group(Text(line), Grid(columns, rows))
 
 
@@ -117,4 +123,6 @@ def check_dict(report: CheckReport) -> dict[str, Any]:
             "params": report.params,
             "problems": [{"kind": p.kind, "where": p.where, "detail": p.detail}
                          for p in report.problems],
+            "findings": [{"kind": f.kind, "where": f.where, "detail": f.detail}
+                         for f in report.findings],
             "notes": report.notes}
