@@ -64,7 +64,12 @@ def check(path: PathLike, *, weights: PathLike | None = None) -> CheckReport:
         >>> [p.detail for p in report.problems]
     """
     from ..formats import open_artifact
+    from ..formats.onnx_file import sniff_kind as sniff_onnx
 
+    if weights is None and sniff_onnx(path):
+        from .onnx_inspect import onnx_check
+
+        return onnx_check(path)
     with open_artifact(path) as artifact:
         if weights is not None:
             from .convert import attach_weights

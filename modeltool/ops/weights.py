@@ -56,8 +56,13 @@ def weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
         >>> for row in modeltool.weights("model.h5").rows:  # doctest: +SKIP
         ...     print(row.path, row.name, row.shape)
     """
+    from ..formats.onnx_file import sniff_kind as sniff_onnx
     from .summary import trainable_weights
 
+    if sniff_onnx(path):
+        from .onnx_inspect import onnx_weights
+
+        return onnx_weights(path, stats=stats)
     with open_artifact(path) as artifact:
         flags = trainable_weights(artifact) or {}
         rows = [WeightRow(e.layer, e.path, e.name, e.shape, e.dtype, e.nbytes,
@@ -69,7 +74,11 @@ def weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
 
 def tensor_stats(entry: WeightEntry) -> dict[str, float | int]:
     """min, max, mean, std, NaN and Inf counts of one tensor."""
-    array = np.asarray(entry.read())
+    return array_stats(np.asarray(entry.read()))
+
+
+def array_stats(array: np.ndarray) -> dict[str, float | int]:
+    """min, max, mean, std (of the finite values), NaN and Inf counts of an array."""
     if array.dtype.kind not in "fc" or array.size == 0:
         finite = array.astype(np.float64) if array.size else np.zeros(1)
         return {"min": float(finite.min()), "max": float(finite.max()),
