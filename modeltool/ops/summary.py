@@ -110,6 +110,8 @@ class Summary:
     bytes_from_weights: bool = False
     #: Layers whose stored weights do not fit their config: (path, values found, expected).
     weight_mismatches: list[tuple[str, int, int]] = field(default_factory=list)
+    #: A SavedModel's signatures: name -> {"inputs"|"outputs": {key: {"shape", "dtype"}}}.
+    signatures: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         from ..render.summary import summary_text
@@ -150,13 +152,19 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
         >>> s.totals.params, s.rows[0].output_shapes
     """
     from ..formats import open_artifact
+    from ..formats.savedmodel import read_savedmodel_light
+    from ..formats.savedmodel import sniff_kind as sniff_savedmodel
 
-    with open_artifact(path) as artifact:
+    # A SavedModel is read from saved_model.pb without TensorFlow (signatures, variables).
+    opener = read_savedmodel_light if sniff_savedmodel(path) else open_artifact
+    with opener(path) as artifact:
         if weights is not None:
             from .convert import attach_weights
 
             artifact = attach_weights(artifact, weights)
-        return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine)
+        report = summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine)
+        report.signatures = dict(artifact.signatures or {})
+        return report
 
 
 def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: int | None = None,

@@ -11,7 +11,8 @@ markup. The JSON schema (``"schema": 1``)::
      "totals": {"params", "trainable_params", "non_trainable_params", "macs", "bytes",
                 "bytes_by_dtype", "macs_leaves_out"},
      "weights": [{"layer", "path", "name", "shape", "dtype", "bytes"}],   # weights-only files
-     "notes": [...], "migration_notes": [...]}
+     "notes": [...], "migration_notes": [...],
+     "signatures": {name: {"inputs": [{"key", "dtype", "shape"}], "outputs": [...]}}}
 
 Shapes are lists with null for unknown dimensions; a wholly unknown shape is null, and an
 unknown list of outputs is null. ``params`` of a shared layer is counted on its first node
@@ -109,6 +110,8 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
                 for w in summary.weights]
         parts.append(Grid(columns, rows))
     parts.append(_totals(summary))
+    if summary.signatures:
+        parts.append(Text(_signatures(summary.signatures)))
     for note in summary.notes:
         parts.append(Text(f"Note: {note}"))
     return Group(*parts)
@@ -151,6 +154,22 @@ def _totals(summary: Summary) -> Text:
                              sorted(totals.bytes.items()))
         lines.append(f"Weights{how}: {by_dtype}")
     return Text("\n".join(lines))
+
+
+def _signature_tensors(tensors: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {spec.get('dtype')} {_dims(spec.get('shape'))}"
+                     for key, spec in tensors.items()) or "-"
+
+
+def _dims(shape: Any) -> str:
+    return "?" if shape is None else format_shape(tuple(shape))
+
+
+def _signatures(signatures: dict[str, Any]) -> str:
+    """``Signature serving_default: x float32 (None, 13) -> output_0 float32 (None, 1)``."""
+    return "\n".join(f"Signature {name}: {_signature_tensors(sig.get('inputs', {}))} -> "
+                     f"{_signature_tensors(sig.get('outputs', {}))}"
+                     for name, sig in signatures.items())
 
 
 def _bytes_known(summary: Summary) -> bool:
@@ -219,4 +238,9 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
                      "dtype": w.dtype, "bytes": w.bytes} for w in summary.weights],
         "notes": list(summary.notes),
         "migration_notes": list(summary.migration_notes),
+        "signatures": {name: {side: [{"key": key, "dtype": spec.get("dtype"),
+                                      "shape": spec.get("shape")}
+                                     for key, spec in sig.get(side, {}).items()]
+                              for side in ("inputs", "outputs")}
+                       for name, sig in summary.signatures.items()},
     }
