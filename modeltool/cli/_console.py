@@ -22,6 +22,8 @@ from rich.console import Console, RenderableType
 UNLIMITED = 100_000
 #: Work shorter than this shows no progress at all.
 PROGRESS_DELAY = 1.0
+#: What starts the spinner after PROGRESS_DELAY (tests put a timer here that fires at once).
+TIMER = threading.Timer
 
 
 def _color() -> bool | None:
@@ -129,7 +131,7 @@ def progress(description: str) -> Iterator[Callable[[str], None]]:
                 status.start()
                 started[0] = True
 
-    timer = threading.Timer(PROGRESS_DELAY, start)
+    timer = TIMER(PROGRESS_DELAY, start)
     timer.daemon = True
     timer.start()
     try:
