@@ -128,7 +128,7 @@ def _title(summary: Summary) -> str:
     version = f", Keras {summary.keras_version}" if summary.keras_version else ""
     where = summary.path or "<memory>"
     if not summary.has_architecture:
-        return f"Weights only, no architecture ({summary.kind}{version}): {where}"
+        return f"A file with weights only, no architecture ({summary.kind}{version}): {where}"
     model = f'{summary.model_class} "{summary.model_name}"'
     return f"{model} ({summary.kind}{version}) from {where}"
 
