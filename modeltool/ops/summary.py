@@ -205,6 +205,13 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         elif unknown:
             names = ", ".join(sorted({f"{path} ({cls})" for path, cls in unknown}))
             notes.append(f"no shape rule answers for {names}: shown as ?")
+    if artifact.weights and engine != "keras":
+        inferred = _weight_overrides(graph, shapes, artifact)
+        if inferred:
+            shapes = infer_shapes(graph, overrides=inferred)
+            names = ", ".join(key[0] for key in inferred)
+            notes.append(f"output shapes marked * ({names}) were inferred from the stored "
+                         "weights of the Dense layer each one feeds (no rule could say)")
     for ref in graph.inputs:
         if shapes.tensor(ref) is None:
             notes.append(f"the file does not record the shape of input {ref.layer!r}: "
@@ -244,6 +251,38 @@ def _weights_only(artifact: ModelArtifact) -> Summary:
         totals=SummaryTotals(total, None, None, None, by_dtype), weights=weights,
         notes=[note], migration_notes=list(artifact.notes), engine="fast",
         bytes_from_weights=True)
+
+
+#: Shape source of a node whose output was inferred from the weights of its consumer.
+SOURCE_WEIGHTS = "weights"
+#: Layers whose output is (batch, features) whatever their input: a Dense fed by one of them
+#: tells its output size through the first dimension of its stored kernel.
+_RANK2_OUTPUT = frozenset({"Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+                           "GlobalAveragePooling3D", "GlobalMaxPooling1D",
+                           "GlobalMaxPooling2D", "GlobalMaxPooling3D"})
+
+
+def _weight_overrides(graph: Graph, shapes: ShapeMap, artifact: ModelArtifact
+                      ) -> dict[tuple[str, ...], NodeShapes]:
+    """Output shapes the rules could not tell but the stored weights can: a Flatten or global
+    pooling layer (always (batch, n)) feeding a Dense whose stored kernel is (n, units)."""
+    found: dict[tuple[str, ...], NodeShapes] = {}
+    for node in graph.order:
+        consumer = graph.layers[node.layer]
+        if consumer.class_name != "Dense" or len(node.inputs) != 1:
+            continue
+        ref = node.inputs[0]
+        producer = graph.layers.get(ref.layer)
+        if producer is None or producer.class_name not in _RANK2_OUTPUT \
+                or shapes.tensor(ref) is not None:
+            continue
+        kernels = [e for e in artifact.weights.layer(consumer.name) if len(e.shape) == 2]
+        if not kernels:
+            continue
+        known = shapes.nodes.get((ref.layer, ref.node))
+        found[(ref.layer, str(ref.node))] = NodeShapes(
+            known.inputs if known else [], [(None, int(kernels[0].shape[0]))], SOURCE_WEIGHTS)
+    return found
 
 
 def trainable_weights(artifact: ModelArtifact) -> dict[str, bool] | None:

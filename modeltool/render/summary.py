@@ -95,8 +95,9 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
         for row in summary.rows:
             cells = [_layer_cell(row), row.class_name]
             if show_shapes:
+                inferred = "*" if row.shape_source == "weights" else ""
                 cells += [format_shapes(row.input_shapes, "\n") or "-",
-                          format_shapes(row.output_shapes, "\n")]
+                          format_shapes(row.output_shapes, "\n") + inferred]
             cells += ["shared" if row.shared else _count(row.params),
                       "Y" if row.trainable else "N", "\n".join(row.inbound) or "-",
                       _row_macs(row)]
@@ -121,7 +122,7 @@ def _row_macs(row: SummaryRow) -> str:
     """Blank for a layer without MACs (pooling, activations), ``?`` where they are unknown."""
     if row.macs is not None:
         return f"{row.macs:,}"
-    return "?" if row.has_macs or row.shape_source == "unknown" else ""
+    return "?" if row.has_macs else ""
 
 
 def _title(summary: Summary) -> str:

@@ -75,3 +75,29 @@ def test_summary_of_a_pair_counts_the_stored_weights() -> None:
     assert paired["totals"]["params"] == values
     assert paired["totals"]["bytes"] == values * 4  # float32, as h5py reads them
     assert alone["totals"]["params"] == values  # the config agrees with the weights
+
+
+def test_summary_of_a_pair_infers_shapes_from_the_weights() -> None:
+    """Keras 1 JSON whose bytecode Lambda hides every shape after it: with the paired weights
+    the Flatten output comes from the first Dense kernel (marked as inferred), and the Dense
+    rows follow; the kernels are read here with h5py."""
+    kernels: dict[str, tuple[int, ...]] = {}
+
+    def visit(name: str, obj: object) -> None:  # returns None: visititems goes on
+        if isinstance(obj, h5py.Dataset) and len(obj.shape) == 2:
+            kernels.setdefault(name.split("/")[0], obj.shape)
+
+    with h5py.File(CARND_H5, "r") as handle:
+        handle.visititems(visit)
+    alone = {row["layer"]: row for row in _json("summary", str(CARND_JSON))["rows"]}
+    paired = {row["layer"]: row
+              for row in _json("summary", str(CARND_JSON), "--weights", str(CARND_H5))["rows"]}
+    assert alone["Flatten"]["output_shapes"] in (None, [None])
+    assert paired["Flatten"]["output_shapes"] == [[None, kernels["FC2"][0]]]
+    assert paired["Flatten"]["shape_source"] == "weights"
+    for dense in ("FC2", "FC3", "FC4", "Readout"):
+        assert paired[dense]["output_shapes"] == [[None, kernels[dense][1]]]
+    assert paired["Convolution2D1"]["output_shapes"] in (None, [None])  # not guessed
+    text = CliRunner().invoke(main, ["summary", str(CARND_JSON), "--weights", str(CARND_H5),
+                                     "--wide"]).stdout
+    assert f"(None, {kernels['FC2'][0]})*" in text and "inferred from the stored" in text
