@@ -63,7 +63,12 @@ def weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
         from .onnx_inspect import onnx_weights
 
         return onnx_weights(path, stats=stats)
-    with open_artifact(path) as artifact:
+    from ..formats.savedmodel import read_savedmodel_light
+    from ..formats.savedmodel import sniff_kind as sniff_savedmodel
+
+    # Names, shapes and dtypes of a SavedModel's variables need no TensorFlow; values do.
+    opener = read_savedmodel_light if not stats and sniff_savedmodel(path) else open_artifact
+    with opener(path) as artifact:
         flags = trainable_weights(artifact) or {}
         rows = [WeightRow(e.layer, e.path, e.name, e.shape, e.dtype, e.nbytes,
                           tensor_stats(e) if stats else None, flags.get(e.key))

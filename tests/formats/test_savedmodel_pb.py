@@ -52,3 +52,19 @@ def test_summary_shows_signatures_without_tensorflow(path: Path) -> None:
     assert [t["dtype"] for t in serving["outputs"]] == ["float32"]
     text = CliRunner().invoke(main, ["summary", str(path)]).stdout
     assert "Signature serving_default:" in text and "(None, 13)" in text
+
+
+@pytest.mark.parametrize("path", SAVEDMODELS, ids=lambda p: p.name)
+def test_weights_listing_without_tensorflow_matches_the_tensorflow_reading(path: Path) -> None:
+    """``weights`` (no --stats) lists the variables from saved_model.pb without TensorFlow;
+    ``weights --stats`` (which reads values through TensorFlow) lists the same tensors."""
+    lines, heavy = run_fresh(
+        "import json\nfrom click.testing import CliRunner\nfrom modeltool.cli import main\n"
+        f"r = CliRunner().invoke(main, ['weights', {str(path)!r}, '--json'])\n"
+        "print(json.dumps(json.loads(r.stdout)['weights']))")
+    assert heavy == []
+    light = [(w["path"], w["name"], w["shape"], w["dtype"]) for w in json.loads(lines[-1])]
+    result = CliRunner().invoke(main, ["weights", str(path), "--stats", "--json"])
+    full = [(w["path"], w["name"], w["shape"], w["dtype"])
+            for w in json.loads(result.stdout)["weights"]]
+    assert sorted(light) == sorted(full) and light
