@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,6 +21,47 @@ from ..errors import ModelToolError
 from . import _console
 
 INTERNAL_ERROR = 3
+
+#: The flags every command accepts, before or after its name (state in ``_console.STATE``).
+SHARED_HELP = {
+    "debug": "Show tracebacks (also MODELTOOL_DEBUG=1).",
+    "quiet": "Print only data and errors: no progress or notes; a command that writes a "
+             "file prints only its path.",
+    "json": "Print the report as one JSON document (with a \"schema\" field).",
+    "wide": "Show every table column whatever the terminal width (as a pipe does).",
+}
+
+
+def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            setattr(_console.STATE, name, True)
+            _console.QUIET[0] = _console.STATE.quiet
+    return callback
+
+
+def _own_json(command: click.Command) -> bool:
+    """Whether ``command`` declares --json itself (not the shared flag)."""
+    return any("--json" in p.opts and not getattr(p, "shared", False) for p in command.params)
+
+
+def adopt_shared_options(command: click.Command) -> None:
+    """Give ``command`` the shared flags it does not declare itself: ``--debug``, ``-q``,
+    ``--json`` and ``--wide`` after the command name mean what they mean before it. Applied
+    by the group to every command it loads, so a new command gets them for free."""
+    if getattr(command, "_modeltool_shared", False):
+        return
+    taken = {opt for param in command.params for opt in param.opts}
+    for name, opts in (("debug", ["--debug"]), ("quiet", ["-q", "--quiet"]),
+                       ("json", ["--json"]), ("wide", ["--wide"])):
+        free = [opt for opt in opts if opt not in taken]
+        if not free:
+            continue
+        option = click.Option(free, is_flag=True, expose_value=False, help=SHARED_HELP[name],
+                              callback=_set_flag(name))
+        option.shared = True  # type: ignore[attr-defined]
+        command.params.append(option)
+    command._modeltool_shared = True  # type: ignore[attr-defined]
 
 
 # Each command lives in its own module, imported only when that command runs (or for --help), so
@@ -51,10 +93,22 @@ class ModeltoolGroup(click.Group):
             module, attr = COMMANDS[cmd_name]
             command = getattr(importlib.import_module(f".{module}", __name__), attr)
             self.add_command(command, cmd_name)
-        return self.commands.get(cmd_name)
+        command = self.commands.get(cmd_name)
+        if command is not None:
+            adopt_shared_options(command)
+        return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        # ``modeltool --json CMD``: a command with its own --json option gets it on its line.
+        if ctx.params.get("as_json") and command is not None and _own_json(command):
+            rest = ["--json", *rest]
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = bool(ctx.params.get("debug")) or os.environ.get("MODELTOOL_DEBUG") == "1"
+        _console.reset(debug=bool(ctx.params.get("debug")), quiet=bool(ctx.params.get("quiet")),
+                       json=bool(ctx.params.get("as_json")), wide=bool(ctx.params.get("wide")))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -62,7 +116,7 @@ class ModeltoolGroup(click.Group):
             except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
                 raise
             except ModelToolError as error:
-                if debug:
+                if _console.debugging():
                     raise
                 _console.err.print(f"error: {error.render()}")
                 ctx.exit(error.exit_code)
@@ -70,7 +124,7 @@ class ModeltoolGroup(click.Group):
                 _console.err.print("interrupted")
                 ctx.exit(130)
             except Exception as error:  # noqa: BLE001 - the boundary for bugs
-                if debug:
+                if _console.debugging():
                     raise
                 text = " ".join(str(error).split())[:300]
                 _console.err.print(f"internal error: {type(error).__name__}: {text} "
@@ -85,10 +139,12 @@ class ModeltoolGroup(click.Group):
 
 @click.group(cls=ModeltoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modeltool", prog_name="modeltool")
-@click.option("--debug", is_flag=True, help="Show tracebacks (also MODELTOOL_DEBUG=1).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only data and errors.")
+@click.option("--debug", is_flag=True, help=SHARED_HELP["debug"])
+@click.option("-q", "--quiet", is_flag=True, help=SHARED_HELP["quiet"])
+@click.option("--json", "as_json", is_flag=True, help=SHARED_HELP["json"])
+@click.option("--wide", is_flag=True, help=SHARED_HELP["wide"])
 @click.pass_context
-def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+def main(ctx: click.Context, debug: bool, quiet: bool, as_json: bool, wide: bool) -> None:
     """Read, inspect, transfer, freeze and convert Keras model files.
 
     \b
@@ -104,9 +160,11 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       modeltool diff epoch10.keras epoch11.keras
       modeltool plot model.h5 -o model.svg --shapes
       modeltool report model.h5 -o report.html
+
+    \b
+    --debug, -q, --json and --wide work before or after the command name.
     """
     ctx.obj = {"debug": debug, "quiet": quiet}
-    _console.QUIET[0] = quiet
 
 
 

@@ -11,21 +11,22 @@ from . import _console
 
 @click.command("check")
 @click.argument("file", type=click.Path(path_type=str))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--weights", type=click.Path(path_type=str), default=None,
+              help="The weights file that goes with an architecture-only FILE (.json, .yaml).")
 @click.pass_context
-def check_command(ctx: click.Context, file: str, as_json: bool) -> None:
+def check_command(ctx: click.Context, file: str, weights: str | None) -> None:
     """Check FILE: weights present and fitting the architecture, no orphan weights, no NaN or
-    Inf values. Exits 1 when something is wrong.
+    Inf values. Exits 1 when something is wrong. Content that is a risk but not damage
+    (Lambda bytecode, TF-op layers, classes Keras 3 lacks) is listed as findings.
 
     \b
     Examples:
       modeltool check model.h5
       modeltool check model.keras --json
+      modeltool check arch.json --weights weights.h5
     """
-    report = api.check(file)
-    if as_json:
-        _console.print_json(check_dict(report))
-    else:
-        _console.out.print(check_table(report))
+    with _console.progress(f"checking {file}"):
+        report = api.check(file, weights=weights)
+    _console.emit(lambda: check_dict(report), lambda: check_table(report))
     if not report.ok:
         ctx.exit(1)

@@ -33,14 +33,24 @@ def config_command(file: str, output: str | None, fmt: str | None, force: bool) 
             if artifact.config is None:
                 api.config(file)  # raises the one-line explanation
             written = write_artifact(artifact, output, fmt, force=force)
-            for note in artifact.notes:
+            notes = list(artifact.notes)
+        if _console.STATE.json:
+            _console.print_json({"path": file, "output": str(written), "format": fmt,
+                                 "changes": notes})
+        else:
+            for note in notes:  # the changes made to read it as Keras 3, on stderr
                 _console.info(f"changed: {note}")
-        _console.info(f"wrote {written}")
+            _console.out.print(str(written), crop=False, soft_wrap=True)
         return
     data = api.config(file)
-    with api.open(file) as artifact:  # the changes made to read it as Keras 3, on stderr
-        for note in artifact.notes:
-            _console.info(f"changed: {note}")
+    with api.open(file) as artifact:
+        notes = list(artifact.notes)
+    if _console.STATE.json:
+        # The config itself is JSON already; --json wraps it so it carries the schema field.
+        _console.print_json({"path": file, "config": data, "changes": notes})
+        return
+    for note in notes:
+        _console.info(f"changed: {note}")
     if fmt == "yaml":
         _console.out.file.write(yaml.safe_dump(data, sort_keys=False))
     else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from .. import api
 from ..formats import FORMATS
-from ..render.files import convert_lines
+from ..render.files import convert_dict, convert_lines
 from . import _console
 from ._options import custom_objects_option
 
@@ -33,11 +34,10 @@ from ._options import custom_objects_option
               help="Do not compare the output's predictions with the source (a Keras 1/2 "
                    "source against the library that wrote it; --dtype against the original).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @custom_objects_option
 def convert_command(source: str, output: str, kind: str | None, weights: str | None,
                     init: bool, allow_missing_layers: bool, unsafe_lambda: bool,
-                    dtype: str | None, no_verify: bool, force: bool, as_json: bool,
+                    dtype: str | None, no_verify: bool, force: bool,
                     custom_objects: str | None) -> None:
     """Convert SOURCE to another kind: .h5, .keras, .weights.h5, Keras 2 weights, JSON, YAML,
     SavedModel. Keras 1/2 configs are rewritten for Keras 3 and every change is listed.
@@ -52,12 +52,10 @@ def convert_command(source: str, output: str, kind: str | None, weights: str | N
       modeltool convert model.keras -o model.safetensors
       modeltool convert custom.h5 -o exported --to savedmodel --custom-objects my_layers.py
     """
-    report = api.convert(source, output, kind, force=force, init=init, weights=weights,
-                         allow_missing_layers=allow_missing_layers, unsafe_lambda=unsafe_lambda,
-                         dtype=dtype, verify=not no_verify, custom_objects=custom_objects)
-    if as_json:
-        _console.print_json(report.__dict__)
-        return
-    for line in convert_lines(report):
-        _console.info(line)
-    _console.out.print(report.output)
+    with _console.progress(f"converting {source}"):
+        report = api.convert(source, output, kind, force=force, init=init, weights=weights,
+                             allow_missing_layers=allow_missing_layers,
+                             unsafe_lambda=unsafe_lambda, dtype=dtype, verify=not no_verify,
+                             custom_objects=custom_objects)
+    _console.emit(lambda: convert_dict(report), lambda: Text("\n".join(convert_lines(report))),
+                  written=report.output)

@@ -26,11 +26,10 @@ from . import _console
               help="Output file (same kind as FILE).")
 @click.option("--in-place", is_flag=True, help="Replace FILE itself (atomically).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def freeze_command(file: str, layers: tuple[str, ...], until: str | None,
                    all_but_last: int | None, unfreeze: tuple[str, ...],
-                   except_: tuple[str, ...], output: str | None, in_place: bool, force: bool,
-                   as_json: bool) -> None:
+                   except_: tuple[str, ...], output: str | None, in_place: bool,
+                   force: bool) -> None:
     """Freeze layers of a .keras or legacy .h5 FILE: only the architecture's trainable flags
     change, the weight bytes are copied as they are. Prints the changed layers and the
     trainable / non-trainable params before and after; frozen BatchNormalization layers are
@@ -45,10 +44,9 @@ def freeze_command(file: str, layers: tuple[str, ...], until: str | None,
     """
     if in_place == (output is not None):
         raise click.UsageError("pass either -o OUT or --in-place")
-    report = api.freeze(file, layers=layers, until=until, all_but_last=all_but_last,
-                    unfreeze=unfreeze, except_=except_, output=output, in_place=in_place,
-                    force=force)
-    if as_json:
-        _console.print_json(freeze_dict(report))
-    else:
-        _console.out.print(freeze_table(report))
+    with _console.progress(f"freezing {file}"):
+        report = api.freeze(file, layers=layers, until=until, all_but_last=all_but_last,
+                            unfreeze=unfreeze, except_=except_, output=output,
+                            in_place=in_place, force=force)
+    _console.emit(lambda: freeze_dict(report), lambda: freeze_table(report),
+                  written=report.output)

@@ -15,7 +15,8 @@ from ._options import custom_objects_option
 @click.command("load-weights")
 @click.argument("target", type=click.Path(path_type=str))
 @click.argument("source", type=click.Path(path_type=str))
-@click.option("--by-name", is_flag=True, help="Match layers by name (required: the only mode).")
+@click.option("--by-name", is_flag=True,
+              help="Match layers by name (the default and only mode; accepted for clarity).")
 @click.option("--skip-mismatch", is_flag=True,
               help="Load the layers that fit; keep TARGET's weights for the others.")
 @click.option("--map", "mapping", multiple=True, metavar="OLD=NEW",
@@ -27,12 +28,10 @@ from ._options import custom_objects_option
 @click.option("--to", "kind", type=click.Choice(list(FORMATS)), default=None,
               help="Output kind (default: TARGET's kind unless OUT's name says otherwise).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @custom_objects_option
 def load_weights_command(target: str, source: str, by_name: bool, skip_mismatch: bool,
                          mapping: tuple[str, ...], dry_run: bool, output: str | None,
-                         kind: str | None, force: bool, as_json: bool,
-                         custom_objects: str | None) -> None:
+                         kind: str | None, force: bool, custom_objects: str | None) -> None:
     """Copy weights from SOURCE into TARGET's layers of the same name, writing OUT.
 
     Any kind holding weights (.keras, .h5 from Keras 1/2/3 or tf.keras, .weights.h5, Keras 2
@@ -48,24 +47,19 @@ def load_weights_command(target: str, source: str, by_name: bool, skip_mismatch:
       modeltool load-weights new.h5 old.weights.h5 --by-name --map dense_2=head -o out.h5
       modeltool load-weights new.keras old.h5 --by-name --map 're:^base_(.*)=\\1' --dry-run
     """
-    if not by_name:
-        raise click.UsageError("pass --by-name (layers are matched by name)")
     if output is None and not dry_run:
         raise click.UsageError("pass -o OUT (or --dry-run)")
     try:
-        report = api.load_weights_by_name(target, source, skip_mismatch=skip_mismatch,
-                                      mapping=list(mapping), output=output, kind=kind,
-                                      dry_run=dry_run, force=force,
-                                      custom_objects=custom_objects)
+        with _console.progress(f"loading weights from {source}"):
+            report = api.load_weights_by_name(target, source, skip_mismatch=skip_mismatch,
+                                              mapping=list(mapping), output=output, kind=kind,
+                                              dry_run=dry_run, force=force,
+                                              custom_objects=custom_objects)
     except WeightMismatchError as error:
         failed = getattr(error, "report", None)
         if failed is not None:
-            if as_json:
-                _console.print_json(transfer_dict(failed))
-            else:
-                _console.err.print(transfer_table(failed))
+            # The report of what does not fit is data: stdout, like any report.
+            _console.emit(lambda: transfer_dict(failed), lambda: transfer_table(failed))
         raise
-    if as_json:
-        _console.print_json(transfer_dict(report))
-    else:
-        _console.out.print(transfer_table(report))
+    _console.emit(lambda: transfer_dict(report), lambda: transfer_table(report),
+                  written=report.output)

@@ -13,7 +13,6 @@ from ._options import custom_objects_option
 
 @click.command("summary")
 @click.argument("file", type=click.Path(path_type=str))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema 1) instead of a table.")
 @click.option("--expand-nested", is_flag=True, help="Add rows for layers inside nested models.")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Expand nested models this many levels deep (0: none).")
@@ -21,11 +20,14 @@ from ._options import custom_objects_option
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="fast: no TensorFlow; keras: shapes from a model Keras builds from the "
                    "config; auto: fast, Keras only for layer classes modeltool does not know.")
+@click.option("--weights", type=click.Path(path_type=str), default=None,
+              help="The weights file that goes with an architecture-only FILE: params and "
+                   "bytes come from its tensors.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size the activation memory is estimated for.")
 @custom_objects_option
-def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no_shapes: bool,
-            engine: str, batch_size: int, custom_objects: str | None) -> None:
+def summary(file: str, weights: str | None, expand_nested: bool, depth: int | None,
+            no_shapes: bool, engine: str, batch_size: int, custom_objects: str | None) -> None:
     """Show a model's layers: shapes, params, connections and MACs of every layer call.
 
     Reads the file as data: no TensorFlow import and no weight bytes read (except with
@@ -39,26 +41,26 @@ def summary(file: str, as_json: bool, expand_nested: bool, depth: int | None, no
       modeltool summary model.json --json | jq '.totals'
       modeltool summary model.onnx
       modeltool summary custom.keras --engine keras --custom-objects my_layers.py
+      modeltool summary arch.json --weights weights.h5
     """
     from ..formats.onnx_file import sniff_kind as sniff_onnx
 
     if sniff_onnx(file):
-        _summary_onnx(file, as_json, no_shapes)
+        _summary_onnx(file, no_shapes)
         return
-    report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine,
-                         batch_size=batch_size, custom_objects=custom_objects)
-    if as_json:
-        _console.print_json(summary_dict(report))
-    else:
-        _console.out.print(summary_table(report, show_shapes=not no_shapes))
+    with _console.progress(f"reading {file}"):
+        report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine,
+                             weights=weights, batch_size=batch_size,
+                             custom_objects=custom_objects)
+    _console.emit(lambda: summary_dict(report),
+                  lambda: summary_table(report, show_shapes=not no_shapes))
 
 
-def _summary_onnx(file: str, as_json: bool, no_shapes: bool) -> None:
+def _summary_onnx(file: str, no_shapes: bool) -> None:
     from ..formats.onnx_file import summarize_onnx
     from ..render.onnx import onnx_summary_dict, onnx_summary_table
 
-    onnx_summary = summarize_onnx(file)
-    if as_json:
-        _console.print_json(onnx_summary_dict(onnx_summary))
-    else:
-        _console.out.print(onnx_summary_table(onnx_summary, show_shapes=not no_shapes))
+    with _console.progress(f"reading {file}"):
+        onnx_summary = summarize_onnx(file)
+    _console.emit(lambda: onnx_summary_dict(onnx_summary),
+                  lambda: onnx_summary_table(onnx_summary, show_shapes=not no_shapes))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-
 import click
 
 from ..ops import onnx_export
@@ -23,15 +20,6 @@ def _batch(value: str) -> str | int:
     if size <= 0:
         raise click.BadParameter("expected 'dynamic' or a positive size", param_hint="--batch")
     return size
-
-
-@contextlib.contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
-    if quiet or not _console.err.is_terminal:
-        yield lambda _text: None
-        return
-    with _console.err.status("converting") as status:
-        yield lambda text: status.update(text)
 
 
 @click.command("to-onnx")
@@ -74,16 +62,14 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
 @click.option("--weights", type=click.Path(path_type=str), default=None,
               help="Weights file for an architecture-only FILE (.json, .yaml).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema 1).")
 @custom_objects_option
-@click.pass_context
-def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | None, batch: str,
+def to_onnx_command(file: str, output: str, opset: int | None, batch: str,
                     input_shapes: tuple[str, ...], no_verify: bool, no_source_check: bool,
                     atol: float, rtol: float,
                     optimize: str | None, float16: bool, int8: bool, calibration: str | None,
                     sample_inputs: str | None, input_ranges: tuple[str, ...],
                     unsafe_lambda: bool, keep_failed: bool, weights: str | None, force: bool,
-                    as_json: bool, custom_objects: str | None) -> None:
+                    custom_objects: str | None) -> None:
     """Convert FILE (.keras, .h5 of any Keras generation, SavedModel, or JSON/YAML with
     --weights) to ONNX, keeping the Keras input and output names, their order and dtypes, and
     verify it: onnxruntime and Keras run the same seeded inputs at batch 1 and 3, and the largest
@@ -105,8 +91,7 @@ def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | Non
 
     shapes = dict(onnx_export.parse_input_shape(text) for text in input_shapes)
     ranges = dict(parse_input_range(text) for text in input_ranges)
-    quiet = bool((ctx.obj or {}).get("quiet")) or as_json
-    with _progress(quiet) as progress:
+    with _console.progress("converting") as progress:
         report = onnx_export.to_onnx(
             file, output, opset=opset, batch=_batch(batch), input_shapes=shapes or None,
             verify=not no_verify, atol=atol, rtol=rtol, optimize=optimize or False,
@@ -114,7 +99,5 @@ def to_onnx_command(ctx: click.Context, file: str, output: str, opset: int | Non
             unsafe_lambda=unsafe_lambda, sample_inputs=sample_inputs,
             input_ranges=ranges or None, float16=float16, int8=int8, calibration=calibration,
             verify_source=not no_source_check, custom_objects=custom_objects)
-    if as_json:
-        _console.print_json(conversion_dict(report))
-        return
-    _console.out.print(conversion_table(report))
+    _console.emit(lambda: conversion_dict(report), lambda: conversion_table(report),
+                  written=report.output)

@@ -12,8 +12,7 @@ from . import _console
 @click.command("weights")
 @click.argument("file", type=click.Path(path_type=str))
 @click.option("--stats", is_flag=True, help="Add min, max, mean, std and NaN/Inf counts.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def weights_command(file: str, stats: bool, as_json: bool) -> None:
+def weights_command(file: str, stats: bool) -> None:
     """List every weight tensor: layer, name, shape, dtype, bytes.
 
     \b
@@ -21,8 +20,6 @@ def weights_command(file: str, stats: bool, as_json: bool) -> None:
       modeltool weights model.h5
       modeltool weights model.keras --stats --json
     """
-    report = api.weights(file, stats=stats)
-    if as_json:
-        _console.print_json(weights_dict(report))
-    else:
-        _console.out.print(weights_table(report))
+    with _console.progress(f"reading {file}"):
+        report = api.weights(file, stats=stats)
+    _console.emit(lambda: weights_dict(report), lambda: weights_table(report))

@@ -112,6 +112,58 @@ def read_savedmodel(path: str | os.PathLike[str], *, with_tf: bool = True) -> Mo
     return artifact
 
 
+def read_savedmodel_light(path: str | os.PathLike[str]) -> ModelArtifact:
+    """Read a SavedModel without TensorFlow: the Keras config (as ``read_savedmodel``), the
+    signatures and the variables' names, shapes and dtypes from ``saved_model.pb``. Reading a
+    variable's values still imports TensorFlow (on first ``read()``); a ``saved_model.pb`` the
+    wire reader cannot parse falls back to TensorFlow for everything."""
+    from .savedmodel_pb import read_pb
+
+    p = Path(path)
+    artifact = read_savedmodel(p, with_tf=False)
+    try:
+        if (p / _PB).stat().st_size > _MAX_PB:
+            raise ValueError("too large for the wire reader")
+        signatures, variables = read_pb(p)
+    except (OSError, ValueError):
+        _read_with_tf(artifact, p)
+        return artifact
+    artifact.signatures = {
+        s.name: {"inputs": {t.key: {"shape": t.shape, "dtype": t.dtype} for t in s.inputs},
+                 "outputs": {t.key: {"shape": t.shape, "dtype": t.dtype} for t in s.outputs}}
+        for s in signatures}
+    unique: dict[str, Any] = {}
+    for variable in variables:
+        unique.setdefault(variable.name, variable)
+    kept = [v for v in unique.values()]
+    locations = _recorded_locations(artifact.metadata.pop("variable_locations", None), kept)
+    layers: dict[str, list[WeightEntry]] = {}
+    for variable, location in zip(kept, locations):
+        if location is None:
+            layer, _, short = variable.name.rpartition("/")
+            if short in _STATE_VARIABLES:
+                continue
+            layer = layer or "variables"
+            top, layer_path, name = layer.split("/")[0], layer, short
+        else:
+            top, layer_path, name = location
+        layers.setdefault(top, []).append(WeightEntry(
+            layer=top, path=layer_path, name=name, shape=variable.shape,
+            dtype=variable.dtype, location=variable.name,
+            loader=partial(_value_with_tf, p, variable.name)))
+    artifact.weights = WeightStore(layers)
+    return artifact
+
+
+def _value_with_tf(path: Path, name: str) -> np.ndarray:
+    tf = _optional.require("tensorflow", "reading a SavedModel's variables")
+    loaded = tf.saved_model.load(os.fspath(path))
+    for variable in getattr(loaded, "variables", []):
+        if variable.name.split(":")[0] == name:
+            return np.asarray(variable.numpy())
+    raise CorruptFileError(f"variable {name!r} is not in the SavedModel", path=path)
+
+
 def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
     tf = _optional.require("tensorflow", "reading a SavedModel's signatures and variables")
     try:
@@ -167,7 +219,7 @@ def _recorded_locations(recorded: Any, variables: list[Any]) -> list[tuple[str, 
             locations.append(None)
             continue
         if (not isinstance(entry, list) or len(entry) != 4
-                or [int(d) for d in variable.shape] != entry[3]):
+                or [int(d) for d in variable.shape] != list(entry[3])):
             return fallback
         locations.append((str(entry[0]), str(entry[1]), str(entry[2])))
     return locations

@@ -1126,6 +1126,18 @@ def macs_defined(class_name: str, config: dict[str, Any]) -> bool:
     return class_name in _MACS_CLASSES
 
 
+def compute_unknowable(class_name: str, config: dict[str, Any], module: Any = None) -> bool:
+    """True for a layer whose computation the file does not describe (a Lambda, a TF-op layer
+    beyond the elementwise ops, a class modeltool has no rule for): its MACs cannot be known."""
+    if class_name == "Lambda" or not known_class(class_name, module):
+        return True
+    if class_name == "TensorFlowOpLayer":
+        return str((config.get("node_def") or {}).get("op")) not in _TF_UNARY | _TF_BINARY
+    if class_name == "TFOpLambda":
+        return str(config.get("function")) not in _TFOPLAMBDA_UNARY | _TFOPLAMBDA_BINARY
+    return False
+
+
 def config_macs(class_name: str, config: dict[str, Any], inputs: list[Shape | None],
                 outputs: Outputs) -> int | None:
     """Multiply-accumulates per sample of one call, for the layers where they are defined

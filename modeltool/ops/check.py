@@ -40,14 +40,18 @@ class CheckReport:
     params: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Risky content that is not damage (the verdict stays OK): code in the file, layers
+    #: Keras 3 cannot build (kind: lambda | tf-op | unknown-class).
+    findings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def check(path: PathLike) -> CheckReport:
-    """Check a model file's integrity (the file itself must be readable).
+def check(path: PathLike, *, weights: PathLike | None = None) -> CheckReport:
+    """Check a model file's integrity (the file itself must be readable); with ``weights``,
+    an architecture file and the weights file it goes with, checked as one model.
 
     Returns:
         A CheckReport; ``report.ok`` is False when something is wrong.
@@ -60,10 +64,20 @@ def check(path: PathLike) -> CheckReport:
         >>> [p.detail for p in report.problems]
     """
     from ..formats import open_artifact
+    from ..formats.onnx_file import sniff_kind as sniff_onnx
 
+    if weights is None and sniff_onnx(path):
+        from .onnx_inspect import onnx_check
+
+        return onnx_check(path)
     with open_artifact(path) as artifact:
+        if weights is not None:
+            from .convert import attach_weights
+
+            artifact = attach_weights(artifact, weights)
         report = CheckReport(os.fspath(path), artifact.kind, artifact.keras_version,
                              artifact.has_architecture, notes=list(artifact.notes))
+        _risky_content(artifact, report)
         if artifact.metadata.get("config_error"):
             report.problems.append(Problem("config", "architecture",
                                            str(artifact.metadata["config_error"])))
@@ -75,6 +89,25 @@ def check(path: PathLike) -> CheckReport:
             _check_archive(path, report, skip=("model.weights.h5",)
                            if artifact.weights.checksummed else ())
         return report
+
+
+def _risky_content(artifact: ModelArtifact, report: CheckReport) -> None:
+    """Findings about what the architecture holds: Python code (Lambda), TF-op layers and
+    classes Keras 3 lacks. Nothing is run; the file is not damaged by holding them."""
+    from ..formats._dialects import foreign_layers
+    from ..formats._tf_ops import TF_OP_CLASSES
+
+    for where, class_name, reason in foreign_layers(artifact.config):
+        if class_name == "Lambda":
+            report.findings.append(Problem(
+                "lambda", where, "a Lambda layer whose function is Python code (bytecode) in "
+                "the file: modeltool never runs it; Keras does only with safe_mode=False"))
+        elif class_name in TF_OP_CLASSES:
+            report.findings.append(Problem(
+                "tf-op", where, f"a {class_name} (a TensorFlow op recorded by tf.keras): "
+                "no Keras 3 equivalent is known for its op"))
+        else:
+            report.findings.append(Problem("unknown-class", where, reason))
 
 
 def _check_archive(path: PathLike, report: CheckReport, skip: tuple[str, ...]) -> None:

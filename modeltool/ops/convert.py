@@ -108,12 +108,23 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
         _check_buildable(artifact, out_kind, allow_missing_layers, provided)
         _check_weights_fit(artifact, out_kind)
         needs_weights = FORMATS[out_kind].holds_weights
+        if artifact.config is None and FORMATS[out_kind].holds_architecture:
+            from .hints import weights_alone
+
+            raise UnsupportedError(
+                f"the source holds no architecture, and a {out_kind} file needs one",
+                path=source, hint=weights_alone(source, pairable=artifact.kind != "savedmodel"))
         if needs_weights and not artifact.weights and artifact.config is not None \
                 and not holds_no_weights(artifact.config):
             if not init:
+                from .hints import command
+
+                with_init = command("convert", os.fspath(source), "-o", os.fspath(output),
+                                    "--init")
                 raise UnsupportedError(
                     "the source has no weights", path=source,
-                    hint="pass --init to build fresh weights through Keras, or --weights FILE")
+                    hint=f"pass --init to build fresh weights through Keras ({with_init}), "
+                         "or --weights FILE")
             artifact = _with_fresh_weights(artifact)
         original = artifact
         if dtype is not None:
@@ -128,8 +139,9 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
             from ..keras_bridge.verify import compare_predictions
 
             report.verification = compare_predictions(original, artifact)
-        fresh = any(note == "weights freshly initialised by Keras" for note in artifact.notes)
-        if verify and dtype is None and out_kind in ("keras", "h5", "k2-h5") and not fresh:
+        initialised = any(note == "weights freshly initialised by Keras"
+                          for note in artifact.notes)
+        if verify and dtype is None and out_kind in ("keras", "h5", "k2-h5") and not initialised:
             # staged beside the target and checked before it replaces anything: a model that
             # predicts differently from its source never takes the place of a file
             target = check_output(output, force=force)

@@ -463,10 +463,11 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
                              hint="pass -o OUT, or --in-place to replace the input")
     with open_artifact(path) as artifact:
         if artifact.kind not in SUPPORTED_KINDS:
+            from .hints import to_keras_archive
+
             raise UnsupportedError(f"freeze works on .keras and full-model .h5 files, not "
                                    f"{artifact.kind}", path=path,
-                                   hint="convert it first: modeltool convert FILE -o "
-                                        "model.keras")
+                                   hint=to_keras_archive(artifact, path))
         raw = artifact.source_config
         if artifact.config is None or not isinstance(raw, dict):
             problem = artifact.metadata.get("config_error") or "this file has no architecture"

@@ -28,6 +28,7 @@ from ..graph.shapes import (
     NodeShapes,
     Params,
     ShapeMap,
+    compute_unknowable,
     config_macs,
     config_params,
     infer_shapes,
@@ -66,6 +67,8 @@ class SummaryRow:
     attributes: dict[str, str] = field(default_factory=dict)
     #: Bytes of this call's outputs for ``Summary.batch_size`` samples; None when unknown.
     activation_bytes: int | None = None
+    #: Whether MACs are counted for this layer's class (``macs`` None then means unknown).
+    has_macs: bool = False
 
     @property
     def non_trainable_params(self) -> int | None:
@@ -84,6 +87,9 @@ class SummaryTotals:
     non_trainable_params: int | None
     macs: int | None
     bytes: dict[str, int] = field(default_factory=dict)
+    #: Layers the MACs total leaves out because nobody can say what they compute without
+    #: running them (classes modeltool does not know, Lambda and TF-op layers).
+    macs_unmeasured: list[str] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
@@ -122,6 +128,8 @@ class Summary:
     activation_unknown: int = 0
     #: The layer graph the rows were read from (None for weights-only files).
     graph: Graph | None = field(default=None, repr=False, compare=False)
+    #: A SavedModel's signatures: name -> {"inputs"|"outputs": {key: {"shape", "dtype"}}}.
+    signatures: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         from ..render.summary import summary_text
@@ -138,7 +146,8 @@ class Summary:
 def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
             depth: int | None = None, engine: str | None = None,
             custom_objects: CustomObjects = None,
-            batch_size: int | None = None) -> Summary:
+            batch_size: int | None = None,
+            weights: str | os.PathLike[str] | None = None) -> Summary:
     """Summarize a model file: one row per layer call, with shapes, params and MACs.
 
     Args:
@@ -151,6 +160,8 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
         custom_objects: a ``.py`` file (run on request) or ``{name: class}`` map with the
             custom layers the Keras engine needs, as Keras' ``custom_objects``.
         batch_size: the batch activation memory is estimated for (default 1).
+        weights: the weights file an architecture-only ``path`` goes with: params and bytes
+            come from its tensors instead of the config.
 
     Returns:
         A Summary; ``str(summary)`` is the rendered table.
@@ -164,10 +175,20 @@ def summary(path: str | os.PathLike[str], *, expand_nested: bool = False,
         >>> s.totals.params, s.rows[0].output_shapes
     """
     from ..formats import open_artifact
+    from ..formats.savedmodel import read_savedmodel_light
+    from ..formats.savedmodel import sniff_kind as sniff_savedmodel
 
-    with open_artifact(path) as artifact, custom_scope(custom_objects):
-        return summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine,
-                         batch_size=batch_size)
+    # A SavedModel is read from saved_model.pb without TensorFlow (signatures, variables).
+    opener = read_savedmodel_light if sniff_savedmodel(path) else open_artifact
+    with opener(path) as artifact, custom_scope(custom_objects):
+        if weights is not None:
+            from .convert import attach_weights
+
+            artifact = attach_weights(artifact, weights)
+        report = summarize(artifact, expand_nested=expand_nested, depth=depth, engine=engine,
+                           batch_size=batch_size)
+        report.signatures = dict(artifact.signatures or {})
+        return report
 
 
 def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: int | None = None,
@@ -214,6 +235,13 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         elif unknown:
             names = ", ".join(sorted({f"{path} ({cls})" for path, cls in unknown}))
             notes.append(f"no shape rule answers for {names}: shown as ?")
+    if artifact.weights and engine != "keras":
+        inferred = _weight_overrides(graph, shapes, artifact)
+        if inferred:
+            shapes = infer_shapes(graph, overrides=inferred)
+            names = ", ".join(key[0] for key in inferred)
+            notes.append(f"output shapes marked * ({names}) were inferred from the stored "
+                         "weights of the Dense layer each one feeds (no rule could say)")
     for ref in graph.inputs:
         if shapes.tensor(ref) is None:
             notes.append(f"the file does not record the shape of input {ref.layer!r}: "
@@ -266,7 +294,7 @@ def _weights_only(artifact: ModelArtifact) -> Summary:
         path=os.fspath(artifact.path) if artifact.path is not None else None,
         kind=artifact.kind, keras_version=artifact.keras_version, model_name=None,
         model_class=None, has_architecture=False, rows=[],
-        totals=SummaryTotals(total, None, None, 0, by_dtype), weights=weights,
+        totals=SummaryTotals(total, None, None, None, by_dtype), weights=weights,
         notes=[note], migration_notes=list(artifact.notes), engine="fast",
         bytes_from_weights=True)
 
@@ -325,6 +353,51 @@ def _layer_at(graph: Graph, path: str) -> LayerInfo | None:
 def _config_at(graph: Graph, path: str) -> dict[str, Any]:
     info = _layer_at(graph, path)
     return info.config if info is not None else {}
+
+
+#: Shape source of a node whose output was inferred from the weights of its consumer.
+SOURCE_WEIGHTS = "weights"
+#: Layers whose output is (batch, features) whatever their input: a Dense fed by one of them
+#: tells its output size through the first dimension of its stored kernel.
+_RANK2_OUTPUT = frozenset({"Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+                           "GlobalAveragePooling3D", "GlobalMaxPooling1D",
+                           "GlobalMaxPooling2D", "GlobalMaxPooling3D"})
+
+
+def _weight_overrides(graph: Graph, shapes: ShapeMap, artifact: ModelArtifact
+                      ) -> dict[tuple[str, ...], NodeShapes]:
+    """Output shapes the rules could not tell but the stored weights can: a Flatten or global
+    pooling layer (always (batch, n)) feeding a Dense whose stored kernel is (n, units)."""
+    found: dict[tuple[str, ...], NodeShapes] = {}
+    for node in graph.order:
+        consumer = graph.layers[node.layer]
+        if consumer.class_name != "Dense" or len(node.inputs) != 1:
+            continue
+        ref = node.inputs[0]
+        producer = graph.layers.get(ref.layer)
+        if producer is None or producer.class_name not in _RANK2_OUTPUT \
+                or shapes.tensor(ref) is not None:
+            continue
+        kernels = [e for e in artifact.weights.layer(consumer.name) if len(e.shape) == 2]
+        if not kernels:
+            continue
+        known = shapes.nodes.get((ref.layer, ref.node))
+        found[(ref.layer, str(ref.node))] = NodeShapes(
+            known.inputs if known else [], [(None, int(kernels[0].shape[0]))], SOURCE_WEIGHTS)
+    return found
+
+
+def trainable_weights(artifact: ModelArtifact) -> dict[str, bool] | None:
+    """Whether each weight (by ``WeightEntry.key``) trains, by the rule ``summary`` counts
+    trainable params with (the layer's and its parents' flags, the non-trainable weight names
+    such as ``moving_mean``); None for a file without an architecture."""
+    if artifact.config is None:
+        return None
+    display = os.fspath(artifact.path) if artifact.path is not None else None
+    graph = build_graph(artifact.config, dialect=artifact.dialect, path=display)
+    builder = _RowBuilder(artifact, None)
+    builder._index(graph, "")
+    return {entry.key: builder._entry_trainable(entry) for entry in artifact.weights}
 
 
 def _unknown_classes(shapes: ShapeMap, prefix: str = "") -> list[tuple[str, str]]:
@@ -395,7 +468,7 @@ class _RowBuilder:
                     inbound=[str(ref) for ref in node.inbound] if node is not None else [],
                     macs=self.node_macs(info, node_shapes),
                     shape_source=node_shapes.source if node_shapes else SOURCE_UNKNOWN,
-                    shared=position > 0))
+                    shared=position > 0, has_macs=_has_macs(info)))
                 expand = max_depth is None or depth < max_depth
                 if position == 0 and expand and info.graph is not None and node_shapes \
                         and node_shapes.inner is not None:
@@ -471,6 +544,7 @@ class _RowBuilder:
             p = self.layer_params(info, info.name, shapes, info.trainable)
             params = None if p is None or params is None else params + p
         macs: int | None = 0
+        unmeasured = _unmeasured(graph)
         for info in graph.visible_layers():
             if not _has_macs(info):
                 continue
@@ -484,9 +558,9 @@ class _RowBuilder:
         else:
             by_dtype = _config_bytes(graph, shapes) if params is not None else {}
         if params is None:
-            return SummaryTotals(None, None, None, macs, by_dtype)
+            return SummaryTotals(None, None, None, macs, by_dtype, unmeasured)
         return SummaryTotals(params.total, params.trainable, params.non_trainable, macs,
-                             by_dtype)
+                             by_dtype, unmeasured)
 
 
 def _config_params_of(info: LayerInfo, node_shapes: NodeShapes | None) -> Params | None:
@@ -548,6 +622,20 @@ def _graph_macs(graph: Graph, shapes: ShapeMap) -> int | None:
             total += m
             defined = True
     return total if defined else None
+
+
+def _unmeasured(graph: Graph, prefix: str = "") -> list[str]:
+    """Paths of the layers whose compute modeltool cannot know from the file (a Lambda, a
+    TF-op layer, a class it has no rule for), nested models included."""
+    found: list[str] = []
+    for info in graph.visible_layers():
+        path = f"{prefix}{info.name}"
+        if info.graph is not None:
+            found += _unmeasured(info.graph, f"{path}/")
+        elif not info.is_input and compute_unknowable(info.class_name, info.config,
+                                                      info.module):
+            found.append(path)
+    return found
 
 
 def _has_macs(info: LayerInfo) -> bool:

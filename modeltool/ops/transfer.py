@@ -652,10 +652,14 @@ def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_misma
                              hint="pass -o OUT (the target file itself is never modified)")
     with open_artifact(target) as target_art:
         if not target_art.weights:
+            from .hints import beside, command
+
+            fresh = command("convert", os.fspath(target), "--init", "-o",
+                            beside(target, ".keras"))
             raise UnsupportedError(
                 "holds no weights: a by-name transfer keeps the target's other weights",
-                path=target, hint="give a model file with weights (modeltool convert ARCH "
-                                  "--init -o model.keras builds fresh ones)")
+                path=target, hint=f"give a model file with weights ({fresh} builds fresh "
+                                  "ones, then load into that file)")
         out_kind = _output_kind(target_art.kind, output, kind) if output is not None else None
         plan = plan_by_name(target_art, source, mapping)
         report = TransferReport(

@@ -25,6 +25,8 @@ class WeightRow:
     dtype: str
     bytes: int
     stats: dict[str, float | int] | None = None
+    #: Whether the weight trains (None: the file holds no architecture to say).
+    trainable: bool | None = None
 
 
 @dataclass
@@ -54,16 +56,34 @@ def weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
         >>> for row in modeltool.weights("model.h5").rows:  # doctest: +SKIP
         ...     print(row.path, row.name, row.shape)
     """
-    with open_artifact(path) as artifact:
+    from ..formats.onnx_file import sniff_kind as sniff_onnx
+    from .summary import trainable_weights
+
+    if sniff_onnx(path):
+        from .onnx_inspect import onnx_weights
+
+        return onnx_weights(path, stats=stats)
+    from ..formats.savedmodel import read_savedmodel_light
+    from ..formats.savedmodel import sniff_kind as sniff_savedmodel
+
+    # Names, shapes and dtypes of a SavedModel's variables need no TensorFlow; values do.
+    opener = read_savedmodel_light if not stats and sniff_savedmodel(path) else open_artifact
+    with opener(path) as artifact:
+        flags = trainable_weights(artifact) or {}
         rows = [WeightRow(e.layer, e.path, e.name, e.shape, e.dtype, e.nbytes,
-                          tensor_stats(e) if stats else None) for e in artifact.weights]
+                          tensor_stats(e) if stats else None, flags.get(e.key))
+                for e in artifact.weights]
         return WeightsReport(os.fspath(path), artifact.kind, artifact.keras_version, rows,
                              artifact.has_architecture)
 
 
 def tensor_stats(entry: WeightEntry) -> dict[str, float | int]:
     """min, max, mean, std, NaN and Inf counts of one tensor."""
-    array = np.asarray(entry.read())
+    return array_stats(np.asarray(entry.read()))
+
+
+def array_stats(array: np.ndarray) -> dict[str, float | int]:
+    """min, max, mean, std (of the finite values), NaN and Inf counts of an array."""
     if array.dtype.kind not in "fc" or array.size == 0:
         finite = array.astype(np.float64) if array.size else np.zeros(1)
         return {"min": float(finite.min()), "max": float(finite.max()),

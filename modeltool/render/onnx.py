@@ -29,16 +29,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from ..formats.onnx_file import OnnxSummary, OnnxTensor
 from ..ops.onnx_export import ConversionReport
-from . import human_bytes
+from . import SCHEMA, human_bytes
+from .table import FIT_FIXED, FIT_NAME, Column, Grid
 
-SCHEMA = 1
 #: Op histogram entries shown in a table (the JSON has them all).
 HISTOGRAM_ITEMS = 12
 
@@ -117,38 +115,31 @@ def conversion_table(report: ConversionReport) -> RenderableType:
     return Group(*parts)
 
 
-def variants_table(report: ConversionReport) -> Table:
+def variants_table(report: ConversionReport) -> RenderableType:
     """Per shipped variant: size, onnxruntime latency and agreement with the source."""
-    table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-                  title=f"variants vs {report.reference}")
-    for column in ("variant", "size", "latency", "max abs", "max rel", "cosine", "top-1",
-                   "tolerance", "ok"):
-        table.add_column(column, justify="left" if column in ("variant", "tolerance")
-                         else "right")
-    for variant in report.variants:
-        table.add_row(Text(variant.name), Text(human_bytes(variant.file_size)),
-                      Text(_ms(variant.latency_ms)), Text(f"{variant.max_abs:.3g}"),
-                      Text(f"{variant.max_rel:.3g}"), Text(f"{variant.cosine:.6f}"),
-                      Text("-" if variant.top1 is None else f"{variant.top1:.1%}"),
-                      Text(variant.tolerance),
-                      Text("ok" if variant.ok else "FAILED"))
-    return table
+    columns = [Column("variant", fit=FIT_NAME)] + [
+        Column(name, "right", FIT_FIXED)
+        for name in ("size", "latency", "max abs", "max rel", "cosine", "top-1")]
+    columns += [Column("tolerance", fit=FIT_NAME), Column("ok", "right")]
+    rows = [[variant.name, human_bytes(variant.file_size), _ms(variant.latency_ms),
+             f"{variant.max_abs:.3g}", f"{variant.max_rel:.3g}", f"{variant.cosine:.6f}",
+             "-" if variant.top1 is None else f"{variant.top1:.1%}", variant.tolerance,
+             "ok" if variant.ok else "FAILED"] for variant in report.variants]
+    return Group(Text(f"variants vs {report.reference}"), Grid(columns, rows))
 
 
-def checks_table(report: ConversionReport, *, source: bool = False) -> Table:
+def checks_table(report: ConversionReport, *, source: bool = False) -> RenderableType:
     """Per output and batch: max abs and rel difference against the source, and the verdict
     (``source``: against the library that wrote the source file)."""
     against = report.source_reference if source else report.reference
-    table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-                  title=f"ONNX vs {against} (atol {report.atol:g}, "
-                        f"rtol {report.rtol:g})")
-    for column in ("output", "batch", "max abs diff", "max rel diff", "ok"):
-        table.add_column(column, justify="left" if column == "output" else "right")
-    for check in (report.source_checks if source else report.checks):
-        table.add_row(Text(check.output), Text(str(check.batch)), Text(f"{check.max_abs:.3g}"),
-                      Text(f"{check.max_rel:.3g}"),
-                      Text("ok" if check.ok else (check.problem or "FAILED")))
-    return table
+    columns = [Column("output", fit=FIT_NAME)] + [
+        Column(name, "right", FIT_FIXED) for name in ("batch", "max abs diff", "max rel diff")]
+    columns.append(Column("ok", "right"))
+    rows = [[check.output, str(check.batch), f"{check.max_abs:.3g}", f"{check.max_rel:.3g}",
+             "ok" if check.ok else (check.problem or "FAILED")]
+            for check in (report.source_checks if source else report.checks)]
+    return Group(Text(f"ONNX vs {against} (atol {report.atol:g}, "
+                      f"rtol {report.rtol:g})"), Grid(columns, rows))
 
 
 def conversion_dict(report: ConversionReport) -> dict[str, Any]:
@@ -198,21 +189,21 @@ def onnx_summary_table(summary: OnnxSummary, *, show_nodes: bool = True,
     rows += [("note", note) for note in summary.notes]
     parts: list[RenderableType] = [_fields(rows)]
     if show_nodes:
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        columns = ["#", "node", "op", "inputs"] + (["output shape"] if show_shapes else [])
-        for column in columns:
-            table.add_column(column, justify="right" if column == "#" else "left",
-                             overflow="fold")
+        columns = [Column("#", "right", FIT_FIXED), Column("node", fit=FIT_NAME),
+                   Column("op", fit=FIT_NAME), Column("inputs", drop=1)]
+        if show_shapes:
+            columns.append(Column("output shape"))
+        node_rows: list[list[str]] = []
         for index, node in enumerate(summary.nodes):
             op = node.op_type if node.domain in ("", "ai.onnx") else \
                 f"{node.domain}.{node.op_type}"
             if node.subgraph_nodes:
                 op += f" (+{node.subgraph_nodes})"
-            cells = [Text(str(index)), Text(node.name), Text(op), Text(", ".join(node.inputs))]
+            cells = [str(index), node.name, op, ", ".join(node.inputs)]
             if show_shapes:
-                cells.append(Text(", ".join(format_dims(s) for s in node.output_shapes)))
-            table.add_row(*cells)
-        parts.append(table)
+                cells.append(", ".join(format_dims(s) for s in node.output_shapes))
+            node_rows.append(cells)
+        parts.append(Grid(columns, node_rows))
     return Group(*parts)
 
 

@@ -9,33 +9,33 @@ markup. The JSON schema (``"schema": 1``)::
                "params", "trainable_params", "trainable", "inbound", "macs", "shape_source",
                "shared", "attributes": {"kernel": "3×3", ...}, "activation_bytes"}],
      "totals": {"params", "trainable_params", "non_trainable_params", "macs", "bytes",
-                "bytes_by_dtype", "batch_size", "activation_bytes", "activation_unknown"},
+                "bytes_by_dtype", "macs_leaves_out", "batch_size", "activation_bytes",
+                "activation_unknown"},
      "weights": [{"layer", "path", "name", "shape", "dtype", "bytes"}],   # weights-only files
      "notes": [...], "migration_notes": [...],
-     "dtype_policies": {"layer path": "policy"}}          # layers whose policy is not float32
+     "dtype_policies": {"layer path": "policy"},         # layers whose policy is not float32
+     "signatures": {name: {"inputs": [{"key", "dtype", "shape"}], "outputs": [...]}}}
 
 Shapes are lists with null for unknown dimensions; a wholly unknown shape is null, and an
 unknown list of outputs is null. ``params`` of a shared layer is counted on its first node
-(later nodes carry 0 and ``"shared": true``); null means unknown.
+(later nodes carry 0 and ``"shared": true``); null means unknown, everywhere (a row's
+``macs`` is null also for a class without MACs: ``has_macs`` tells the two apart). A MACs total
+that leaves out layers nobody can measure from the file lists them in ``macs_leaves_out``.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from typing import Any
 
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.segment import Segment
+from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from ..graph.attributes import attributes_text
 from ..graph.model import Shape
 from ..ops.summary import Summary, SummaryRow
-from . import human_bytes
-
-SCHEMA = 1
+from . import SCHEMA, human_bytes
+from .table import FIT_FIXED, FIT_NAME, FIT_SPILL, Column, Grid, Line
 
 #: Width of ``str(summary)`` (fixed, so text output is the same on every terminal).
 TEXT_WIDTH = 132
@@ -74,137 +74,49 @@ def _layer_cell(row: SummaryRow) -> str:
     return text
 
 
-@dataclass
-class Column:
-    """One column of a Grid: header, alignment, and whether it may wrap when space is short."""
-
-    header: str
-    justify: str = "left"
-    wrap: bool = True
-    min_width: int = 8
-
-
-class Grid:
-    """A plain table as a rich renderable: columns sized to their content and folded to the
-    console width. It does what ``rich.table.Table`` would for these tables at a fraction of
-    the cost (a ResNet has hundreds of rows), and never reads markup in its cells."""
-
-    gap = 3
-
-    def __init__(self, columns: list[Column], rows: list[list[str]]) -> None:
-        self.columns = columns
-        self.rows = rows
-
-    def widths(self, width: int) -> list[int]:
-        natural = [max([cell_len(line) for row in self.rows for line in row[i].split("\n")]
-                       + [cell_len(c.header)]) for i, c in enumerate(self.columns)]
-        widths = list(natural)
-        budget = width - self.gap * (len(widths) - 1)
-        floors = [max(c.min_width, cell_len(c.header)) for c in self.columns]
-        # Narrow the widest wrapping column (down to the next widest) until the rows fit.
-        while sum(widths) > budget:
-            candidates = [i for i, c in enumerate(self.columns) if c.wrap and widths[i] > floors[i]]
-            if not candidates:
-                break
-            widest = max(candidates, key=lambda i: widths[i])
-            others = [widths[i] for i in candidates if i != widest]
-            target = max(floors[widest], max(others, default=0),
-                         widths[widest] - (sum(widths) - budget))
-            widths[widest] = target if target < widths[widest] else widths[widest] - 1
-        return widths
-
-    def lines(self, width: int) -> list[str]:
-        widths = self.widths(width)
-        out = [self._line([c.header for c in self.columns], widths).rstrip(),
-               "\u2500" * min(width, sum(widths) + self.gap * (len(widths) - 1))]
-        for row in self.rows:
-            cells = [_fold(cell, w) for cell, w in zip(row, widths)]
-            for i in range(max(len(c) for c in cells)):
-                parts = [c[i] if i < len(c) else "" for c in cells]
-                out.append(self._line(parts, widths).rstrip())
-        return out
-
-    def _line(self, parts: list[str], widths: list[int]) -> str:
-        padded = []
-        for part, w, column in zip(parts, widths, self.columns):
-            pad = " " * max(0, w - cell_len(part))
-            if column.justify == "right":
-                padded.append(pad + part)
-            elif column.justify == "center":
-                left = len(pad) // 2
-                padded.append(pad[:left] + part + pad[left:])
-            else:
-                padded.append(part + pad)
-        return (" " * self.gap).join(padded)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for line in self.lines(options.max_width):
-            yield Segment(line)
-            yield Segment.line()
-
-
-class OptionalColumnsGrid(Grid):
-    """A Grid whose optional columns (layer attributes) show only when every column fits at
-    its natural width; otherwise they are left out rather than squeezing names and shapes."""
-
-    def __init__(self, columns: list[Column], rows: list[list[str]], optional: set[int]) -> None:
-        super().__init__(columns, rows)
-        self.optional = optional
-
-    def lines(self, width: int) -> list[str]:
-        natural = [max([cell_len(line) for row in self.rows for line in row[i].split("\n")]
-                       + [cell_len(c.header)]) for i, c in enumerate(self.columns)]
-        if sum(natural) + self.gap * (len(natural) - 1) <= width:
-            return super().lines(width)
-        keep = [i for i in range(len(self.columns)) if i not in self.optional]
-        return Grid([self.columns[i] for i in keep],
-                    [[row[i] for i in keep] for row in self.rows]).lines(width)
-
-
-def _fold(cell: str, width: int) -> list[str]:
-    """Lines of a cell at most ``width`` wide: breaking after ", " or at spaces when possible."""
-    lines: list[str] = []
-    for line in cell.split("\n") or [""]:
-        indent = len(line) - len(line.lstrip(" "))
-        while cell_len(line) > width:
-            cut = line.rfind(" ", indent + 1, width + 1)
-            cut = cut + 1 if cut > indent else width
-            lines.append(line[:cut].rstrip())
-            # Continuation lines keep a nested row's indentation.
-            line = (" " * indent if indent < width // 2 else "") + line[cut:]
-        lines.append(line)
-    return lines
+#: The order in which summary columns give way on a narrow terminal (Layer, Class, Output
+#: shape and Param # always stay).
+SUMMARY_DROP_ORDER = ("Attributes", "Input shape", "MACs", "Train", "Connected to")
 
 
 def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableType:
     """The summary as rich renderables: the layer table (or the weights table of a weights-only
-    file), then totals and notes."""
-    parts: list[RenderableType] = [Text(_title(summary))]
+    file), then totals and notes. The table fits the console width (see ``render.table``)."""
+    parts: list[RenderableType] = [Line(_title(summary))]
     if summary.has_architecture:
-        columns = [Column("Layer", min_width=12), Column("Class", min_width=10)]
-        columns.append(Column("Attributes", min_width=10))
+        rank = {name: i + 1 for i, name in enumerate(SUMMARY_DROP_ORDER)}
+        columns = [Column("Layer", fit=FIT_SPILL, min_width=12),
+                   Column("Class", fit=FIT_NAME)]
+        columns.append(Column("Attributes", fit=FIT_NAME, drop=rank["Attributes"]))
         if show_shapes:
-            columns += [Column("Input shape", min_width=12), Column("Output shape", min_width=12)]
-        columns += [Column("Param #", "right", False), Column("Train", "center", False),
-                    Column("Connected to", min_width=14), Column("MACs", "right", False)]
+            columns += [Column("Input shape", drop=rank["Input shape"]),
+                        Column("Output shape")]
+        columns += [Column("Param #", "right", FIT_FIXED),
+                    Column("Train", "center", FIT_FIXED, drop=rank["Train"]),
+                    Column("Connected to", fit=FIT_NAME, drop=rank["Connected to"]),
+                    Column("MACs", "right", FIT_FIXED, drop=rank["MACs"])]
         rows = []
         for row in summary.rows:
             cells = [_layer_cell(row), row.class_name, attributes_text(row.attributes)]
             if show_shapes:
+                inferred = "*" if row.shape_source == "weights" else ""
                 cells += [format_shapes(row.input_shapes, "\n") or "-",
-                          format_shapes(row.output_shapes, "\n")]
+                          format_shapes(row.output_shapes, "\n") + inferred]
             cells += ["shared" if row.shared else _count(row.params),
                       "Y" if row.trainable else "N", "\n".join(row.inbound) or "-",
-                      "" if row.macs is None else f"{row.macs:,}"]
+                      _row_macs(row)]
             rows.append(cells)
-        parts.append(OptionalColumnsGrid(columns, rows, optional={2}))
+        parts.append(Grid(columns, rows))
     else:
-        columns = [Column("Layer"), Column("Weight"), Column("Shape"), Column("Dtype", wrap=False),
-                   Column("Bytes", "right", False)]
+        columns = [Column("Layer", fit=FIT_SPILL, min_width=12), Column("Weight", fit=FIT_NAME),
+                   Column("Shape"), Column("Dtype", fit=FIT_FIXED, drop=2),
+                   Column("Bytes", "right", FIT_FIXED, drop=1)]
         rows = [[w.path, w.name, format_shape(w.shape), w.dtype, f"{w.bytes:,}"]
                 for w in summary.weights]
         parts.append(Grid(columns, rows))
     parts.append(_totals(summary))
+    if summary.signatures:
+        parts.append(Text(_signatures(summary.signatures)))
     for note in summary.notes:
         parts.append(Text(f"Note: {note}"))
     if summary.migration_notes:
@@ -214,24 +126,37 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
     return Group(*parts)
 
 
+def _row_macs(row: SummaryRow) -> str:
+    """Blank for a layer without MACs (pooling, activations), ``?`` where they are unknown."""
+    if row.macs is not None:
+        return f"{row.macs:,}"
+    return "?" if row.has_macs else ""
+
+
 def _title(summary: Summary) -> str:
     version = f", Keras {summary.keras_version}" if summary.keras_version else ""
     where = summary.path or "<memory>"
     if not summary.has_architecture:
-        return f"{where} ({summary.kind}{version}): weights only, no architecture"
+        return f"A file with weights only, no architecture ({summary.kind}{version}): {where}"
     model = f'{summary.model_class} "{summary.model_name}"'
-    return f"{model} from {where} ({summary.kind}{version})"
+    return f"{model} ({summary.kind}{version}) from {where}"
 
 
 def _totals(summary: Summary) -> Text:
     totals = summary.totals
     lines = []
-    size = human_bytes(totals.total_bytes) if totals.bytes or totals.params == 0 else "?"
+    size = human_bytes(totals.total_bytes) if _bytes_known(summary) else "?"
     lines.append(f"Total params: {_count(totals.params)} ({size})")
     if summary.has_architecture:
         lines.append(f"Trainable params: {_count(totals.trainable_params)}")
         lines.append(f"Non-trainable params: {_count(totals.non_trainable_params)}")
-        lines.append(f"MACs per sample: {_count(totals.macs)}")
+        macs = f"MACs per sample: {_count(totals.macs)}"
+        if totals.macs is not None and totals.macs_unmeasured:
+            left_out = totals.macs_unmeasured
+            names = ", ".join(left_out[:3]) + (f" and {len(left_out) - 3} more"
+                                               if len(left_out) > 3 else "")
+            macs += f" or more (leaves out {names}: not measurable from the file)"
+        lines.append(macs)
         lines.append(_activation_line(summary))
     if totals.bytes:
         how = "" if summary.bytes_from_weights else " (estimated from the config)"
@@ -261,6 +186,27 @@ def _activation_line(summary: Summary) -> str:
     if summary.activation_unknown:
         text += f" + {summary.activation_unknown} layer call(s) of unknown shape"
     return text
+
+
+def _signature_tensors(tensors: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {spec.get('dtype')} {_dims(spec.get('shape'))}"
+                     for key, spec in tensors.items()) or "-"
+
+
+def _dims(shape: Any) -> str:
+    return "?" if shape is None else format_shape(tuple(shape))
+
+
+def _signatures(signatures: dict[str, Any]) -> str:
+    """``Signature serving_default: x float32 (None, 13) -> output_0 float32 (None, 1)``."""
+    return "\n".join(f"Signature {name}: {_signature_tensors(sig.get('inputs', {}))} -> "
+                     f"{_signature_tensors(sig.get('outputs', {}))}"
+                     for name, sig in signatures.items())
+
+
+def _bytes_known(summary: Summary) -> bool:
+    totals = summary.totals
+    return bool(totals.bytes) or totals.params == 0
 
 
 def summary_text(summary: Summary, *, width: int = TEXT_WIDTH, show_shapes: bool = True) -> str:
@@ -311,21 +257,28 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             "shared": row.shared,
             "attributes": dict(row.attributes),
             "activation_bytes": row.activation_bytes,
+            "has_macs": row.has_macs,
         } for row in summary.rows],
         "totals": {
             "params": totals.params,
             "trainable_params": totals.trainable_params,
             "non_trainable_params": totals.non_trainable_params,
             "macs": totals.macs,
-            "bytes": totals.total_bytes,
+            "bytes": totals.total_bytes if _bytes_known(summary) else None,
             "bytes_by_dtype": dict(sorted(totals.bytes.items())),
             "batch_size": summary.batch_size,
             "activation_bytes": summary.activation_bytes,
             "activation_unknown": summary.activation_unknown,
+            "macs_leaves_out": list(totals.macs_unmeasured),
         },
         "weights": [{"layer": w.layer, "path": w.path, "name": w.name, "shape": list(w.shape),
                      "dtype": w.dtype, "bytes": w.bytes} for w in summary.weights],
         "notes": list(summary.notes),
         "migration_notes": list(summary.migration_notes),
         "dtype_policies": {path: policy for path, policy in summary.dtype_policies},
+        "signatures": {name: {side: [{"key": key, "dtype": spec.get("dtype"),
+                                      "shape": spec.get("shape")}
+                                     for key, spec in sig.get(side, {}).items()]
+                              for side in ("inputs", "outputs")}
+                       for name, sig in summary.signatures.items()},
     }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
+from rich.console import Group, RenderableType
+from rich.text import Text
 
 from ..ops.freeze import FreezeReport, ParamCounts
 from ..ops.transfer import (
@@ -16,6 +17,7 @@ from ..ops.transfer import (
     TransferReport,
 )
 from . import SCHEMA, human_bytes
+from .table import FIT_FIXED, FIT_NAME, FIT_SPILL, Column, Grid, Line
 
 _STATUS_TEXT = {
     LOADED: "loaded",
@@ -39,21 +41,28 @@ def _detail(plan: LayerPlan) -> str:
     return ""
 
 
-def transfer_table(report: TransferReport) -> Table:
+#: The order in which ``load-weights`` columns give way on a narrow terminal.
+TRANSFER_DROP_ORDER = ("bytes", "tensors", "from")
+
+
+def transfer_table(report: TransferReport) -> RenderableType:
     """One row per target layer with weights: source layer, status, tensors, bytes, detail."""
     mode = "dry run: " if report.dry_run else ""
-    table = Table(title=f"{mode}{report.source} ({report.source_kind}) -> {report.target} "
-                        f"({report.target_kind})", title_justify="left")
-    for column in ("layer", "from", "status", "tensors", "bytes", "detail"):
-        table.add_column(column, justify="right" if column in ("tensors", "bytes") else "left")
+    title = (f"{mode}{report.source} ({report.source_kind}) -> {report.target} "
+             f"({report.target_kind})")
+    rank = {name: i + 1 for i, name in enumerate(TRANSFER_DROP_ORDER)}
+    columns = [Column("layer", fit=FIT_SPILL, min_width=12),
+               Column("from", fit=FIT_NAME, drop=rank["from"]),
+               Column("status", fit=FIT_FIXED),
+               Column("tensors", "right", FIT_FIXED, drop=rank["tensors"]),
+               Column("bytes", "right", FIT_FIXED, drop=rank["bytes"]), Column("detail")]
+    rows = []
     for plan in report.layers:
         skipped = plan.status != LOADED
-        table.add_row(plan.target, plan.source or "-", _STATUS_TEXT[plan.status],
-                      str(plan.tensors) if not skipped else "-",
-                      f"{plan.bytes:,}" if not skipped else "-", _detail(plan))
-    table.caption = "\n".join(transfer_summary(report))
-    table.caption_justify = "left"
-    return table
+        rows.append([plan.target, plan.source or "-", _STATUS_TEXT[plan.status],
+                     str(plan.tensors) if not skipped else "-",
+                     f"{plan.bytes:,}" if not skipped else "-", _detail(plan)])
+    return Group(Line(title), Grid(columns, rows), Text("\n".join(transfer_summary(report))))
 
 
 def transfer_summary(report: TransferReport) -> list[str]:
@@ -117,18 +126,18 @@ def _flag(value: bool) -> str:
     return "trainable" if value else "frozen"
 
 
-def freeze_table(report: FreezeReport) -> Table:
+def freeze_table(report: FreezeReport) -> RenderableType:
     """One row per layer whose flag changed: before, after, params, BatchNormalization flag."""
-    table = Table(title=f"{report.source} ({report.kind})", title_justify="left")
-    for column in ("layer", "class", "before", "after", "params", "note"):
-        table.add_column(column, justify="right" if column == "params" else "left")
+    columns = [Column("layer", fit=FIT_SPILL, min_width=12), Column("class", fit=FIT_NAME),
+               Column("before", fit=FIT_FIXED, drop=1), Column("after", fit=FIT_FIXED),
+               Column("params", "right", FIT_FIXED), Column("note", drop=2)]
+    rows = []
     for row in report.rows:
         note = "BatchNormalization: inference mode when frozen" if row.batchnorm else ""
-        table.add_row(row.path, row.class_name, _flag(row.trainable_before),
-                      _flag(row.trainable_after), f"{row.params:,}", note)
-    table.caption = "\n".join(freeze_summary(report))
-    table.caption_justify = "left"
-    return table
+        rows.append([row.path, row.class_name, _flag(row.trainable_before),
+                     _flag(row.trainable_after), f"{row.params:,}", note])
+    return Group(Line(f"{report.source} ({report.kind})"), Grid(columns, rows),
+                 Text("\n".join(freeze_summary(report))))
 
 
 def freeze_summary(report: FreezeReport) -> list[str]:

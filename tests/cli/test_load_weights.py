@@ -235,7 +235,9 @@ def test_dry_run_and_usage_errors(tmp_path: Path) -> None:
                                                                               "k3.keras")
     result = run([str(target), str(source), "--by-name", "--dry-run"])
     assert result.exit_code == 0 and "nothing written (dry run)" in result.stdout
-    assert run([str(target), str(source), "-o", str(tmp_path / "o.keras")]).exit_code == 2
+    # --by-name is the default (still accepted): without it the transfer runs the same way.
+    plain = run([str(target), str(source), "--dry-run"])
+    assert plain.exit_code == 0 and plain.stdout == result.stdout
     assert run([str(target), str(source), "--by-name"]).exit_code == 2
     bad_map = run([str(target), str(source), "--by-name", "--map", "nope=dense_1", "--dry-run"])
     assert bad_map.exit_code == 2 and "the source has no layer 'nope'" in bad_map.stderr
@@ -244,14 +246,11 @@ def test_dry_run_and_usage_errors(tmp_path: Path) -> None:
 
 
 SEED_DRY_RUN = """\
-dry run: fixtures/models/byname_source.k2.h5 (h5) ->
-fixtures/models/byname_target.k3.keras (keras)
-┏━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━┳━━━━━━━━┓
-┃ layer     ┃ from    ┃ status            ┃ tensors ┃ bytes ┃ detail ┃
-┡━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━╇━━━━━━━━┩
-│ dense_1   │ dense_1 │ loaded            │       2 │    32 │        │
-│ new_dense │ -       │ missing in source │       - │     - │        │
-└───────────┴─────────┴───────────────────┴─────────┴───────┴────────┘
+dry run: fixtures/models/byname_source.k2.h5 (h5) -> fixtures/models/byname_target.k3.keras (keras)
+layer      from     status             tensors  bytes  detail
+─────────────────────────────────────────────────────────────
+dense_1    dense_1  loaded                   2     32
+new_dense  -        missing in source        -      -
 layers would load 1/2; 2 tensors, 32 B to move
 skipped: new_dense (missing in source)
 unused in source: dense_2
