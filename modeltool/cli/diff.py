@@ -17,10 +17,9 @@ from . import _console
 @click.option("--rtol", type=float, default=None, help="Relative tolerance (of B's values).")
 @click.option("--only", type=click.Choice(["arch", "weights"]), default=None,
               help="Compare the architecture or the weights only.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def diff_command(ctx: click.Context, a: str, b: str, atol: float | None, rtol: float | None,
-                 only: str | None, as_json: bool) -> None:
+                 only: str | None) -> None:
     """Compare two model files, any kinds and Keras generations: layers added, removed,
     renamed, changed config, connections and trainable flags; per weight tensor the shape,
     dtype, max abs/rel difference and cosine similarity. Exit 0 same, 1 different, 2 unreadable.
@@ -32,10 +31,8 @@ def diff_command(ctx: click.Context, a: str, b: str, atol: float | None, rtol: f
       modeltool diff model.keras model.fp16.keras --atol 1e-3 --only weights
       modeltool diff a.keras b.safetensors --json
     """
-    report = api.diff(a, b, atol=atol, rtol=rtol, only=only)
-    if as_json:
-        _console.print_json(diff_dict(report))
-    else:
-        _console.out.print(diff_table(report, _console.out.width))
+    with _console.progress(f"comparing {a} and {b}"):
+        report = api.diff(a, b, atol=atol, rtol=rtol, only=only)
+    _console.emit(lambda: diff_dict(report), lambda: diff_table(report, _console.out.width))
     if not report.same:
         ctx.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from .. import api
 from . import _console
@@ -47,5 +48,9 @@ def plot_command(file: str, output: str, fmt: str | None, shapes: bool, dtype: b
                       force=force)
     for note in report.notes:
         _console.info(f"note: {note}")
-    _console.info(f"wrote {output} ({len(report.graph.nodes)} boxes, "
-                  f"{len(report.graph.edges)} edges, {report.layout.crossings} crossings)")
+    counts = {"boxes": len(report.graph.nodes), "edges": len(report.graph.edges),
+              "crossings": report.layout.crossings}
+    _console.emit(lambda: {"path": file, "output": output, **counts, "notes": report.notes},
+                  lambda: Text(f"wrote {output} ({counts['boxes']} boxes, {counts['edges']} "
+                               f"edges, {counts['crossings']} crossings)"),
+                  written=output)

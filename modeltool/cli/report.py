@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from .. import api
 from . import _console
@@ -28,5 +29,7 @@ def report_command(file: str, output: str, rankdir: str, force: bool) -> None:
       modeltool report model.keras -o report.html --rankdir LR
     """
     result = api.report(file, output, force=force, rankdir=rankdir)
-    _console.info(f"wrote {output} ({len(result.tensors)} tensors, "
-                  f"{0 if result.graph is None else len(result.graph.walk())} boxes)")
+    tensors, boxes = len(result.tensors), 0 if result.graph is None else len(result.graph.walk())
+    _console.emit(lambda: {"path": file, "output": output, "tensors": tensors, "boxes": boxes},
+                  lambda: Text(f"wrote {output} ({tensors} tensors, {boxes} boxes)"),
+                  written=output)

@@ -34,6 +34,9 @@ COMMAND_LINES: dict[str, Callable[[Path], list[str]]] = {
     "freeze": lambda out: ["freeze", KERAS, "--all-but-last", "1", "-o",
                            str(out / "frozen.keras")],
     "to-onnx": lambda out: ["to-onnx", KERAS, "-o", str(out / "model.onnx"), "--no-verify"],
+    "diff": lambda out: ["diff", KERAS, KERAS],
+    "plot": lambda out: ["plot", KERAS, "-o", str(out / "model.svg")],
+    "report": lambda out: ["report", KERAS, "-o", str(out / "report.html")],
 }
 #: Commands that import TensorFlow (tests marked ``tf``).
 HEAVY = {"to-onnx"}
