@@ -321,6 +321,7 @@ def _load(path_or_model: PathLike | Any, weights: PathLike | None) -> _Source:
         if not artifact.weights:
             raise UnsupportedError("this file holds an architecture but no weights", path=path,
                                    hint="pass the trained weights with --weights FILE")
+        artifact.weights.verify()  # damaged bytes are refused before TensorFlow loads
         model = keras_bridge.model_from_artifact(artifact)
         source = _keras_source(model, label=os.fspath(path), kind=artifact.kind)
         source.notes += [f"read: {note}" for note in artifact.notes]
