@@ -238,6 +238,7 @@ def write_savedmodel(artifact: ModelArtifact, path: str | os.PathLike[str], *,
         raise UnsupportedError("a SavedModel needs an architecture and this model has none",
                                path=path)
     out = check_output(path, force=force, directory=True)
+    artifact.weights.verify()  # damaged bytes are refused before TensorFlow loads
     model = keras_bridge.model_from_artifact(artifact)
     config = keras_bridge.model_config(model)
     with atomic_dir(out) as tmp:

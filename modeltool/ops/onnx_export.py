@@ -383,6 +383,7 @@ def _load(path_or_model: PathLike | Any, weights: PathLike | None,
             raise UnsupportedError("this file holds weights but no architecture", path=path,
                                    hint="pass the architecture file (.keras, .h5, .json, .yaml) "
                                         "and this one with --weights")
+        artifact.weights.verify()  # damaged bytes are refused before TensorFlow loads
         model = keras_bridge.model_from_artifact(artifact, safe_mode=not unsafe_lambda)
         if not artifact.weights:
             from ..keras_bridge.completeness import refuse_missing_weights
