@@ -175,3 +175,24 @@ def test_full_model_against_its_weights_only_files(model: str) -> None:
         assert report.same, (full, report.verdict)
         assert report.compared == ["weights"]
         assert report.tensors and all(t.status == "identical" for t in report.tensors)
+
+
+def test_trainable_flag_and_config_change(models: dict[str, Path], tmp_path: Path,
+                                          keras: Any) -> None:
+    frozen = keras.models.load_model(models["base"])
+    frozen.get_layer("d1").trainable = False
+    frozen.save(tmp_path / "frozen.keras")
+    report = modeltool.diff(models["base"], tmp_path / "frozen.keras")
+    assert [(c.kind, c.layer, c.detail) for c in report.layers] == [
+        ("trainable", "d1", "True -> False")]
+    assert all(t.status == "identical" for t in report.tensors)
+    config = _functional(keras, ["d1", "d2", "head"], [16, 16, 4]).get_config()
+    for layer in config["layers"]:
+        if layer["config"]["name"] == "d2":
+            layer["config"]["activation"] = "tanh"
+    rebuilt = keras.Model.from_config(config)
+    rebuilt.set_weights(keras.models.load_model(models["base"]).get_weights())
+    rebuilt.save(tmp_path / "tanh.keras")
+    report = modeltool.diff(models["base"], tmp_path / "tanh.keras")
+    assert [(c.kind, c.layer, c.detail) for c in report.layers] == [
+        ("config", "d2", 'activation: "relu" -> "tanh"')]
