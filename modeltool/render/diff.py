@@ -70,13 +70,30 @@ def _weights_table(report: DiffReport, shown: list[TensorDiff], width: int | Non
     return table
 
 
+#: Migration notes shown per file in the table view (``--json`` has all).
+MIGRATION_NOTES_SHOWN = 3
+
+
+def _shown_notes(report: DiffReport) -> list[str]:
+    shown: list[str] = []
+    for path in (report.a, report.b):
+        prefix = f"{path}: migrated: "
+        migrated = [n for n in report.notes if n.startswith(prefix)]
+        shown += migrated[:MIGRATION_NOTES_SHOWN]
+        if len(migrated) > MIGRATION_NOTES_SHOWN:
+            shown.append(f"{path}: {len(migrated) - MIGRATION_NOTES_SHOWN} more migration "
+                         "changes (--json lists all)")
+    others = [n for n in report.notes if ": migrated: " not in n]
+    return others + shown
+
+
 def diff_table(report: DiffReport, width: int | None = None) -> RenderableType:
     """The report as rich renderables: header, notes, the two tables, the verdict line. With
     ``width``, weight columns are left out (DROP_ORDER) until the rows fit."""
     parts: list[RenderableType] = [
         Text(f"{_side(report.a, report.kind_a, report.keras_version_a)}\n"
              f"  vs {_side(report.b, report.kind_b, report.keras_version_b)}")]
-    parts += [Text(f"note: {note}") for note in report.notes]
+    parts += [Text(f"note: {note}") for note in _shown_notes(report)]
     if report.layers:
         table = Table(title="architecture", title_justify="left")
         table.add_column("change", no_wrap=True)

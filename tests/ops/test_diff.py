@@ -175,3 +175,40 @@ def test_full_model_against_its_weights_only_files(model: str) -> None:
         assert report.same, (full, report.verdict)
         assert report.compared == ["weights"]
         assert report.tensors and all(t.status == "identical" for t in report.tensors)
+
+
+def test_trainable_flag_and_config_change(models: dict[str, Path], tmp_path: Path,
+                                          keras: Any) -> None:
+    frozen = keras.models.load_model(models["base"])
+    frozen.get_layer("d1").trainable = False
+    frozen.save(tmp_path / "frozen.keras")
+    report = modeltool.diff(models["base"], tmp_path / "frozen.keras")
+    assert [(c.kind, c.layer, c.detail) for c in report.layers] == [
+        ("trainable", "d1", "True -> False")]
+    assert all(t.status == "identical" for t in report.tensors)
+    config = _functional(keras, ["d1", "d2", "head"], [16, 16, 4]).get_config()
+    for layer in config["layers"]:
+        if layer["config"]["name"] == "d2":
+            layer["config"]["activation"] = "tanh"
+    rebuilt = keras.Model.from_config(config)
+    rebuilt.set_weights(keras.models.load_model(models["base"]).get_weights())
+    rebuilt.save(tmp_path / "tanh.keras")
+    report = modeltool.diff(models["base"], tmp_path / "tanh.keras")
+    assert [(c.kind, c.layer, c.detail) for c in report.layers] == [
+        ("config", "d2", 'activation: "relu" -> "tanh"')]
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", [
+    "oarriaga__face_classification__fer2013_mini_XCEPTION.102-0.66.hdf5",  # Keras 2.0.5
+    "malfaro2__dl4j-test-resources__bidirectional_lstm_theano_1.h5",       # Keras 1.2.2
+    "AyushAI__NextEra-LSTM__my_model.h5",                                  # Keras 3.5 .h5
+])
+def test_realworld_file_and_its_conversion_are_the_same(name: str, realworld: Path,
+                                                        tmp_path: Path, cli: Any) -> None:
+    source = realworld / name
+    converted = modeltool.convert(source, tmp_path / "converted.keras").output
+    result = cli.invoke(main, ["diff", str(source), str(converted)])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().splitlines()[-1].startswith(
+        "same: same architecture, same weights")
