@@ -21,7 +21,7 @@ from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
 from ._application_layers import APPLICATION_LAYER_MODULES, is_application_layer
 from ._fidelity import keep_meaning
-from ._keras1_classes import expand_maxout, simple_class
+from ._keras1_classes import expand_maxout, merged_sequential, simple_class
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
 from ._node_states import (
     called_like_op,
@@ -215,6 +215,10 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
     inner = raw.get("config")
     if class_name == "Model":
         class_name = "Functional"
+    if class_name == "Sequential" and dialect < 3:
+        functional = merged_sequential(raw, notes)
+        if functional is not None:
+            return _canonical_model(functional, notes, path, dialect)
     if class_name == "Sequential":
         if isinstance(inner, list):
             inner = {"name": "sequential", "layers": inner}

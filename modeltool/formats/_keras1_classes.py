@@ -108,3 +108,83 @@ def _follow(layers: list[Any], inner: dict[str, Any], renamed: dict[str, str]) -
         if isinstance(layer, dict) and layer.get("name") not in renamed.values():
             fix(layer.get("inbound_nodes"))
     fix(inner.get("output_layers"))
+
+
+def merged_sequential(raw: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """A Keras 1 Sequential that starts with ``Merge([branch, branch, ...])`` as the
+    equivalent Keras 1 functional model, or None for any other Sequential.
+
+    Keras 1 saved such a model's weights under its leaf layers (``flattened_layers``), so the
+    branches are inlined, each from an input of its own, rather than nested.
+    """
+    inner = raw.get("config")
+    layers = inner if isinstance(inner, list) else (inner or {}).get("layers") \
+        if isinstance(inner, dict) else None
+    if not (isinstance(layers, list) and layers and isinstance(layers[0], dict)
+            and layers[0].get("class_name") == "Merge"
+            and isinstance((layers[0].get("config") or {}).get("layers"), list)):
+        return None
+    graph: list[dict[str, Any]] = []
+    inputs: list[list[Any]] = []
+    output = _inline(layers, None, graph, inputs)
+    name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"
+    notes.append(f"Keras 1 Sequential starting with Merge of {len(inputs)} branches rewritten "
+                 "as a functional model")
+    return {"class_name": "Model", "keras_version": raw.get("keras_version"),
+            "config": {"name": name, "layers": graph, "input_layers": inputs,
+                       "output_layers": [output]}}
+
+
+def _inline(layers: list[Any], source: list[Any] | None, graph: list[dict[str, Any]],
+            inputs: list[list[Any]]) -> list[Any]:
+    """Append a Sequential's layers to ``graph`` as a chain from ``source`` (None: from a new
+    input); return the reference to its output."""
+    previous = source
+    for layer in layers:
+        if not isinstance(layer, dict):
+            raise ValueError("a Sequential layer is not an object")
+        config = dict(layer.get("config") or {})
+        class_name = layer.get("class_name")
+        if class_name == "Sequential":
+            members = layer.get("config")
+            members = members if isinstance(members, list) else (members or {}).get("layers")
+            previous = _inline(list(members or []), previous, graph, inputs)
+            continue
+        if class_name == "Merge" and isinstance(config.get("layers"), list):
+            if previous is not None:
+                raise ValueError("a Merge of branches inside a chain")
+            branches = [_inline(_members(branch), None, graph, inputs)
+                        for branch in config.pop("layers")]
+            graph.append({"class_name": "Merge", "name": config.get("name"), "config": config,
+                          "inbound_nodes": [[[*ref, {}] for ref in branches]]})
+            previous = [config.get("name"), 0, 0]
+            continue
+        if previous is None:
+            shape = config.pop("batch_input_shape", None)
+            if shape is None and config.get("input_dim") is not None:
+                shape = [None, config["input_dim"]]
+            if shape is None:
+                raise ValueError(f"branch layer {config.get('name')!r} has no input shape")
+            input_name = f"{config.get('name')}_input"
+            graph.append({"class_name": "InputLayer", "name": input_name, "inbound_nodes": [],
+                          "config": {"batch_input_shape": shape, "name": input_name,
+                                     "input_dtype": config.get("input_dtype", "float32"),
+                                     "sparse": False}})
+            inputs.append([input_name, 0, 0])
+            previous = [input_name, 0, 0]
+        graph.append({"class_name": class_name, "name": config.get("name"), "config": config,
+                      "inbound_nodes": [[[*previous, {}]]]})
+        previous = [config.get("name"), 0, 0]
+    if previous is None:
+        raise ValueError("an empty Sequential branch")
+    return previous
+
+
+def _members(branch: Any) -> list[Any]:
+    if isinstance(branch, dict) and branch.get("class_name") == "Sequential":
+        members = branch.get("config")
+        members = members if isinstance(members, list) else (members or {}).get("layers")
+        return list(members or [])
+    if isinstance(branch, dict):
+        return [branch]
+    raise ValueError("a Merge branch is not a model")

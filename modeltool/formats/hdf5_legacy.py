@@ -210,7 +210,10 @@ def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
         layers = saveable_layers(artifact.config)
         names = [layer_name(layer) for layer in layers]
         configs = dict(zip(names, layers))
-        extra = [name for name in artifact.weights.layers if name not in configs]
+        # Layers without weights may be missing (tf.keras listed its TF-op layers, which
+        # became operation nodes).
+        extra = [name for name, entries in artifact.weights.layers.items()
+                 if entries and name not in configs]
         if extra:
             raise UnsupportedError(f"weights for layers not in the architecture: "
                                    f"{', '.join(extra[:5])}", path=artifact.path)

@@ -133,3 +133,23 @@ def test_custom_objects_through_the_api(custom_model: tuple[Path, Path, Any, Any
     objects = load_custom_objects(layers_py)
     summary = modeltool.summary(model, engine="keras", custom_objects={"Scale": objects["Scale"]})
     assert any(row.class_name == "Scale" for row in summary.rows)
+
+
+@pytest.mark.parametrize("content,problem", [
+    (None, "custom objects file not found"),
+    ("raise RuntimeError('boom')\n", "failed to run: RuntimeError: boom"),
+])
+def test_bad_custom_objects_file_is_one_line(content: str | None, problem: str,
+                                            custom_model: tuple[Path, Path, Any, Any], cli: Any,
+                                            tmp_path: Path) -> None:
+    from modeltool.cli import main
+
+    _, model, _, _ = custom_model
+    layers_py = tmp_path / "broken_layers.py"
+    if content is not None:
+        layers_py.write_text(content)
+    result = cli.invoke(main, ["summary", str(model), "--engine", "keras",
+                               "--custom-objects", str(layers_py)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and problem in result.stderr
+    assert str(layers_py) in result.stderr and "Traceback" not in result.output

@@ -254,7 +254,10 @@ def test_tf_op_lambda_layers_predict_as_tf_keras(tf_keras: Any, keras: Any,
     report = modeltool.convert(tmp_path / "tfop.h5", tmp_path / "tfop.keras")
     assert sum("became keras.ops" in note for note in report.notes) >= 30
     data = _inputs(model)
-    _keras3_matches(keras, tmp_path / "tfop.keras", data, model.predict(data, verbose=0))
+    expected = model.predict(data, verbose=0)
+    _keras3_matches(keras, tmp_path / "tfop.keras", data, expected)
+    modeltool.convert(tmp_path / "tfop.h5", tmp_path / "tfop_keras3.h5")  # the other writer
+    _keras3_matches(keras, tmp_path / "tfop_keras3.h5", data, expected)
 
 
 def _tensorflow_op_layer(name: str, op: str, inputs: list[str], attr: dict[str, Any],
@@ -648,3 +651,50 @@ def test_keras1_atrous_and_deconvolution_match_tf_keras_conversion(
                                                          original_keras_version="1"))
     x = [rng.random((2, 6, 6, 2), dtype=np.float32)]
     _keras3_matches(keras, tmp_path / "k3.keras", x, reference.predict(x[0], verbose=0))
+
+
+def test_keras1_sequential_merging_branches(keras: Any, tmp_path: Path) -> None:
+    """``Sequential([Merge([left, right], mode="concat"), Dense])``, the Keras 1 way to join
+    two inputs; Keras 1 stored the weights under the leaf layers. Reference: numpy."""
+    from tests.formats.test_migrate import _keras1_file
+
+    rng = np.random.default_rng(22)
+    w1, b1 = rng.standard_normal((3, 4)).astype("f4"), rng.standard_normal(4).astype("f4")
+    w2, b2 = rng.standard_normal((5, 4)).astype("f4"), rng.standard_normal(4).astype("f4")
+    w3, b3 = rng.standard_normal((8, 2)).astype("f4"), rng.standard_normal(2).astype("f4")
+
+    def dense(name: str, units: int, activation: str, shape: list[Any] | None) -> Any:
+        config = {"name": name, "output_dim": units, "activation": activation,
+                  "init": "glorot_uniform", "bias": True}
+        if shape is not None:
+            config["batch_input_shape"] = shape
+        return {"class_name": "Dense", "config": config}
+
+    merge = {"class_name": "Merge", "config": {
+        "name": "merge_1", "mode": "concat", "concat_axis": -1, "dot_axes": -1,
+        "mode_type": "raw", "output_shape": None, "output_shape_type": "raw",
+        "output_mask": None, "output_mask_type": "raw", "arguments": {},
+        "layers": [{"class_name": "Sequential",
+                    "config": [dense("dense_1", 4, "relu", [None, 3])]},
+                   {"class_name": "Sequential",
+                    "config": [dense("dense_2", 4, "tanh", [None, 5])]}]}}
+    layers = [merge, dense("dense_3", 2, "linear", None)]
+    # Weight groups for the three leaf layers (what Keras 1 saved), then the real config.
+    source = _keras1_file(tmp_path / "k1.h5", [{"class_name": "Dense", "config": {"name": n}}
+                                               for n in ("dense_1", "dense_2", "dense_3")],
+                          {"dense_1": [("dense_1_W", w1), ("dense_1_b", b1)],
+                           "dense_2": [("dense_2_W", w2), ("dense_2_b", b2)],
+                           "dense_3": [("dense_3_W", w3), ("dense_3_b", b3)]}, backend=None)
+    import json
+
+    import h5py
+
+    with h5py.File(source, "r+") as handle:  # the real architecture; weights stay flat
+        handle.attrs["model_config"] = json.dumps({"class_name": "Sequential",
+                                                   "config": layers})
+    report = modeltool.convert(source, tmp_path / "k3.keras")
+    assert any("Merge of 2 branches" in note for note in report.notes)
+    left = rng.standard_normal((3, 3)).astype("f4")
+    right = rng.standard_normal((3, 5)).astype("f4")
+    hidden = np.concatenate([np.maximum(left @ w1 + b1, 0), np.tanh(right @ w2 + b2)], -1)
+    _keras3_matches(keras, tmp_path / "k3.keras", [left, right], hidden @ w3 + b3)
