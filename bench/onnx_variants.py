@@ -6,9 +6,11 @@ each variant is made from that float32 file with the same functions ``--optimize
 ``--optimize onnxslim``, ``--float16`` and ``--int8`` (with and without ``--calibration``) use,
 and run in onnxruntime on ``--samples`` seeded inputs at batch 1 (in the value range each
 keras.applications model expects after its preprocessing), compared with Keras on the same
-inputs. Static int8 is calibrated on 16 other seeded inputs. Latencies are timed round robin
-(tf.function and every variant in each of several rounds, medians), so a change of machine
-load hits them all alike.
+inputs. Static int8 is calibrated on 16 other seeded inputs. Models with BatchNormalization
+first get their moving statistics from one training-mode pass over 32 inputs (random weights
+at the initial statistics give a constant output, which would make top-1 agreement moot).
+Latencies are timed round robin (tf.function and every variant in each of several rounds,
+medians), so a change of machine load hits them all alike.
 
 Printed per model and variant: file size, onnxruntime latency at batch 1, tf.function over
 that (above 1: the ONNX variant is faster), max abs difference, the smallest cosine similarity
@@ -32,8 +34,22 @@ from modeltool.ops import onnx_export, onnx_variants
 source, work, samples = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 low, high = json.loads(sys.argv[4])
 plain = work / "plain.onnx"
-report = onnx_export.to_onnx(source, plain, force=True)
 model = keras.saving.load_model(source, compile=False)
+norms = [l for l in model._flatten_layers() if type(l).__name__ == "BatchNormalization"]
+if norms:
+    # Random weights with BatchNormalization at its initial statistics collapse the outputs of
+    # deep CNNs to a constant (top-1 would compare ties). One training-mode pass with momentum
+    # 0 sets every moving mean/variance to the statistics of 32 inputs: no weight is trained,
+    # and the outputs then depend on the input, as a trained model's do.
+    rng = np.random.default_rng(123)
+    batch = [(low + (high - low) * rng.random((32, *t.shape[1:]))).astype(np.float32)
+             for t in model.inputs]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(batch if len(batch) > 1 else batch[0], training=True)
+    source = str(work / "calibrated.keras")
+    model.save(source)
+report = onnx_export.to_onnx(source, plain, force=True)
 names = [i.name for i in report.inputs]
 outputs = [o.name for o in report.outputs]
 vocab = min([l.input_dim for l in model._flatten_layers() if type(l).__name__ == "Embedding"]
