@@ -260,12 +260,25 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 #: one line to the FIFO ``<fifo>`` (which the test is blocked reading), then waits.
 STOP_ENV = "MODELTOOL_TEST_STOP"
 _written = [0]
+#: Depth of ``scratch_writes`` blocks: writes there are not outputs, the stop hook ignores them.
+_scratch = [0]
+
+
+@contextlib.contextmanager
+def scratch_writes() -> Iterator[None]:
+    """Writes inside this block are scratch copies (a model checked before its output is
+    written), not outputs: the test-only stop hook does not count or stop them."""
+    _scratch[0] += 1
+    try:
+        yield
+    finally:
+        _scratch[0] -= 1
 
 
 def wrote(nbytes: int) -> None:
     """Writers report the weight bytes they have written (for the test-only stop hook)."""
     spec = os.environ.get(STOP_ENV)
-    if not spec:
+    if not spec or _scratch[0]:
         return
     point, _, fifo = spec.partition(":")
     _written[0] += nbytes
@@ -275,7 +288,7 @@ def wrote(nbytes: int) -> None:
 
 def _stop_hook(tmp: Path) -> None:
     spec = os.environ.get(STOP_ENV)
-    if spec and spec.partition(":")[0] == "rename":
+    if spec and not _scratch[0] and spec.partition(":")[0] == "rename":
         _stop(spec.partition(":")[2], f"before renaming {tmp.name}")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,13 +12,14 @@ from ..artifact import ModelArtifact
 from ..errors import (
     CorruptFileError,
     InputNotFoundError,
+    ModelToolError,
     UnsupportedError,
     UnsupportedLayerError,
     VerificationError,
 )
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
 from ..formats._layout import holds_no_weights
-from ..io import atomic_path, check_output
+from ..io import check_output, scratch_writes
 from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
@@ -142,15 +145,21 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
         initialised = any(note == "weights freshly initialised by Keras"
                           for note in artifact.notes)
         if verify and dtype is None and out_kind in ("keras", "h5", "k2-h5") and not initialised:
-            # staged beside the target and checked before it replaces anything: a model that
-            # predicts differently from its source never takes the place of a file
-            target = check_output(output, force=force)
-            with atomic_path(target) as staged:
-                write_artifact(artifact, staged, out_kind)
+            # checked on a scratch copy first: a model that predicts differently from its
+            # source is never written, and never takes the place of a file
+            check_output(output, force=force)
+            scratch = Path(tempfile.mkdtemp(prefix="modeltool-check-"))
+            try:
+                suffix = ".keras" if out_kind == "keras" else ".h5"
+                try:
+                    with scratch_writes():
+                        staged = write_artifact(artifact, scratch / f"model{suffix}", out_kind)
+                except ModelToolError as err:  # name the output the user asked for
+                    raise type(err)(err.problem, path=output, hint=err.hint) from err
                 _check_against_source(artifact, staged, weights, report)
-            written = target
-        else:
-            written = write_artifact(artifact, output, out_kind, force=force)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        written = write_artifact(artifact, output, out_kind, force=force)
         report.output = os.fspath(written)
         if unsafe_lambda and out_kind in ("keras", "h5") and _has_lambda(artifact):
             _rebuild_or_remove(written)

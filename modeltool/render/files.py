@@ -100,7 +100,9 @@ def convert_dict(report: ConvertReport) -> dict[str, Any]:
     """The ``convert --json`` payload."""
     return {"schema": SCHEMA, "source": report.source, "source_kind": report.source_kind,
             "output": report.output, "output_kind": report.output_kind,
-            "tensors": report.tensors, "bytes": report.bytes, "notes": list(report.notes)}
+            "tensors": report.tensors, "bytes": report.bytes, "dtype": report.dtype,
+            "verification": report.verification, "reference": report.reference or None,
+            "max_abs_diff": report.max_abs_diff, "notes": list(report.notes)}
 
 
 def check_table(report: CheckReport) -> RenderableType:

@@ -180,7 +180,12 @@ class Grid:
                 parts = [c[n] if n < len(c) else "" for c in cells]
                 out.append(self._line(parts, columns, layout.widths).rstrip())
         if layout.dropped and self.drop_note:
-            out += fold(f"(not shown: {', '.join(layout.dropped)}; --wide shows all)", width)
+            note = f"(not shown: {', '.join(layout.dropped)}; --wide shows all)"
+            if len(note) <= width:
+                out.append(note)
+            else:  # the way back stays on one line: "--wide shows all)"
+                out += fold(f"(not shown: {', '.join(layout.dropped)};", width)
+                out.append("--wide shows all)")
         return out
 
     @staticmethod
