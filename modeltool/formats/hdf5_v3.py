@@ -428,9 +428,9 @@ class _Writer:
         elif class_name == "TimeDistributed":
             self.layer(group.create_group("layer"), config.get("layer") or {}, entries, path)
         else:
-            own = [e for e in entries if "/" not in e.name]
-            self.vars(own_vars, own)
-            self.sublayers(group, str(class_name), [e for e in entries if "/" in e.name])
+            inner = [e for e in entries if _in_sublayer(e, str(class_name))]
+            self.vars(own_vars, [e for e in entries if e not in inner])
+            self.sublayers(group, str(class_name), inner)
 
     def sublayers(self, group: h5py.Group, class_name: str, entries: list[WeightEntry]) -> None:
         """Entries named ``<inner name>/<weight>`` into ``<attribute>/vars`` groups."""
@@ -475,6 +475,13 @@ class _Writer:
             _h5.write_array(group, str(index), array)
             wrote(array.nbytes)
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
+
+
+def _in_sublayer(entry: WeightEntry, class_name: str) -> bool:
+    """Whether an entry belongs to an inner layer: ``<inner name>/<weight>`` of a class known
+    to have inner layers, or read from an inner layer's group of a ``.weights.h5``. A legacy
+    ``.h5`` name such as ``sequential/dense/kernel`` is the layer's own weight."""
+    return "/" in entry.name and (class_name in SUBLAYERS or _stored_attribute(entry) is not None)
 
 
 def _stored_attribute(entry: WeightEntry) -> str | None:
