@@ -203,18 +203,17 @@ class StoredMember(io.RawIOBase):
         self.crc = zlib.crc32(data[self.crc_position - offset:], self.crc)
         self.crc_position = offset + len(data)
 
-    def read_range(self, offset: int, length: int) -> bytearray:
-        """``length`` bytes from ``offset`` (the checksum catches up to ``offset`` first, then
-        covers these bytes as they are read)."""
+    def read_range(self, offset: int, buffer: Any) -> None:
+        """Fill ``buffer`` with the bytes from ``offset`` (the checksum catches up to
+        ``offset`` first, then covers these bytes as they are read)."""
         self.advance(offset)
-        buffer = bytearray(length)
+        view = memoryview(buffer).cast("B")
         self._file.seek(self._start + offset)
-        done = self._file.readinto(buffer) or 0
-        if done != length:
+        done = self._file.readinto(view) or 0
+        if done != len(view):
             raise CorruptFileError(f"archive member {self.name} is cut short",
                                    path=self._display, hint="the file may be truncated")
-        self._extend_crc(offset, memoryview(buffer))
-        return buffer
+        self._extend_crc(offset, view)
 
     def advance(self, upto: int) -> None:
         """Extend the checksum to ``upto`` by reading forward (no-op when already past it)."""

@@ -188,8 +188,9 @@ def _read_streaming(member: _zip.StoredMember, weights_file: h5py.File, entry: W
     if not contiguous:
         return entry.read()
     _h5.check_dataset(ds, display, entry.path)
-    data = member.read_range(int(offset), entry.size * dtype.itemsize)
-    return np.frombuffer(data, dtype=dtype).reshape(entry.shape)
+    array = np.empty(entry.shape, dtype=dtype)  # not zero-filled: the read fills it
+    member.read_range(int(offset), array.reshape(-1).view(np.uint8))
+    return array
 
 
 def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *,

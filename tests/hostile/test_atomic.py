@@ -115,8 +115,8 @@ def test_sigkill_while_writing(case: str, tmp_path: Path) -> None:
     with modeltool.open(source) as artifact:
         half = str(artifact.weights.total_bytes // 2)
     old: str | None = None
-    for round_ in ("new output", "replacing"):
-        for point in POINTS:
+    for round_, points in (("new output", POINTS), ("replacing", ("half",))):
+        for point in points:
             report = _stopped_run(command, half if point == "half" else point)
             assert "stopped" in report
             leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(TEMP)]
