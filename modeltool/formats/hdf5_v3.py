@@ -427,16 +427,19 @@ class _Writer:
         elif class_name == "TimeDistributed":
             self.layer(group.create_group("layer"), config.get("layer") or {}, entries, path)
         else:
-            own = [e for e in entries if "/" not in e.name]
-            self.vars(own_vars, own)
-            self.sublayers(group, str(class_name), [e for e in entries if "/" in e.name])
+            inner = [e for e in entries if "/" in e.name and (
+                class_name in SUBLAYERS or _stored_attribute(e) is not None)]
+            self.vars(own_vars, [e for e in entries if e not in inner])
+            self.sublayers(group, str(class_name), inner)
 
     def sublayers(self, group: h5py.Group, class_name: str, entries: list[WeightEntry]) -> None:
         """Entries named ``<inner name>/<weight>`` into ``<attribute>/vars`` groups."""
         attributes = {name: attr for attr, name in SUBLAYERS.get(class_name, [])}
         inner: dict[str, list[WeightEntry]] = {}
         for entry in entries:
-            inner.setdefault(entry.name.split("/", 1)[0], []).append(entry)
+            parts = entry.name.split("/")[:-1]
+            label = next((part for part in parts if part in attributes), parts[0])
+            inner.setdefault(label, []).append(entry)
         for label, mine in inner.items():
             attribute = attributes.get(label) or _stored_attribute(mine[0]) or label
             sub = group.create_group(attribute).create_group("vars")
