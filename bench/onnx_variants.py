@@ -10,7 +10,8 @@ inputs. Static int8 is calibrated on 16 other seeded inputs. Models with BatchNo
 first get their moving statistics from one training-mode pass over 32 inputs (random weights
 at the initial statistics give a constant output, which would make top-1 agreement moot).
 Latencies are timed round robin (tf.function and every variant in each of several rounds,
-medians), so a change of machine load hits them all alike.
+medians), so a change of machine load hits them all alike; onnxruntime runs with intra-op
+spinning off (``onnx_variants.timing_session``), as the variant reports of ``to-onnx`` do.
 
 Printed per model and variant: file size, onnxruntime latency at batch 1, tf.function over
 that (above 1: the ONNX variant is faster), max abs difference, the smallest cosine similarity
@@ -91,7 +92,7 @@ for name, step in steps:
         else:
             step(plain, path)
         variant = asdict(onnx_variants.measure(path, name, names, outputs, runs, ""))
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = onnx_variants.timing_session(path)
         feed = dict(zip(names, first))
         timers[name] = (lambda s=session, f=feed: s.run(None, f))
     except Exception as err:

@@ -437,7 +437,9 @@ class _Writer:
         attributes = {name: attr for attr, name in SUBLAYERS.get(class_name, [])}
         inner: dict[str, list[WeightEntry]] = {}
         for entry in entries:
-            inner.setdefault(entry.name.split("/", 1)[0], []).append(entry)
+            parts = entry.name.split("/")[:-1]
+            label = next((part for part in parts if part in attributes), parts[0])
+            inner.setdefault(label, []).append(entry)
         for label, mine in inner.items():
             attribute = attributes.get(label) or _stored_attribute(mine[0]) or label
             sub = group.create_group(attribute).create_group("vars")

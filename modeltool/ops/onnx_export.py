@@ -1413,9 +1413,12 @@ def _verify_runs(path: Path, source: _Source, reference: Reference, shapes: list
         stage("timing onnxruntime and " + source.reference)
         tf = _optional.require("tensorflow", "timing")
         first = runs[0]
+        from .onnx_variants import timing_session
+
         named = dict(zip(source.input_names, first.feeds))
         report.latency_batch = first.batch
-        report.onnx_latency_ms = _median_ms(lambda: session.run(None, named))
+        timed = timing_session(path)
+        report.onnx_latency_ms = _median_ms(lambda: timed.run(None, named))
         timed = getattr(reference, "timed", None)
         if timed is not None:
             tensors = [tf.constant(feed) for feed in first.feeds]

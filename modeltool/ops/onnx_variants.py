@@ -275,8 +275,22 @@ def measure(path: Path, name: str, input_names: Sequence[str], output_names: Seq
                           f"{report.cosine:.6f}")
     if runs:
         named = dict(zip(input_names, runs[0].feeds))
-        report.latency_ms = _median_ms(lambda: session.run(None, named))
+        timed = timing_session(path)
+        report.latency_ms = _median_ms(lambda: timed.run(None, named))
     return report
+
+
+def timing_session(path: Path) -> Any:
+    """An onnxruntime session for latency: default threads, intra-op spinning off.
+
+    Spinning threads wait for work by busy-looping: on an idle machine that saves a few
+    percent, on a shared one (more runnable threads than cores) it doubled ResNet50's latency
+    in our measurements, which then says more about the neighbours than about the model.
+    """
+    ort = _optional.require("onnxruntime", "timing the ONNX model")
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

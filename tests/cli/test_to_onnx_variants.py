@@ -73,7 +73,7 @@ def test_variant_agrees_with_keras(classifier: Path, tmp_path: Path, flags: list
     shipped = variants[name]
     assert shipped["ok"] and shipped["verified"] and shipped["latency_ms"] > 0
     assert shipped["file_size"] == out.stat().st_size == data["file_size"]
-    if name.startswith(("float16", "int8")):
+    if name in ("float16", "int8 dynamic"):  # static QDQ adds scales: not smaller when tiny
         assert shipped["file_size"] < variants["float32"]["file_size"]
     got, want = _keras_and_onnx(classifier, out)
     assert onnx_variants.cosine(got, want) >= min_cosine
