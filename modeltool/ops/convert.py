@@ -154,7 +154,10 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
                 try:
                     with scratch_writes():
                         staged = write_artifact(artifact, scratch / f"model{suffix}", out_kind)
-                except ModelToolError as err:  # name the output the user asked for
+                except ModelToolError as err:
+                    if err.path is None or not err.path.startswith(os.fspath(scratch)):
+                        raise  # about the input: as it is
+                    # about the scratch copy (no space, a file size limit): name the output
                     raise type(err)(err.problem, path=output, hint=err.hint) from err
                 _check_against_source(artifact, staged, weights, report)
             finally:
