@@ -35,7 +35,7 @@ import h5py
 import numpy as np
 
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
-from ..errors import IntegrityError, ModelToolError, UnsupportedError
+from ..errors import CorruptFileError, IntegrityError, ModelToolError, UnsupportedError
 from ..formats import _zip
 from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ..io import atomic_path, check_output, check_space, wrote
@@ -633,8 +633,12 @@ def _verify_checksummed(path: Path) -> None:
     display = os.fspath(path)
     with _h5.open_h5(path, display) as handle:
         checksummed: list[h5py.Dataset] = []
-        handle.visititems(lambda _name, obj: checksummed.append(obj)
-                          if isinstance(obj, h5py.Dataset) and obj.fletcher32 else None)
+        try:
+            handle.visititems(lambda _name, obj: checksummed.append(obj)
+                              if isinstance(obj, h5py.Dataset) and obj.fletcher32 else None)
+        except _h5.READ_ERRORS as err:
+            raise CorruptFileError(f"damaged HDF5 structure ({_h5.short(err)})", path=display,
+                                   hint="the file may be truncated or damaged") from err
         for ds in checksummed:
             layer = ds.parent.name.rsplit("/", 1)[-1] if ds.parent is not None else None
             _h5.read_array(ds, display, layer)
