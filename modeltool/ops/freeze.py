@@ -637,10 +637,9 @@ def _verify_checksummed(path: Path) -> None:
         try:
             handle.visititems(lambda _name, obj: checksummed.append(obj)
                               if isinstance(obj, h5py.Dataset) and obj.fletcher32 else None)
-        except _h5.READ_ERRORS as err:  # a damaged object header
-            raise CorruptFileError(f"cannot walk the HDF5 objects ({_h5.short(err)})",
-                                   path=display, hint="the file may be truncated or damaged"
-                                   ) from err
+        except _h5.READ_ERRORS as err:
+            raise CorruptFileError(f"damaged HDF5 structure ({_h5.short(err)})", path=display,
+                                   hint="the file may be truncated or damaged") from err
         for ds in checksummed:
             layer = ds.parent.name.rsplit("/", 1)[-1] if ds.parent is not None else None
             _h5.read_array(ds, display, layer)
