@@ -41,10 +41,11 @@ def _batch(value: str) -> str | int:
               help="Absolute tolerance of the check.")
 @click.option("--rtol", type=float, default=1e-3, show_default=True,
               help="Relative tolerance of the check.")
-@click.option("--optimize", "optimize", is_flag=False, flag_value="ort", default=None,
-              type=click.Choice(["ort", "onnxslim"]),
-              help="Optimize the graph, verified: onnxruntime's offline optimizations (the "
-                   "default, `--optimize`) or onnxslim (`--optimize onnxslim`).")
+@click.option("--optimize", "optimize", is_flag=False, flag_value="onnxslim", default=None,
+              type=click.Choice(["onnxslim", "ort"]),
+              help="Optimize the graph, verified: onnxslim (`--optimize`; standard ONNX, "
+                   "never slower than plain in bench/onnx.py) or onnxruntime's offline "
+                   "optimizations (`--optimize ort`).")
 @click.option("--float16", is_flag=True,
               help="Ship weights and compute in float16 (inputs/outputs stay float32), verified.")
 @click.option("--int8", is_flag=True,

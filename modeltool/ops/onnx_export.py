@@ -219,8 +219,9 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
         verify: compare onnxruntime with the source on seeded inputs at batch 1 and 3.
         atol: absolute tolerance of the comparison.
         rtol: relative tolerance of the comparison.
-        optimize: also optimize the graph (True or ``"ort"``: onnxruntime's offline basic
-            optimizations, portable ONNX; ``"onnxslim"``: onnxslim), each step verified.
+        optimize: also optimize the graph, verified against the source (True or
+            ``"onnxslim"``: onnxslim's standard-ONNX simplifications, chosen by measurement;
+            ``"ort"``: onnxruntime's offline optimizations at the extended level).
         keep_failed: keep the ONNX file on any verification failure.
         weights: a weights file for an architecture-only ``path_or_model``.
         force: replace an existing ``out``.
@@ -329,7 +330,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
 
                 report.variants = onnx_variants.ship(
                     tmp, source.label, source.input_names, source.output_names, runs,
-                    optimize=("ort" if optimize is True else optimize) or None,
+                    optimize=("onnxslim" if optimize is True else optimize) or None,
                     float16=float16, int8=int8, calibration=calibration_data, stage=stage)
                 report.optimized = bool(optimize)
                 report.notes += [note for v in report.variants for note in v.notes]
