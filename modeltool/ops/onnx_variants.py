@@ -92,6 +92,11 @@ def ship(path: Path, label: str, input_names: Sequence[str], output_names: Seque
         _rewrite(path, lambda src, dst: quantize_int8(src, dst, input_names, calibration), label)
         reports.append(measure(path, f"int8 {kind}", input_names, output_names, runs,
                                f"cosine >= {MIN_COSINE['int8']}"))
+        quantized, plain = reports[-1].latency_ms, reports[0].latency_ms
+        if calibration is None and quantized and plain and quantized > plain:
+            reports[-1].notes.append(
+                "dynamic int8 is slower than float32 here (convolutions quantize their inputs "
+                "at every call): static quantization with --calibration FILE.npz is faster")
     return reports
 
 
