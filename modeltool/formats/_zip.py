@@ -169,8 +169,6 @@ class StoredMember(io.RawIOBase):
         self._display = os.fspath(display if display is not None else path)
         self.crc, self.crc_position = 0, 0
         self.verified = expected_crc is None
-        #: Names what holds a byte offset of the member (set by the reader), for the message.
-        self.describe: Callable[[int], str | None] | None = None
 
     def readable(self) -> bool:
         return True
@@ -227,15 +225,19 @@ class StoredMember(io.RawIOBase):
                                        path=self._display, hint="the file may be truncated")
             self._extend_crc(self.crc_position, data)
 
-    def verify(self) -> None:
-        """Finish the checksum; IntegrityError when it does not match the archive's record."""
+    def verify(self, describe: Callable[[int], str | None] | None = None) -> None:
+        """Finish the checksum; IntegrityError when it does not match the archive's record
+        (``describe`` names what holds a byte offset, to say where one flipped bit would be).
+
+        The member keeps no reference to ``describe``: h5py's file over this member must not
+        be part of a reference cycle (collected at interpreter exit, it crashes HDF5)."""
         if self.verified:
             return
         self.advance(self._size)
         if self.crc != self.expected_crc:
             raise IntegrityError(
                 crc_problem(self.name, self._size, self.expected_crc or 0, self.crc,
-                            self.describe), path=self._display,
+                            describe), path=self._display,
                 hint="the file is damaged; Keras refuses it too")
         self.verified = True
 

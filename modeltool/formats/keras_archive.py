@@ -95,9 +95,9 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
                                        path=display) from err
             verifier = None
             if isinstance(member, _zip.StoredMember) and not member.verified:
-                layers = _streaming_loaders(layers, member, weights_file, display)
-                member.describe = offset_describer(layers, weights_file)
-                verifier = member.verify
+                describe = offset_describer(layers, weights_file)
+                layers = _streaming_loaders(layers, member, weights_file, display, describe)
+                verifier = partial(member.verify, describe)
             artifact.weights = WeightStore(layers, closer=close, verifier=verifier)
             if "optimizer" in weights_file:
                 artifact.metadata["optimizer_weights"] = True
@@ -149,7 +149,8 @@ def locate_damage(path: str | os.PathLike[str], recorded: int, computed: int,
 
 
 def _streaming_loaders(layers: dict[str, list[WeightEntry]], member: _zip.StoredMember,
-                       weights_file: h5py.File, display: str) -> dict[str, list[WeightEntry]]:
+                       weights_file: h5py.File, display: str,
+                       describe: Callable[[int], str | None]) -> dict[str, list[WeightEntry]]:
     """Entries whose reads feed the member's CRC-32 as the bytes go by.
 
     A contiguous, unfiltered dataset (what Keras writes) is read straight from the archive:
@@ -166,7 +167,7 @@ def _streaming_loaders(layers: dict[str, list[WeightEntry]], member: _zip.Stored
             array = _read_streaming(member, weights_file, entry, display)
             pending.discard(id(entry))
             if not pending:
-                member.verify()
+                member.verify(describe)
             return array
         return load
 
