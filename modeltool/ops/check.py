@@ -160,14 +160,7 @@ def _check_values(artifact: ModelArtifact, report: CheckReport) -> None:
         except ModelToolError as err:
             report.problems.append(Problem("read", entry.key, err.problem))
             continue
-        if array.dtype.kind not in "fc":
-            continue
-        nan = int(np.isnan(array).sum())
-        inf = int(np.isinf(array).sum())
-        if nan:
-            report.problems.append(Problem("nan", entry.key, f"{nan:,} NaN values"))
-        if inf:
-            report.problems.append(Problem("inf", entry.key, f"{inf:,} infinite values"))
+        report.problems += value_problems(entry.key, array)
     try:
         artifact.weights.verify()
     except IntegrityError as err:
@@ -177,3 +170,17 @@ def _check_values(artifact: ModelArtifact, report: CheckReport) -> None:
 
 def _damaged_member(err: IntegrityError, fallback: str) -> str:
     return "model.weights.h5" if "model.weights.h5" in err.problem else fallback
+
+
+def value_problems(where: str, array: np.ndarray) -> list[Problem]:
+    """NaN and infinite values of a float tensor, as problems named ``where``."""
+    if array.dtype.kind not in "fc":
+        return []
+    found = []
+    nan = int(np.isnan(array).sum())
+    inf = int(np.isinf(array).sum())
+    if nan:
+        found.append(Problem("nan", where, f"{nan:,} NaN values"))
+    if inf:
+        found.append(Problem("inf", where, f"{inf:,} infinite values"))
+    return found

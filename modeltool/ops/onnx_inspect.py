@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _optional
 from ..errors import CorruptFileError, InputNotFoundError
-from .check import CheckReport, Problem
+from .check import CheckReport, Problem, value_problems
 from .weights import WeightRow, WeightsReport, array_stats
 
 PathLike = str | os.PathLike[str]
@@ -98,12 +98,5 @@ def onnx_check(path: PathLike) -> CheckReport:
         if array is None:
             report.notes.append(f"{init.name}: stored as external data, values not read")
             continue
-        if array.dtype.kind not in "fc":
-            continue
-        nan = int(np.isnan(array).sum())
-        inf = int(np.isinf(array).sum())
-        if nan:
-            report.problems.append(Problem("nan", init.name, f"{nan:,} NaN values"))
-        if inf:
-            report.problems.append(Problem("inf", init.name, f"{inf:,} infinite values"))
+        report.problems += value_problems(init.name, array)
     return report
