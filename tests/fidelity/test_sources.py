@@ -81,8 +81,7 @@ def _realworld_cases() -> list[Case]:
         cases.append(Case(name, r / name, None, "tf_keras_config"))
     if have("Adeel-Intizar__Cats-VS-Dogs__model.json"):
         name = "Adeel-Intizar__Cats-VS-Dogs__model.json"
-        cases.append(Case(name, r / name, None, "tf_keras_config",
-                          xfail=f"TensorFlowOpLayer (Relu6) layers ({ITEM4})"))
+        cases.append(Case(name, r / name, None, "tf_keras_config"))
     return cases
 
 
