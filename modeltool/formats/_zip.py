@@ -145,7 +145,31 @@ def open_member(archive: zipfile.ZipFile, name: str, path: str | os.PathLike[str
         raise CorruptFileError(f"cannot read {name} from the archive ({err})", path=path) from err
 
 
-class StoredMember(io.RawIOBase):
+class _Window(io.RawIOBase):
+    """A seekable window over part of a file: the position is the window's own, from 0 to
+    ``_end()``; subclasses read (and write) the bytes."""
+
+    _pos = 0
+
+    def _end(self) -> int:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end()}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+
+class StoredMember(_Window):
     """A read-only, seekable window over a stored (uncompressed) zip member's bytes.
 
     ``zipfile``'s own member files (Python 3.11) re-read the member from its start on every
@@ -170,19 +194,8 @@ class StoredMember(io.RawIOBase):
         self.crc, self.crc_position = 0, 0
         self.verified = expected_crc is None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
+    def _end(self) -> int:
+        return self._size
 
     def readinto(self, buffer: Any) -> int:
         count = min(len(buffer), self._size - self._pos)
@@ -257,7 +270,7 @@ def stored_data_offset(raw: BinaryIO, info: zipfile.ZipInfo,
     return int(info.header_offset + _LOCAL_HEADER_SIZE + name_len + extra_len)
 
 
-class _WriteWindow(io.RawIOBase):
+class _WriteWindow(_Window):
     """A seekable read/write window on ``raw`` from ``start`` on: what h5py writes through it
     lands in the archive file itself, at the member's place."""
 
@@ -265,22 +278,11 @@ class _WriteWindow(io.RawIOBase):
         super().__init__()
         self._raw, self._start, self._pos, self.size = raw, start, 0, 0
 
-    def readable(self) -> bool:
-        return True
+    def _end(self) -> int:
+        return self.size
 
     def writable(self) -> bool:
         return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         count = min(len(buffer), self.size - self._pos)
