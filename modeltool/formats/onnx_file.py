@@ -127,16 +127,7 @@ def summarize_onnx(path: str | os.PathLike[str]) -> OnnxSummary:
         >>> [(t.name, t.shape) for t in s.inputs], s.op_histogram  # doctest: +SKIP
     """
     p = Path(path)
-    if not p.exists():
-        raise InputNotFoundError("no such file or directory", path=p)
-    onnx = _optional.require("onnx", "reading ONNX files")
-    try:
-        model = onnx.load_model(os.fspath(p), load_external_data=False)
-    except Exception as err:  # noqa: BLE001 - protobuf DecodeError and friends
-        raise CorruptFileError(f"not a readable ONNX model ({_first_line(err)})",
-                               path=p) from err
-    if not model.HasField("graph"):
-        raise CorruptFileError("ONNX file without a graph", path=p)
+    onnx, model = load_onnx_model(p)
     notes: list[str] = []
     inferred = model
     try:
@@ -247,3 +238,24 @@ def _itemsize(onnx: Any, data_type: int) -> int:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:200]
+
+
+def load_onnx_model(path: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """``(the onnx module, the ModelProto)`` of an ONNX file, external data left unread.
+
+    Raises:
+        InputNotFoundError, CorruptFileError (not a readable model, or one without a graph),
+        MissingDependencyError (no ``onnx`` package).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFoundError("no such file or directory", path=p)
+    onnx = _optional.require("onnx", "reading ONNX files")
+    try:
+        model = onnx.load_model(os.fspath(p), load_external_data=False)
+    except Exception as err:  # noqa: BLE001 - protobuf DecodeError and friends
+        raise CorruptFileError(f"not a readable ONNX model ({_first_line(err)})",
+                               path=p) from err
+    if not model.HasField("graph"):
+        raise CorruptFileError("ONNX file without a graph", path=p)
+    return onnx, model

@@ -6,33 +6,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import _optional
-from ..errors import CorruptFileError, InputNotFoundError
+from ..errors import CorruptFileError
+from ..formats.onnx_file import load_onnx_model
 from .check import CheckReport, Problem, value_problems
 from .weights import WeightRow, WeightsReport, array_stats
 
 PathLike = str | os.PathLike[str]
 KIND = "onnx"
-
-
-def _load(path: PathLike) -> tuple[Any, Any]:
-    p = Path(path)
-    if not p.exists():
-        raise InputNotFoundError("no such file or directory", path=p)
-    onnx = _optional.require("onnx", "reading ONNX files")
-    try:
-        model = onnx.load_model(os.fspath(p), load_external_data=False)
-    except Exception as err:  # noqa: BLE001 - protobuf DecodeError and friends
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise CorruptFileError(f"not a readable ONNX model ({first})", path=p) from err
-    if not model.HasField("graph"):
-        raise CorruptFileError("ONNX file without a graph", path=p)
-    return onnx, model
 
 
 def _initializers(onnx: Any, model: Any, path: PathLike) -> Iterator[tuple[Any, Any | None]]:
@@ -65,7 +49,7 @@ def _itemsize(dtype: str) -> int:
 def onnx_weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
     """Every initializer of an ONNX file as a weight row (``layer`` is the name up to its last
     ``/``); stats read one tensor at a time."""
-    onnx, model = _load(path)
+    onnx, model = load_onnx_model(path)
     rows = []
     for init, array in _initializers(onnx, model, path):
         shape = tuple(int(d) for d in init.dims)
@@ -80,7 +64,7 @@ def onnx_weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
 
 def onnx_check(path: PathLike) -> CheckReport:
     """``onnx.checker`` (full check, with shape inference) and NaN/Inf in initializers."""
-    onnx, model = _load(path)
+    onnx, model = load_onnx_model(path)
     report = CheckReport(os.fspath(path), KIND, None, True)
     try:
         onnx.checker.check_model(model, full_check=True)
