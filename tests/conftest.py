@@ -80,14 +80,18 @@ def sample_inputs(model_name: str, keras_model: Any, batch: int = 3, seed: int =
     return values
 
 
+def as_outputs(value: Any) -> list[np.ndarray]:
+    """A model's output (one tensor, a list, or a dict by name) as a list of arrays."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    return [np.asarray(v) for v in value]
+
+
 def predict(model: Any, inputs: list[Any]) -> list[np.ndarray]:
     single = len(inputs) == 1 and type(model).__name__ == "Sequential"
-    out = model(inputs[0] if single else list(inputs), training=False)
-    if isinstance(out, dict):
-        out = list(out.values())
-    if not isinstance(out, (list, tuple)):
-        out = [out]
-    return [np.asarray(o) for o in out]
+    return as_outputs(model(inputs[0] if single else list(inputs), training=False))
 
 
 @pytest.fixture(scope="session")

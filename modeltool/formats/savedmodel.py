@@ -139,14 +139,10 @@ def read_savedmodel_light(path: str | os.PathLike[str]) -> ModelArtifact:
     locations = _recorded_locations(artifact.metadata.pop("variable_locations", None), kept)
     layers: dict[str, list[WeightEntry]] = {}
     for variable, location in zip(kept, locations):
-        if location is None:
-            layer, _, short = variable.name.rpartition("/")
-            if short in _STATE_VARIABLES:
-                continue
-            layer = layer or "variables"
-            top, layer_path, name = layer.split("/")[0], layer, short
-        else:
-            top, layer_path, name = location
+        place = location or _place_by_name(variable.name)
+        if place is None:
+            continue
+        top, layer_path, name = place
         layers.setdefault(top, []).append(WeightEntry(
             layer=top, path=layer_path, name=name, shape=variable.shape,
             dtype=variable.dtype, location=variable.name,
@@ -187,14 +183,10 @@ def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
     layers: dict[str, list[WeightEntry]] = {}
     for variable, location in zip(variables, locations):
         full = variable.name.split(":")[0]
-        if location is None:
-            layer, _, short = full.rpartition("/")
-            if short in _STATE_VARIABLES:
-                continue
-            layer = layer or "variables"
-            top, layer_path, name = layer.split("/")[0], layer, short
-        else:
-            top, layer_path, name = location
+        place = location or _place_by_name(full)
+        if place is None:
+            continue
+        top, layer_path, name = place
         layers.setdefault(top, []).append(WeightEntry(
             layer=top, path=layer_path, name=name,
             shape=tuple(int(d) for d in variable.shape),
@@ -246,3 +238,13 @@ def write_savedmodel(artifact: ModelArtifact, path: str | os.PathLike[str], *,
         (tmp / _CONFIG_ASSET).parent.mkdir(exist_ok=True)
         (tmp / _CONFIG_ASSET).write_text(json.dumps(config), encoding="utf-8")
     return out
+
+
+def _place_by_name(variable_name: str) -> tuple[str, str, str] | None:
+    """(top layer, layer path, weight name) from a variable's own name, or None for
+    optimizer/seed state that is not a weight."""
+    layer, _, short = variable_name.rpartition("/")
+    if short in _STATE_VARIABLES:
+        return None
+    layer = layer or "variables"
+    return layer.split("/")[0], layer, short

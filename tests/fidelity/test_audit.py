@@ -14,18 +14,11 @@ import numpy as np
 import pytest
 
 import modeltool
+from tests.conftest import as_outputs
 
 pytestmark = pytest.mark.tf
 
 ATOL = 1e-5
-
-
-def _outputs(value: Any) -> list[np.ndarray]:
-    if isinstance(value, dict):
-        value = list(value.values())
-    if not isinstance(value, (list, tuple)):
-        value = [value]
-    return [np.asarray(v) for v in value]
 
 
 def _keras3(path: Path) -> Any:
@@ -51,12 +44,12 @@ def _tf_keras_roundtrip(model: Any, inputs: Any, tmp_path: Path, *, onnx: bool =
     source = tmp_path / "original.h5"
     model.save(source)
     original = tf_keras.models.load_model(source, compile=False)
-    want = _outputs(original(inputs, training=False))
+    want = as_outputs(original(inputs, training=False))
     out = tmp_path / "converted.keras"
     report = modeltool.convert(source, out, verify=verify)
     if verify:
         assert report.reference.startswith("tf_keras") and report.max_abs_diff is not None
-    got = _outputs(_keras3(out)(inputs, training=False))
+    got = as_outputs(_keras3(out)(inputs, training=False))
     assert _max_diff(got, want) <= ATOL
     if onnx:
         import onnxruntime
@@ -158,7 +151,7 @@ def test_gru_without_reset_after_is_the_old_gru(L: Any, tfk: Any, tmp_path: Path
     inp = L.Input((5, 3))
     model = tfk.Model(inp, L.GRU(4, reset_after=False)(inp))
     inputs = _rng().normal(size=(2, 5, 3)).astype("float32")
-    want = _outputs(model(inputs))
+    want = as_outputs(model(inputs))
     source = tmp_path / "old.h5"
     model.save(source)
     with h5py.File(source, "r+") as handle:
@@ -168,7 +161,7 @@ def test_gru_without_reset_after_is_the_old_gru(L: Any, tfk: Any, tmp_path: Path
         handle.attrs["model_config"] = json.dumps(config)
     out = tmp_path / "converted.keras"
     modeltool.convert(source, out, verify=False)  # tf_keras 2.21 would read it as True
-    assert _max_diff(_outputs(_keras3(out)(inputs)), want) <= ATOL
+    assert _max_diff(as_outputs(_keras3(out)(inputs)), want) <= ATOL
 
 
 def test_lstm_unit_forget_bias_and_implementation(L: Any, tfk: Any, tmp_path: Path) -> None:

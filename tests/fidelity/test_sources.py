@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import FIXTURES, REALWORLD, fixture_files, realworld_rows
+from tests.conftest import FIXTURES, REALWORLD, as_outputs, fixture_files, realworld_rows
 
 ATOL = 1e-5
 ITEM4 = "issue 16 item 4"
@@ -112,16 +112,8 @@ def _param(case: Case) -> Any:
 Predict = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 
-def _outputs(value: Any) -> list[np.ndarray]:
-    if isinstance(value, dict):
-        value = list(value.values())
-    if not isinstance(value, (list, tuple)):
-        value = [value]
-    return [np.asarray(v) for v in value]
-
-
 def _live(model: Any) -> Predict:
-    return lambda xs: _outputs(model(xs[0] if len(xs) == 1 else list(xs), training=False))
+    return lambda xs: as_outputs(model(xs[0] if len(xs) == 1 else list(xs), training=False))
 
 
 class _TupleLoader(yaml.SafeLoader):
@@ -291,7 +283,7 @@ def test_original_converted_and_onnx_agree(case: Case, tmp_path: Path) -> None:
         vocab = vocabulary(artifact.config)
     inputs = _inputs(model, keras1=case.family.startswith("keras1"), vocab=vocab)
     want = predict(inputs)
-    got = _outputs(model(inputs[0] if len(inputs) == 1 else inputs, training=False))
+    got = as_outputs(model(inputs[0] if len(inputs) == 1 else inputs, training=False))
     assert _max_diff(got, want) <= ATOL, "Keras 3 on the converted .keras"
     onnx_path = tmp_path / "converted.onnx"
     modeltool.to_onnx(case.source, onnx_path, weights=weights, verify=False)
