@@ -19,6 +19,7 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES, ModelArtifact
 from ..errors import CorruptFileError, ModelToolError
+from ..layer_classes import ALL_CONV_CLASSES
 from ._application_layers import APPLICATION_LAYER_MODULES, is_application_layer
 from ._fidelity import keep_meaning
 from ._keras1_classes import expand_maxout, merged_sequential, simple_class
@@ -91,10 +92,6 @@ _CLASS_ARG_RENAMES = {
 }
 
 _UNITS_CLASSES = {"Dense", "LSTM", "GRU", "SimpleRNN", "Highway", "MaxoutDense"}
-_RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
-_CONV_CLASSES = {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "Conv3DTranspose",
-                 "Conv1DTranspose", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv2D",
-                 "DepthwiseConv1D"}
 
 #: Arguments Keras 3 no longer accepts, per class, with the value that makes dropping them safe
 #: (None: any value may be dropped).
@@ -599,7 +596,7 @@ def _rename_args(class_name: str, config: dict[str, Any], name: Any, notes: list
     if "dim_ordering" in config or "image_dim_ordering" in config:
         ordering = config.pop("dim_ordering", None) or config.pop("image_dim_ordering", None)
         fmt = {"th": "channels_first", "tf": "channels_last"}.get(str(ordering))
-        if fmt and (class_name in _CONV_CLASSES or "Pooling" in class_name
+        if fmt and (class_name in ALL_CONV_CLASSES or "Pooling" in class_name
                     or class_name in ("Cropping1D", "Cropping2D", "Cropping3D", "ZeroPadding2D",
                                       "ZeroPadding3D", "UpSampling2D", "UpSampling3D", "Flatten")):
             config["data_format"] = fmt

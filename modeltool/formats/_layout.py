@@ -12,11 +12,15 @@ import re
 from typing import Any
 
 from ..artifact import MODEL_CLASSES
-
-RNN_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})
-WRAPPER_CLASSES = frozenset({"Bidirectional", "TimeDistributed"})
-
-_CONV = {"Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"}
+from ..layer_classes import (
+    CELL_CLASSES,
+    CONV_CLASSES,
+    DEPTHWISE_CONV_RANK,
+    NON_TRAINABLE_WEIGHT_NAMES,
+    RNN_CLASSES,
+    SEPARABLE_CONV_RANK,
+    WRAPPER_CLASSES,
+)
 
 
 def to_snake_case(name: str) -> str:
@@ -74,11 +78,11 @@ def weight_names(layer: dict[str, Any]) -> list[str] | None:
     class_name = layer.get("class_name")
     config = layer.get("config", {}) or {}
     bias = ["bias"] if config.get("use_bias", True) else []
-    if class_name == "Dense" or class_name in _CONV:
+    if class_name == "Dense" or class_name in CONV_CLASSES:
         return ["kernel", *bias]
-    if class_name in ("DepthwiseConv1D", "DepthwiseConv2D"):
+    if class_name in DEPTHWISE_CONV_RANK:
         return ["kernel", *bias]
-    if class_name in ("SeparableConv1D", "SeparableConv2D"):
+    if class_name in SEPARABLE_CONV_RANK:
         return ["depthwise_kernel", "pointwise_kernel", *bias]
     if class_name == "BatchNormalization":
         return ([*(["gamma"] if config.get("scale", True) else []),
@@ -141,11 +145,6 @@ def holds_no_weights(model: dict[str, Any]) -> bool:
         if weight_names(layer) != []:
             return False
     return True
-
-
-#: The cells Keras ships, whose weights are ``kernel, recurrent_kernel[, bias]``.
-CELL_CLASSES = frozenset({"LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTMCell",
-                          "ConvLSTM1DCell", "ConvLSTM2DCell", "ConvLSTM3DCell"})
 
 
 #: Layers that keep their weights in inner layers (Keras attribute, the inner layer's name), in
@@ -252,13 +251,6 @@ def split_legacy_weight_name(layer: str, weight_name: str,
     if name.startswith(f"{layer}_"):  # Keras 1: dense_1_W, gru_1_U_z
         return layer, name[len(layer) + 1:]
     return layer, name
-
-
-#: Weights Keras never trains, by name (BatchNormalization statistics, Keras 1 included).
-NON_TRAINABLE_WEIGHT_NAMES = frozenset({"moving_mean", "moving_variance", "running_mean",
-                                        "running_std"})
-#: Classes whose weights are all non-trainable.
-NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
 
 
 def _is_non_trainable(entry_name: str, flags: list[bool]) -> bool:

@@ -22,10 +22,10 @@ import numpy as np
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
+from ..layer_classes import RNN_CLASSES
 from . import _h5
 from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
-    RNN_CLASSES,
     SUBLAYER_CLASSES,
     SUBLAYERS,
     direction_name,

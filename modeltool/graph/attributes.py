@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..layer_classes import WRAPPER_CLASSES
 from .model import Shape
 
 #: Settings shown, in this order, under these short names.
@@ -49,7 +50,7 @@ def layer_attributes(class_name: str, config: dict[str, Any]) -> dict[str, str]:
     """
     inner = config.get("layer")
     if isinstance(inner, dict) and isinstance(inner.get("config"), dict) and \
-            class_name in ("TimeDistributed", "Bidirectional"):
+            class_name in WRAPPER_CLASSES:
         found = layer_attributes(str(inner.get("class_name")), inner["config"])
         if class_name == "Bidirectional" and isinstance(config.get("merge_mode"), str):
             found["merge"] = config["merge_mode"]

@@ -37,8 +37,13 @@ import numpy as np
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
 from ..errors import CorruptFileError, IntegrityError, ModelToolError, UnsupportedError
 from ..formats import _zip
-from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ..io import atomic_path, check_output, check_space, wrote
+from ..layer_classes import (
+    BATCHNORM_CLASSES,
+    NON_TRAINABLE_CLASSES,
+    NON_TRAINABLE_WEIGHT_NAMES,
+    WRAPPER_CLASSES,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -46,8 +51,6 @@ if TYPE_CHECKING:  # pragma: no cover
 PathLike = str | os.PathLike[str]
 
 _REGEX_PREFIX = "re:"
-_WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
-_BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 _CONFIG_MEMBER = "config.json"
 _COPY_CHUNK = 16 << 20
 _DATA_DESCRIPTOR_FLAG = 0x08
@@ -168,7 +171,7 @@ def _config_node(layer: dict[str, Any], path: str, parent: _Node | None) -> _Nod
     holders = [config] if isinstance(config, dict) else []
     weight_class = class_name
     model = layer if class_name in MODEL_CLASSES else None
-    if class_name in _WRAPPERS and isinstance(config, dict):
+    if class_name in WRAPPER_CLASSES and isinstance(config, dict):
         for key in ("layer", "backward_layer"):
             inner = config.get(key)
             if isinstance(inner, dict):
@@ -195,7 +198,7 @@ def _top_layers(root: _Node, sequential: bool) -> list[_Node]:
 def _live_node(layer: Any, path: str, parent: _Node | None) -> _Node:
     wrapped = getattr(layer, "layer", None)
     weight_class = type(wrapped).__name__ if wrapped is not None and \
-        type(layer).__name__ in _WRAPPERS else type(layer).__name__
+        type(layer).__name__ in WRAPPER_CLASSES else type(layer).__name__
     node = _Node(path, type(layer).__name__, weight_class, [layer], bool(layer.trainable),
                  parent)
     inner = getattr(layer, "layers", None)
@@ -353,7 +356,7 @@ def _stat_flags(node: _Node, entries: list[WeightEntry]) -> list[bool]:
     if node.weight_class in NON_TRAINABLE_CLASSES:
         return [True] * len(entries)
     flags = [e.short_name in NON_TRAINABLE_WEIGHT_NAMES for e in entries]
-    if node.weight_class in _BATCHNORM and len(entries) >= 2 and not any(flags):
+    if node.weight_class in BATCHNORM_CLASSES and len(entries) >= 2 and not any(flags):
         # Names were not recorded (Keras 3 weights): the statistics are the last two.
         flags[-2:] = [True, True]
     return flags
@@ -378,7 +381,7 @@ def _params_under(node: _Node, grouped: dict[_Node, list[WeightEntry]]) -> int:
 def _rows(root: _Node, new: dict[_Node, bool], before: dict[_Node, bool],
           after: dict[_Node, bool], params: dict[_Node, int]) -> list[FreezeRow]:
     return [FreezeRow(n.path or "(model)", n.class_name, before[n], after[n], params.get(n, 0),
-                      n.weight_class in _BATCHNORM)
+                      n.weight_class in BATCHNORM_CLASSES)
             for n in root.walk() if new[n] != n.own]
 
 

@@ -55,6 +55,7 @@ from ..errors import (
 )
 from ..formats.onnx_file import OnnxTensor, op_histogram, tensor_info
 from ..io import atomic_path, check_output
+from ..layer_classes import ALL_CONV_CLASSES
 from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
@@ -76,10 +77,8 @@ _INTERNAL_INPUT = "modeltool_input_{}"
 _WEIGHT = "modeltool_weight_{}"
 #: Layers whose weights stay graph inputs through tf2onnx and become ONNX initializers after
 #: it (see ``_lifted``); their ops take a weight as an ordinary input.
-_LIFTABLE_LAYERS = frozenset({
-    "Dense", "EinsumDense", "Embedding", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
-    "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
-    "SeparableConv1D", "SeparableConv2D", "BatchNormalization", "LayerNormalization"})
+_LIFTABLE_LAYERS = frozenset({"Dense", "EinsumDense", "Embedding", *ALL_CONV_CLASSES,
+                              "BatchNormalization", "LayerNormalization"})
 #: ... from this many elements on (smaller ones are cheap as constants, and grappler folds
 #: BatchNormalization's arithmetic on them).
 _LIFT_MIN_ELEMENTS = 4096

@@ -18,7 +18,7 @@ import numpy as np
 from ..artifact import ModelArtifact, WeightEntry
 from ..dtypes import is_quantized, notable_policy
 from ..errors import KerasError, ModelToolError, UnsupportedError
-from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES, weight_names
+from ..formats._layout import weight_names
 from ..graph.attributes import activation_bytes, compute_itemsize, layer_attributes
 from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
 from ..graph.shapes import (
@@ -34,6 +34,7 @@ from ..graph.shapes import (
     infer_shapes,
     macs_defined,
 )
+from ..layer_classes import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ._custom import CustomObjects, custom_scope
 from .weights import WeightRow
 

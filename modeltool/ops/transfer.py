@@ -43,6 +43,7 @@ from ..formats._layout import (
     legacy_order,
     nested_trainable_flags,
 )
+from ..layer_classes import WRAPPER_CLASSES
 from ._custom import CustomObjects, custom_scope
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -502,7 +503,7 @@ def _gru_hint(cfg: dict[str, Any], t_entries: list[WeightEntry],
     """Name the GRU ``reset_after`` difference behind a bias shape mismatch."""
     config = cfg.get("config") or {}
     inner = cfg
-    if cfg.get("class_name") in ("Bidirectional", "TimeDistributed"):
+    if cfg.get("class_name") in WRAPPER_CLASSES:
         inner = config.get("layer") or {}
     if inner.get("class_name") != "GRU" or len(t_entries) != len(s_entries):
         return None
