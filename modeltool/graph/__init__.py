@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .model import Graph, LayerInfo, Node, Shape, TensorRef, build_graph
-from .shapes import NodeShapes, Params, ShapeMap, infer_shapes, known_class
+from .params import Params
+from .shapes import NodeShapes, ShapeMap, infer_shapes, known_class
 
 __all__ = [
     "Graph",

@@ -20,20 +20,10 @@ from ..dtypes import is_quantized, notable_policy
 from ..errors import KerasError, ModelToolError, UnsupportedError
 from ..formats._layout import weight_names
 from ..graph.attributes import activation_bytes, compute_itemsize, layer_attributes
+from ..graph.macs import compute_unknowable, config_macs, macs_defined
 from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
-from ..graph.shapes import (
-    SOURCE_KERAS,
-    SOURCE_UNKNOWN,
-    ZERO,
-    NodeShapes,
-    Params,
-    ShapeMap,
-    compute_unknowable,
-    config_macs,
-    config_params,
-    infer_shapes,
-    macs_defined,
-)
+from ..graph.params import ZERO, Params, config_params
+from ..graph.shapes import SOURCE_KERAS, SOURCE_UNKNOWN, NodeShapes, ShapeMap, infer_shapes
 from ..layer_classes import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ._custom import CustomObjects, custom_scope
 from .weights import WeightRow

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from modeltool.graph.shapes import Call, config_macs, config_params, known_class, rule_for
+from modeltool.graph.macs import config_macs
+from modeltool.graph.params import config_params
+from modeltool.graph.shapes import Call, known_class, rule_for
 
 Shape = tuple[Any, ...]
 
@@ -202,15 +204,15 @@ def test_unknown_input_gives_unknown_output() -> None:
 
 
 def test_contradictory_config_is_unknown_not_an_exception() -> None:
-    from modeltool.graph.shapes import _run
+    from modeltool.graph.shapes.call import run_rule
 
     rule = rule_for("Conv2D")
     assert rule is not None
-    assert _run(rule, Call("Conv2D", {"filters": 2, "kernel_size": 9}, [(None, 4, 4, 1)])) \
+    assert run_rule(rule, Call("Conv2D", {"filters": 2, "kernel_size": 9}, [(None, 4, 4, 1)])) \
         is None
     concat = rule_for("Concatenate")
     assert concat is not None
-    assert _run(concat, Call("Concatenate", {"axis": 5}, [(None, 2), (None, 3)])) is None
+    assert run_rule(concat, Call("Concatenate", {"axis": 5}, [(None, 2), (None, 3)])) is None
 
 
 def _keras_layer(keras: Any, class_name: str, config: dict[str, Any]) -> Any:
