@@ -4,14 +4,25 @@ its config when the file has no weights), and the one rule for which weights tra
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..layer_classes import ANY_CONV_RANK
+from ..layer_classes import (
+    ANY_CONV_RANK,
+    BATCHNORM_CLASSES,
+    CONV_LSTM_RANK,
+    CONV_RANK,
+    DEPTHWISE_CONV_RANK,
+    NON_TRAINABLE_CLASSES,
+    NON_TRAINABLE_WEIGHT_NAMES,
+    RNN_GATES,
+    SEPARABLE_CONV_RANK,
+)
 from .model import Shape
 from .shapes.attention import attention_inputs
 from .shapes.call import Call
-from .shapes.dims import as_shape, axes_of, int_tuple, prod, split_channels
+from .shapes.dims import as_shape, axes_of, channels_of, int_tuple, last_dim, prod
 from .shapes.registry import rule_for
 
 
@@ -33,6 +44,35 @@ class Params:
 ZERO = Params(0, 0)
 
 
+def never_trained(class_name: str | None, names: Sequence[str],
+                  config_names: Sequence[str] | None = None) -> list[bool]:
+    """Which of one layer's weights Keras never trains, whatever the layer's flag: all of a
+    ``Normalization``'s, and BatchNormalization's running statistics.
+
+    Args:
+        class_name: the class that owns the weights (a wrapper's inner class), None if unknown.
+        names: the weights' names in the file, in order (``moving_mean``, ``0``, ...).
+        config_names: the names the layer's config implies in Keras order, to read files
+            that number the weights instead of naming them.
+
+    Returns:
+        One flag per weight, True for a weight that never trains.
+
+    Example:
+        >>> never_trained("BatchNormalization", ["gamma", "beta", "moving_mean", "moving_variance"])
+        [False, False, True, True]
+    """
+    if class_name in NON_TRAINABLE_CLASSES:
+        return [True] * len(names)
+    named = [config_names[int(n)] if config_names and n.isdigit() and int(n) < len(config_names)
+             else n for n in names]
+    flags = [name in NON_TRAINABLE_WEIGHT_NAMES for name in named]
+    if class_name in BATCHNORM_CLASSES and len(flags) >= 2 and not any(flags):
+        # Names were not recorded (Keras 3 weights): the statistics are the last two.
+        flags[-2:] = [True, True]
+    return flags
+
+
 def config_params(class_name: str, config: dict[str, Any], inputs: list[Shape | None],
                   module: Any = None,
                   extra: dict[str, list[Shape | None]] | None = None) -> Params | None:
@@ -42,29 +82,15 @@ def config_params(class_name: str, config: dict[str, Any], inputs: list[Shape | 
     handle layers that hold a model (the caller sums their inner layers) and ignores the
     layer's ``trainable`` flag (the caller applies it).
     """
-    x = inputs[0] if inputs else None
+    call = Call(class_name, config, inputs, extra or {},
+                module=module if isinstance(module, str) else None)
     try:
-        result = _config_params(class_name, config, x, inputs, module, extra or {})
+        result = _config_params(call)
     except (TypeError, ValueError, KeyError, IndexError):
         return None
     if result is not None and (result.total < 0 or result.trainable < 0):
         return None
     return result
-
-
-def _last(x: Shape | None) -> int:
-    if x is None or x[-1] is None:
-        raise ValueError("unknown input dimension")
-    return int(x[-1])
-
-
-def _channels(x: Shape | None, rank: int, config: dict[str, Any]) -> int:
-    if x is None:
-        raise ValueError("unknown input")
-    _, channels = split_channels(x, rank, config)
-    if channels is None:
-        raise ValueError("unknown channels")
-    return int(channels)
 
 
 def _bias(config: dict[str, Any]) -> bool:
@@ -79,129 +105,155 @@ def _normalized_size(config: dict[str, Any], x: Shape | None) -> int | None:
     return prod(x[a] for a in axes_of(config.get("axis", -1), len(x)))
 
 
-def _config_params(class_name: str, config: dict[str, Any], x: Shape | None,
-                   inputs: list[Shape | None], module: Any,
-                   extra: dict[str, list[Shape | None]]) -> Params | None:
-    if rule_for(class_name, module) is None and class_name not in ANY_CONV_RANK:
+def _trained(n: int) -> Params:
+    return Params(n, n)
+
+
+# -- one counting rule per class (or family) ------------------------------------------------------
+
+ParamRule = Callable[[Call], "Params | None"]
+
+
+def _dense(call: Call) -> Params:
+    units = int(call.config["units"])
+    return _trained(last_dim(call.x) * units + (units if _bias(call.config) else 0))
+
+
+def _conv(call: Call) -> Params:
+    config = call.config
+    rank = ANY_CONV_RANK[call.class_name]
+    channels = channels_of(call.x, rank, config)
+    kernel = math.prod(int_tuple(config.get("kernel_size"), rank))
+    filters = int(config["filters"])
+    groups = int(config.get("groups") or 1)
+    return _trained(kernel * (channels // groups) * filters
+                    + (filters if _bias(config) else 0))
+
+
+def _depthwise_conv(call: Call) -> Params:
+    config = call.config
+    rank = ANY_CONV_RANK[call.class_name]
+    kernel = math.prod(int_tuple(config.get("kernel_size"), rank))
+    out = channels_of(call.x, rank, config) * int(config.get("depth_multiplier", 1))
+    return _trained(kernel * out + (out if _bias(config) else 0))
+
+
+def _separable_conv(call: Call) -> Params:
+    config = call.config
+    rank = ANY_CONV_RANK[call.class_name]
+    kernel = math.prod(int_tuple(config.get("kernel_size"), rank))
+    mid = channels_of(call.x, rank, config) * int(config.get("depth_multiplier", 1))
+    filters = int(config["filters"])
+    return _trained(kernel * mid + mid * filters + (filters if _bias(config) else 0))
+
+
+def _conv_lstm(call: Call) -> Params | None:
+    config, x = call.config, call.x
+    rank = ANY_CONV_RANK[call.class_name]
+    if x is None:
         return None
-    bias = _bias(config)
-    if class_name == "Dense":
-        units = int(config["units"])
-        n = _last(x) * units + (units if bias else 0)
-        return Params(n, n)
-    if class_name in ANY_CONV_RANK and not class_name.startswith("ConvLSTM"):
-        rank = ANY_CONV_RANK[class_name]
-        channels = _channels(x, rank, config)
-        kernel = math.prod(int_tuple(config.get("kernel_size"), rank))
-        if class_name.startswith("Depthwise"):
-            out = channels * int(config.get("depth_multiplier", 1))
-            n = kernel * out + (out if bias else 0)
-        elif class_name.startswith("Separable"):
-            mid = channels * int(config.get("depth_multiplier", 1))
-            filters = int(config["filters"])
-            n = kernel * mid + mid * filters + (filters if bias else 0)
-        else:
-            filters = int(config["filters"])
-            groups = int(config.get("groups") or 1)
-            n = kernel * (channels // groups) * filters + (filters if bias else 0)
-        return Params(n, n)
-    if class_name.startswith("ConvLSTM"):
-        rank = ANY_CONV_RANK[class_name]
-        if x is None:
+    channels = channels_of((x[0], *x[2:]), rank, config)
+    filters = int(config["filters"])
+    kernel = math.prod(int_tuple(config.get("kernel_size"), rank))
+    return _trained(kernel * channels * 4 * filters + kernel * filters * 4 * filters
+                    + (4 * filters if _bias(config) else 0))
+
+
+def _rnn(call: Call) -> Params:
+    config = call.config
+    units = int(config["units"])
+    gates = RNN_GATES[call.class_name]
+    n = gates * units * (last_dim(call.x) + units)
+    if _bias(config):
+        twice = call.class_name == "GRU" and config.get("reset_after", True)
+        n += gates * units * (2 if twice else 1)
+    return _trained(n)
+
+
+def _inner_params(inner: dict[str, Any], inputs: list[Shape | None]) -> Params | None:
+    """A wrapped layer's params, its own ``trainable`` flag applied."""
+    p = config_params(str(inner.get("class_name")), inner.get("config") or {}, inputs,
+                      inner.get("module"))
+    if p is not None and not (inner.get("config") or {}).get("trainable", True):
+        p = Params(p.total, 0)
+    return p
+
+
+def _bidirectional(call: Call) -> Params | None:
+    forward = call.config.get("layer") or {}
+    backward = call.config.get("backward_layer") or forward
+    total = ZERO
+    for inner in (forward, backward):
+        p = _inner_params(inner, call.inputs)
+        if p is None:
             return None
-        step = (x[0], *x[2:])
-        channels = _channels(step, rank, config)
-        filters = int(config["filters"])
-        kernel = math.prod(int_tuple(config.get("kernel_size"), rank))
-        n = kernel * channels * 4 * filters + kernel * filters * 4 * filters \
-            + (4 * filters if bias else 0)
-        return Params(n, n)
-    if class_name in ("LSTM", "GRU", "SimpleRNN"):
-        units = int(config["units"])
-        gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[class_name]
-        n = gates * units * (_last(x) + units)
-        if bias:
-            twice = class_name == "GRU" and config.get("reset_after", True)
-            n += gates * units * (2 if twice else 1)
-        return Params(n, n)
-    if class_name == "Bidirectional":
-        forward = config.get("layer") or {}
-        backward = config.get("backward_layer") or forward
-        total = ZERO
-        for inner in (forward, backward):
-            p = config_params(str(inner.get("class_name")), inner.get("config") or {}, inputs,
-                              inner.get("module"))
-            if p is None:
-                return None
-            if not (inner.get("config") or {}).get("trainable", True):
-                p = Params(p.total, 0)
-            total = total + p
-        return total
-    if class_name == "TimeDistributed":
-        inner = config.get("layer") or {}
-        if x is None or len(x) < 3:
-            return None
-        p = config_params(str(inner.get("class_name")), inner.get("config") or {},
-                          [(x[0], *x[2:])], inner.get("module"))
-        if p is not None and not (inner.get("config") or {}).get("trainable", True):
-            p = Params(p.total, 0)
-        return p
-    if class_name == "Embedding":
-        n = int(config["input_dim"]) * int(config["output_dim"])
-        return Params(n, n)
-    if class_name == "BatchNormalization":
-        size = _normalized_size(config, x)
-        if size is None:
-            return None
-        flags = int(bool(config.get("scale", True))) + int(bool(config.get("center", True)))
-        learned = size * flags
-        return Params(learned + 2 * size, learned)
-    if class_name in ("LayerNormalization", "RMSNormalization", "GroupNormalization"):
-        size = _normalized_size(config, x)
-        if size is None:
-            return None
-        if class_name == "RMSNormalization":
-            return Params(size, size)
-        rms = bool(config.get("rms_scaling", False))
-        count = int(bool(config.get("scale", True)) or rms) \
-            + int(bool(config.get("center", True)) and not rms)
-        return Params(count * size, count * size)
-    if class_name == "Normalization":
-        if config.get("mean") is not None:
-            return ZERO
-        if x is None:
-            return None
-        axis = config.get("axis", -1)
-        size = 1 if axis is None else prod(x[a] for a in axes_of(axis, len(x)))
-        if size is None:
-            return None
-        return Params(2 * size + 1, 0)
-    if class_name == "PReLU":
-        if x is None:
-            return None
-        shared = set(axes_of(config.get("shared_axes"), len(x)) if config.get("shared_axes")
-                     is not None else [])
-        size = prod(1 if i in shared else d for i, d in enumerate(x) if i > 0)
-        return None if size is None else Params(size, size)
-    if class_name == "MultiHeadAttention":
-        q, v, k = attention_inputs(Call(class_name, config, inputs, extra))
-        return _mha_params(config, q, v, k)
-    if class_name == "Attention":
-        n = int(bool(config.get("use_scale"))) + int(config.get("score_mode") == "concat")
-        return Params(n, n)
-    if class_name == "AdditiveAttention":
-        n = _last(x) if config.get("use_scale", True) else 0
-        return Params(n, n)
-    if class_name == "LayerScale":
-        n = int(config["projection_dim"])
-        return Params(n, n)
-    if class_name in ("TensorFlowOpLayer", "TFOpLambda", "Lambda"):
+        total = total + p
+    return total
+
+
+def _time_distributed(call: Call) -> Params | None:
+    x = call.x
+    if x is None or len(x) < 3:
+        return None
+    return _inner_params(call.config.get("layer") or {}, [(x[0], *x[2:])])
+
+
+def _embedding(call: Call) -> Params:
+    return _trained(int(call.config["input_dim"]) * int(call.config["output_dim"]))
+
+
+def _batch_normalization(call: Call) -> Params | None:
+    config = call.config
+    size = _normalized_size(config, call.x)
+    if size is None:
+        return None
+    flags = int(bool(config.get("scale", True))) + int(bool(config.get("center", True)))
+    learned = size * flags
+    return Params(learned + 2 * size, learned)
+
+
+def _layer_normalization(call: Call) -> Params | None:
+    config = call.config
+    size = _normalized_size(config, call.x)
+    if size is None:
+        return None
+    rms = bool(config.get("rms_scaling", False))
+    count = int(bool(config.get("scale", True)) or rms) \
+        + int(bool(config.get("center", True)) and not rms)
+    return _trained(count * size)
+
+
+def _rms_normalization(call: Call) -> Params | None:
+    size = _normalized_size(call.config, call.x)
+    return None if size is None else _trained(size)
+
+
+def _normalization(call: Call) -> Params | None:
+    config, x = call.config, call.x
+    if config.get("mean") is not None:
         return ZERO
-    return ZERO  # every other known class creates no weights
+    if x is None:
+        return None
+    axis = config.get("axis", -1)
+    size = 1 if axis is None else prod(x[a] for a in axes_of(axis, len(x)))
+    if size is None:
+        return None
+    return Params(2 * size + 1, 0)
 
 
-def _mha_params(config: dict[str, Any], q: Shape | None, v: Shape | None,
-                k: Shape | None) -> Params | None:
+def _prelu(call: Call) -> Params | None:
+    config, x = call.config, call.x
+    if x is None:
+        return None
+    shared = set(axes_of(config.get("shared_axes"), len(x)) if config.get("shared_axes")
+                 is not None else [])
+    size = prod(1 if i in shared else d for i, d in enumerate(x) if i > 0)
+    return None if size is None else _trained(size)
+
+
+def _multi_head_attention(call: Call) -> Params | None:
+    config = call.config
+    q, v, k = attention_inputs(call)
     q_shape = q or as_shape(config.get("query_shape"))
     v_shape = v or as_shape(config.get("value_shape"))
     k_shape = k or as_shape(config.get("key_shape")) or v_shape
@@ -210,16 +262,56 @@ def _mha_params(config: dict[str, Any], q: Shape | None, v: Shape | None,
     heads = int(config["num_heads"])
     key_dim = int(config["key_dim"])
     value_dim = int(config.get("value_dim") or key_dim)
-    bias = _bias(config)
     target = config.get("output_shape")
     if target is None:
-        out = _last(q_shape)
+        out = last_dim(q_shape)
     elif isinstance(target, int):
         out = target
     else:
         out = math.prod(int(d) for d in target)
-    n = _last(q_shape) * heads * key_dim + _last(k_shape) * heads * key_dim \
-        + _last(v_shape) * heads * value_dim + heads * value_dim * out
-    if bias:
+    n = last_dim(q_shape) * heads * key_dim + last_dim(k_shape) * heads * key_dim \
+        + last_dim(v_shape) * heads * value_dim + heads * value_dim * out
+    if _bias(config):
         n += 2 * heads * key_dim + heads * value_dim + out
-    return Params(n, n)
+    return _trained(n)
+
+
+def _attention(call: Call) -> Params:
+    config = call.config
+    return _trained(int(bool(config.get("use_scale"))) + int(config.get("score_mode") == "concat"))
+
+
+def _additive_attention(call: Call) -> Params:
+    return _trained(last_dim(call.x) if call.config.get("use_scale", True) else 0)
+
+
+def _layer_scale(call: Call) -> Params:
+    return _trained(int(call.config["projection_dim"]))
+
+
+#: The classes that create weights; every other class with a shape rule creates none.
+_PARAM_RULES: dict[str, ParamRule] = {
+    "Dense": _dense,
+    **{name: _conv for name in CONV_RANK},
+    **{name: _depthwise_conv for name in DEPTHWISE_CONV_RANK},
+    **{name: _separable_conv for name in SEPARABLE_CONV_RANK},
+    **{name: _conv_lstm for name in CONV_LSTM_RANK},
+    **{name: _rnn for name in RNN_GATES},
+    "Bidirectional": _bidirectional, "TimeDistributed": _time_distributed,
+    "Embedding": _embedding,
+    "BatchNormalization": _batch_normalization,
+    "LayerNormalization": _layer_normalization, "GroupNormalization": _layer_normalization,
+    "RMSNormalization": _rms_normalization,
+    "Normalization": _normalization,
+    "PReLU": _prelu,
+    "MultiHeadAttention": _multi_head_attention,
+    "Attention": _attention, "AdditiveAttention": _additive_attention,
+    "LayerScale": _layer_scale,
+}
+
+
+def _config_params(call: Call) -> Params | None:
+    if rule_for(call.class_name, call.module) is None and call.class_name not in ANY_CONV_RANK:
+        return None
+    rule = _PARAM_RULES.get(call.class_name)
+    return ZERO if rule is None else rule(call)

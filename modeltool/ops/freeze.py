@@ -37,11 +37,10 @@ import numpy as np
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
 from ..errors import CorruptFileError, IntegrityError, ModelToolError, UnsupportedError
 from ..formats import _zip
+from ..graph.params import Params, never_trained
 from ..io import atomic_path, check_output, check_space, wrote
 from ..layer_classes import (
     BATCHNORM_CLASSES,
-    NON_TRAINABLE_CLASSES,
-    NON_TRAINABLE_WEIGHT_NAMES,
     WRAPPER_CLASSES,
 )
 
@@ -55,18 +54,6 @@ _CONFIG_MEMBER = "config.json"
 _COPY_CHUNK = 16 << 20
 _DATA_DESCRIPTOR_FLAG = 0x08
 SUPPORTED_KINDS = ("keras", "h5")
-
-
-@dataclass(frozen=True)
-class ParamCounts:
-    """Trainable and non-trainable parameter totals."""
-
-    trainable: int
-    non_trainable: int
-
-    @property
-    def total(self) -> int:
-        return self.trainable + self.non_trainable
 
 
 @dataclass(frozen=True)
@@ -100,8 +87,8 @@ class FreezeReport:
     output: str | None
     in_place: bool
     rows: list[FreezeRow]
-    before: ParamCounts
-    after: ParamCounts
+    before: Params
+    after: Params
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -353,17 +340,11 @@ def _weights_by_node(root: _Node, artifact: ModelArtifact) -> dict[_Node, list[W
 
 def _stat_flags(node: _Node, entries: list[WeightEntry]) -> list[bool]:
     """Which of a layer's weights Keras never trains (BatchNormalization statistics)."""
-    if node.weight_class in NON_TRAINABLE_CLASSES:
-        return [True] * len(entries)
-    flags = [e.short_name in NON_TRAINABLE_WEIGHT_NAMES for e in entries]
-    if node.weight_class in BATCHNORM_CLASSES and len(entries) >= 2 and not any(flags):
-        # Names were not recorded (Keras 3 weights): the statistics are the last two.
-        flags[-2:] = [True, True]
-    return flags
+    return never_trained(node.weight_class, [e.short_name for e in entries])
 
 
 def _count(grouped: dict[_Node, list[WeightEntry]], effective: dict[_Node, bool]
-           ) -> ParamCounts:
+           ) -> Params:
     trainable = non_trainable = 0
     for node, entries in grouped.items():
         for entry, stat in zip(entries, _stat_flags(node, entries)):
@@ -371,7 +352,7 @@ def _count(grouped: dict[_Node, list[WeightEntry]], effective: dict[_Node, bool]
                 trainable += entry.size
             else:
                 non_trainable += entry.size
-    return ParamCounts(trainable, non_trainable)
+    return Params(trainable + non_trainable, trainable)
 
 
 def _params_under(node: _Node, grouped: dict[_Node, list[WeightEntry]]) -> int:
@@ -737,8 +718,9 @@ def _freeze_model(model: Any, layers: list[str], until: str | None, all_but_last
                         notes=[*notes, *_batchnorm_note(rows)])
 
 
-def _live_counts(model: Any) -> ParamCounts:
+def _live_counts(model: Any) -> Params:
     def total(weights: Iterable[Any]) -> int:
         return sum(int(np.prod(w.shape)) for w in weights)
 
-    return ParamCounts(total(model.trainable_weights), total(model.non_trainable_weights))
+    trainable = total(model.trainable_weights)
+    return Params(trainable + total(model.non_trainable_weights), trainable)

@@ -22,9 +22,8 @@ from ..formats._layout import weight_names
 from ..graph.attributes import activation_bytes, compute_itemsize, layer_attributes
 from ..graph.macs import compute_unknowable, config_macs, macs_defined
 from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
-from ..graph.params import ZERO, Params, config_params
+from ..graph.params import ZERO, Params, config_params, never_trained
 from ..graph.shapes import SOURCE_KERAS, SOURCE_UNKNOWN, NodeShapes, ShapeMap, infer_shapes
-from ..layer_classes import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ._custom import CustomObjects, custom_scope
 from .weights import WeightRow
 
@@ -420,6 +419,7 @@ class _RowBuilder:
         self.flags: dict[str, bool] = {}
         #: Layers whose file weights disagree with their config: path -> (file, config).
         self.mismatched: dict[str, tuple[int, int]] = {}
+        self.never_trained: dict[str, bool] | None = None
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -511,16 +511,23 @@ class _RowBuilder:
         for i in range(1, len(parts) + 1):
             if not self.flags.get("/".join(parts[:i]), True):
                 return False
-        owner = self.classes.get(entry.path)
-        name = entry.name.rsplit("/", 1)[-1]
-        if owner is not None:
-            if owner.class_name in NON_TRAINABLE_CLASSES:
-                return False
-            if name.isdigit():
-                names = weight_names(owner.raw) if owner.raw else None
-                if names and int(name) < len(names):
-                    name = names[int(name)]
-        return name not in NON_TRAINABLE_WEIGHT_NAMES
+        if self.never_trained is None:
+            self.never_trained = self._never_trained()
+        return not self.never_trained[entry.key]
+
+    def _never_trained(self) -> dict[str, bool]:
+        """Each weight's ``never_trained`` flag, by ``WeightEntry.key``, layer by layer."""
+        by_owner: dict[str, list[WeightEntry]] = {}
+        for entry in self.weights:
+            by_owner.setdefault(entry.path, []).append(entry)
+        found: dict[str, bool] = {}
+        for path, entries in by_owner.items():
+            owner = self.classes.get(path)
+            config_names = weight_names(owner.raw) if owner is not None and owner.raw else None
+            flags = never_trained(owner.class_name if owner is not None else None,
+                                  [e.short_name for e in entries], config_names)
+            found.update((e.key, flag) for e, flag in zip(entries, flags))
+        return found
 
     # -- macs ---------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from ..ops.freeze import FreezeReport, ParamCounts
+from ..graph.params import Params
+from ..ops.freeze import FreezeReport
 from ..ops.transfer import (
     COUNT_MISMATCH,
     LOADED,
@@ -117,7 +118,7 @@ def transfer_dict(report: TransferReport) -> dict[str, Any]:
     }
 
 
-def _counts(counts: ParamCounts) -> dict[str, int]:
+def _counts(counts: Params) -> dict[str, int]:
     return {"trainable": counts.trainable, "non_trainable": counts.non_trainable,
             "total": counts.total}
 

@@ -140,3 +140,20 @@ def as_shape(value: Any) -> Shape | None:
         else:
             return None
     return tuple(out)
+
+
+def last_dim(x: Shape | None) -> int:
+    """The last dimension of a shape; ValueError when it is unknown."""
+    if x is None or x[-1] is None:
+        raise ValueError("unknown input dimension")
+    return int(x[-1])
+
+
+def channels_of(x: Shape | None, rank: int, config: dict[str, Any]) -> int:
+    """The channel count of an image-like shape; ValueError when it is unknown."""
+    if x is None:
+        raise ValueError("unknown input")
+    _, channels = split_channels(x, rank, config)
+    if channels is None:
+        raise ValueError("unknown channels")
+    return int(channels)
