@@ -9,7 +9,6 @@ file lists (no weight bytes are read) or from the config. Only the ``keras`` eng
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,13 +16,13 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry
 from ..dtypes import is_quantized, notable_policy
-from ..errors import KerasError, ModelToolError, UnsupportedError
+from ..errors import ModelToolError, UnsupportedError
 from ..formats._layout import weight_names
 from ..graph.attributes import activation_bytes, compute_itemsize, layer_attributes
 from ..graph.macs import compute_unknowable, config_macs, macs_defined
 from ..graph.model import Graph, LayerInfo, Node, Shape, build_graph
 from ..graph.params import ZERO, Params, config_params, never_trained
-from ..graph.shapes import SOURCE_KERAS, SOURCE_UNKNOWN, NodeShapes, ShapeMap, infer_shapes
+from ..graph.shapes import SOURCE_UNKNOWN, NodeShapes, ShapeMap, infer_shapes
 from ._custom import CustomObjects, custom_scope
 from .weights import WeightRow
 
@@ -203,7 +202,7 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
     notes: list[str] = []
     keras_params: dict[str, Params] | None = None
     if engine == "keras":
-        overrides, keras_params = _keras_overrides(artifact)
+        overrides, keras_params = _keras_engine(artifact)
         shapes = infer_shapes(graph, overrides=overrides, override_all=True)
         used = "keras"
     else:
@@ -213,7 +212,7 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         if unknown and engine == "auto":
             names = ", ".join(sorted({f"{path} ({cls})" for path, cls in unknown}))
             try:
-                overrides, keras_params = _keras_overrides(artifact)
+                overrides, keras_params = _keras_engine(artifact)
             except ModelToolError as err:
                 reason = err.problem.split(". ")[0][:160]
                 notes.append(f"no shape rule answers for {names}; Keras could not help "
@@ -255,6 +254,14 @@ def summarize(artifact: ModelArtifact, *, expand_nested: bool = False, depth: in
         batch_size=batch_size, activation_bytes=activations, activation_unknown=unknown_calls,
         graph=graph,
         dtype_policies=_dtype_policies(graph))
+
+
+def _keras_engine(artifact: ModelArtifact
+                  ) -> tuple[dict[tuple[str, ...], NodeShapes], dict[str, Params]]:
+    """Node shapes and layer params from a model Keras builds (imports Keras)."""
+    from ..keras_bridge.introspect import layer_shapes_and_params
+
+    return layer_shapes_and_params(artifact)
 
 
 def _dtype_policies(graph: Graph, prefix: str = "") -> list[tuple[str, str]]:
@@ -679,85 +686,6 @@ def _variable_dtype(policy: Any) -> str:
         if dtype.kind == "f":
             return dtype.name
     return "float32"
-
-
-# ---------------------------------------------------------------------------------------------
-# The Keras engine (imports Keras; only on request or for unknown layer classes)
-# ---------------------------------------------------------------------------------------------
-
-
-def _keras_overrides(artifact: ModelArtifact) -> tuple[dict[tuple[str, ...], NodeShapes],
-                                                        dict[str, Params]]:
-    """Shapes of every node and params of every layer, from a model Keras builds from the
-    config alone (``safe_mode`` on, no weight data read)."""
-    from .. import keras_bridge
-
-    model = keras_bridge.model_from_artifact(artifact, with_weights=False)
-    shapes: dict[tuple[str, ...], NodeShapes] = {}
-    params: dict[str, Params] = {}
-    try:
-        _walk_keras(model, (), shapes, params)
-    except Exception as err:
-        raise KerasError(f"cannot read shapes from the Keras model: {err}",
-                         path=artifact.path) from err
-    return shapes, params
-
-
-def _own_nodes(model: Any) -> set[Any] | None:
-    functional = getattr(model, "_functional", None) or model
-    nodes = getattr(functional, "_nodes", None)
-    return set(nodes) if nodes is not None else None
-
-
-def _walk_keras(model: Any, prefix: tuple[str, ...], shapes: dict[tuple[str, ...], NodeShapes],
-                params: dict[str, Params]) -> None:
-    from keras.src.ops.function import make_node_key
-
-    own = _own_nodes(model)
-    for layer in _keras_layers(model):
-        path = (*prefix, layer.name)
-        index = 0
-        for i, node in enumerate(layer._inbound_nodes):
-            if own is not None and make_node_key(layer, i) not in own:
-                continue
-            ins = [_keras_shape(t) for t in _positional_tensors(node)]
-            outs = [_keras_shape(t) for t in node.output_tensors]
-            shapes[(*path, str(index))] = NodeShapes(ins, outs, SOURCE_KERAS)
-            index += 1
-        weights = list(getattr(layer, "weights", []))
-        trainable = list(getattr(layer, "trainable_weights", []))
-        params["/".join(path)] = Params(sum(_size(w) for w in weights),
-                                        sum(_size(w) for w in trainable))
-        inner = getattr(layer, "layer", None)
-        if hasattr(layer, "_inbound_nodes") and hasattr(layer, "layers") \
-                and hasattr(layer, "inputs"):
-            _walk_keras(layer, path, shapes, params)
-        elif inner is not None and hasattr(inner, "layers") and hasattr(inner, "inputs"):
-            _walk_keras(inner, path, shapes, params)
-
-
-def _keras_layers(model: Any) -> Iterable[Any]:
-    functional = getattr(model, "_functional", None)
-    layers = list(getattr(functional or model, "operations", None) or model.layers)
-    return layers
-
-
-def _positional_tensors(node: Any) -> list[Any]:
-    from keras.src import tree
-    from keras.src.backend import KerasTensor
-
-    return [t for t in tree.flatten(node.arguments.args) if isinstance(t, KerasTensor)]
-
-
-def _keras_shape(tensor: Any) -> Shape | None:
-    shape = getattr(tensor, "shape", None)
-    if shape is None:
-        return None
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def _size(weight: Any) -> int:
-    return int(np.prod(weight.shape, dtype=np.int64)) if len(weight.shape) else 1
 
 
 __all__ = ["ENGINES", "Summary", "SummaryRow", "SummaryTotals", "summarize",
