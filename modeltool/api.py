@@ -70,7 +70,7 @@ _LAZY: dict[str, str] = {
     "ConvertReport": "ops.convert", "attach_weights": "ops.convert", "convert": "ops.convert",
     "FreezeReport": "ops.freeze", "freeze": "ops.freeze",
     "ConversionReport": "ops.onnx_export", "to_onnx": "ops.onnx_export",
-    "Summary": "ops.summary", "summary": "ops.summary",
+    "SUMMARY_ENGINES": "ops.summary", "Summary": "ops.summary", "summary": "ops.summary",
     "TransferPlan": "ops.transfer", "TransferReport": "ops.transfer",
     "load_weights_by_name": "ops.transfer", "plan_by_name": "ops.transfer",
     "WeightRow": "ops.weights", "WeightsReport": "ops.weights", "tensor_stats": "ops.weights",

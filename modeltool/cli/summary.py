@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..ops.summary import ENGINES
-from ..render.summary import summary_dict, summary_table
 from . import _console
 from ._options import custom_objects_option
 
@@ -17,7 +15,7 @@ from ._options import custom_objects_option
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Expand nested models this many levels deep (0: none).")
 @click.option("--no-shapes", is_flag=True, help="Leave the input/output shape columns out.")
-@click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(api.SUMMARY_ENGINES), default="auto", show_default=True,
               help="fast: no TensorFlow; keras: shapes from a model Keras builds from the "
                    "config; auto: fast, Keras only for layer classes modeltool does not know.")
 @click.option("--weights", type=click.Path(path_type=str), default=None,
@@ -43,24 +41,19 @@ def summary(file: str, weights: str | None, expand_nested: bool, depth: int | No
       modeltool summary custom.keras --engine keras --custom-objects my_layers.py
       modeltool summary arch.json --weights weights.h5
     """
-    from ..formats.onnx_file import sniff_kind as sniff_onnx
-
-    if sniff_onnx(file):
-        _summary_onnx(file, no_shapes)
-        return
     with _console.progress(f"reading {file}"):
         report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine,
                              weights=weights, batch_size=batch_size,
                              custom_objects=custom_objects)
-    _console.emit(lambda: summary_dict(report),
-                  lambda: summary_table(report, show_shapes=not no_shapes))
+    if isinstance(report, api.Summary):
+        from ..render.summary import summary_dict, summary_table
 
-
-def _summary_onnx(file: str, no_shapes: bool) -> None:
-    from ..formats.onnx_file import summarize_onnx
+        keras_report = report
+        _console.emit(lambda: summary_dict(keras_report),
+                      lambda: summary_table(keras_report, show_shapes=not no_shapes))
+        return
     from ..render.onnx import onnx_summary_dict, onnx_summary_table
 
-    with _console.progress(f"reading {file}"):
-        onnx_summary = summarize_onnx(file)
-    _console.emit(lambda: onnx_summary_dict(onnx_summary),
-                  lambda: onnx_summary_table(onnx_summary, show_shapes=not no_shapes))
+    onnx_report = report
+    _console.emit(lambda: onnx_summary_dict(onnx_report),
+                  lambda: onnx_summary_table(onnx_report, show_shapes=not no_shapes))

@@ -37,7 +37,7 @@ from ..ops.summary import Summary, SummaryRow
 from . import SCHEMA, human_bytes
 from .table import FIT_FIXED, FIT_NAME, FIT_SPILL, Column, Grid, Line
 
-#: Width of ``str(summary)`` (fixed, so text output is the same on every terminal).
+#: Width of ``summary_text`` (fixed, so text output is the same on every terminal).
 TEXT_WIDTH = 132
 
 
@@ -210,7 +210,7 @@ def _bytes_known(summary: Summary) -> bool:
 
 
 def summary_text(summary: Summary, *, width: int = TEXT_WIDTH, show_shapes: bool = True) -> str:
-    """The table as plain text at a fixed width, without colour (what ``str(summary)`` is)."""
+    """The table as plain text at a fixed width, without colour."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
                       markup=False, highlight=False, emoji=False, legacy_windows=False,

@@ -120,3 +120,18 @@ def test_summary_of_a_converted_model(tmp_path: Path) -> None:
     assert summary.producer.startswith("modeltool")
     # Shape inference reaches the last node (the main output's Sigmoid).
     assert summary.nodes[-1].output_shapes[-1] is not None
+
+
+def test_api_summary_of_an_onnx_file(tmp_path: Path) -> None:
+    """``modeltool.summary`` answers for an ONNX file as ``modeltool summary`` does: the
+    interface and nodes the ``onnx`` library reads from the same file."""
+    import onnx
+
+    import modeltool
+
+    path = _small_model(tmp_path / "tiny.onnx")
+    model = onnx.load(path)
+    summary = modeltool.summary(path)
+    assert [t.name for t in summary.inputs] == [i.name for i in model.graph.input]
+    assert [t.name for t in summary.outputs] == [o.name for o in model.graph.output]
+    assert [n.name for n in summary.nodes] == [n.name for n in model.graph.node]

@@ -98,7 +98,7 @@ def test_weights_only_file_lists_weights(entry: dict[str, Any]) -> None:
     assert not result.has_architecture and not result.rows
     assert result.weights and "no architecture" in result.notes[0]
     assert result.totals.params == entry["params"]
-    text = " ".join(str(result).split())
+    text = " ".join(summary_text(result).split())
     assert "weights only, no architecture" in text
     assert summary_dict(result)["has_architecture"] is False
 
@@ -225,7 +225,7 @@ def test_unknown_layer_is_question_mark_with_fast_engine() -> None:
     row = next(r for r in result.rows if r.layer == "mystery")
     assert row.output_shapes is None and row.params is None
     assert "no shape rule answers for mystery (Mystery)" in result.notes[0]
-    assert "?" in str(result)
+    assert "?" in summary_text(result)
     assert result.totals.params is None
     after = result.rows[result.rows.index(row) + 1]
     assert after.input_shapes == [None] and after.output_shapes is None
@@ -295,7 +295,7 @@ def test_siamese_shared_lstm_has_two_nodes(variant: str) -> None:
     assert lstm[0].params == 4 * 8 * (256 + 8 + 1) and lstm[1].params == 0
     concat = next(row for row in result.rows if row.layer == "concatenate")
     assert concat.inbound == ["lstm[0][0]", "lstm[1][0]"]
-    assert "lstm #1" in str(result)
+    assert "lstm #1" in summary_text(result)
 
 
 @pytest.mark.parametrize("variant", ["k3.keras", "k2.h5", "k3.json", "k2.yaml"])
@@ -332,7 +332,7 @@ def test_mnist_mlp_first_dense_macs() -> None:
         ("Dense", [(None, 784)], [(None, 500)])
     assert dense.macs == 392_000 and dense.params == 392_500
     assert result.totals.params == 648_010
-    assert "392,000" in str(result)
+    assert "392,000" in summary_text(result)
 
 
 def test_batchnorm_non_trainable_counts() -> None:
@@ -418,7 +418,7 @@ def test_hostile_corpus_never_an_internal_error(tmp_path: Path) -> None:
         except ModelToolError as err:
             assert case.name in str(err)
             continue
-        str(result)
+        summary_text(result)
         summary_dict(result)
         assert not (tmp_path / MARKER).exists()
 
@@ -434,11 +434,11 @@ def test_fast_path_imports_no_tensorflow() -> None:
         "import sys, json\n"
         "import modeltool\n"
         "from modeltool.ops.summary import summary\n"
+        "from modeltool.render.summary import summary_dict, summary_text\n"
         "summarize = getattr(modeltool, 'summary', summary)\n"
         f"for p in {paths!r}:\n"
         "    s = summarize(p, expand_nested=True)\n"
-        "    str(s)\n"
-        "from modeltool.render.summary import summary_dict\n"
+        "    summary_text(s)\n"
         "json.dumps(summary_dict(s))\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules]\n"
         "print(json.dumps(heavy))\n")
@@ -495,7 +495,7 @@ REALWORLD_UNKNOWABLE = {
 def test_realworld_summary(row: dict[str, str]) -> None:
     path = REALWORLD / row["local_name"]
     result = _summary(path)
-    text = str(result)
+    text = summary_text(result)
     if row["kind"].startswith("weights-"):
         assert not result.has_architecture and result.weights
         return
