@@ -54,6 +54,7 @@ from ..errors import (
     VerificationError,
 )
 from ..formats.onnx_file import OnnxTensor, op_histogram, tensor_info
+from ..formatting import shape_text
 from ..io import atomic_path, check_output
 from ..layer_classes import ALL_CONV_CLASSES
 from ._custom import CustomObjects, custom_scope
@@ -669,8 +670,7 @@ def _resolve_batch(batch: str | int | None) -> int | None:
 
 
 def _dims_text(dims: Sequence[int | None]) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + \
-        ("," if len(dims) == 1 else "") + ")"
+    return shape_text(dims)
 
 
 def max_opset() -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..artifact import ModelArtifact
 from ..errors import MissingDependencyError, UnsupportedError
+from ..formatting import shape_text
 from ..graph.attributes import layer_attributes
 from ..graph.layout import Layout, expand, layered_layout
 from ..graph.model import Graph, Shape, build_graph
@@ -270,14 +271,6 @@ def _onnx_shape(dims: list[int | str | None] | None) -> Shape | None:
 
 
 # -- labels and layout --------------------------------------------------------------------------
-
-
-def shape_text(shape: Shape | None) -> str:
-    """``(None, 28, 28, 1)``, ``?`` when unknown (as ``summary`` writes them)."""
-    if shape is None:
-        return "?"
-    inner = ", ".join("None" if d is None else str(d) for d in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
 def _shape_text(shapes: list[Shape | None] | None) -> str:

@@ -72,7 +72,7 @@ def report_label(node: PlotNode) -> list[str]:
     attributes = attributes_text(node.attributes)
     if attributes and node.kind in ("layer", "op"):
         lines.append(attributes if len(attributes) <= 44 else attributes[:43] + "\u2026")
-    from .plot import shape_text
+    from ..formatting import shape_text
 
     if node.output_shapes is not None and len(node.output_shapes) == 1:
         lines.append(shape_text(node.output_shapes[0]))

@@ -43,6 +43,7 @@ from ..formats._layout import (
     legacy_order,
     nested_trainable_flags,
 )
+from ..formatting import shape_text
 from ..layer_classes import WRAPPER_CLASSES
 from ._custom import CustomObjects, custom_scope
 
@@ -117,8 +118,8 @@ class LayerPlan:
             return (f"weight count mismatch: target expects {self.expected_count}, "
                     f"source {self.source!r} has {self.received_count}")
         if self.status == SHAPE_MISMATCH:
-            parts = [f"{m.weight} expects {_shape_text(m.expected)}, source has "
-                     f"{_shape_text(m.received)}" for m in self.mismatches]
+            parts = [f"{m.weight} expects {shape_text(m.expected)}, source has "
+                     f"{shape_text(m.received)}" for m in self.mismatches]
             text = "shape mismatch: " + "; ".join(parts)
             return f"{text} ({self.note})" if self.note else text
         return ""
@@ -220,10 +221,6 @@ class TransferReport:
     @property
     def notes(self) -> list[str]:
         return self.plan.notes
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 # ---------------------------------------------------------------------------------------------

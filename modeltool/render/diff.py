@@ -8,14 +8,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..formatting import shape_text
 from ..ops.diff import DiffReport, TensorDiff
 from . import SCHEMA
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
-    if shape is None:
-        return "-"
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return shape_text(shape, unknown="-")
 
 
 def _pair(a: str, b: str) -> str:

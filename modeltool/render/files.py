@@ -8,16 +8,12 @@ import numpy as np
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from ..formatting import human_bytes, shape_text
 from ..ops.check import CheckReport
 from ..ops.convert import ConvertReport
 from ..ops.weights import WeightsReport
-from . import SCHEMA, human_bytes
+from . import SCHEMA
 from .table import FIT_FIXED, FIT_NAME, FIT_SPILL, Column, Grid, Line
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
 
 #: The order in which ``weights`` columns give way on a narrow terminal (layer, weight, shape
 #: and, with --stats, the NaN/Inf counts always stay).
@@ -49,7 +45,7 @@ def weights_table(report: WeightsReport) -> RenderableType:
         # A layer's name heads its first tensor only, as a person would group the rows.
         layer = "" if row.path == previous else row.path
         previous = row.path
-        cells = [layer, row.name, _shape(row.shape), row.dtype, f"{row.bytes:,}"]
+        cells = [layer, row.name, shape_text(row.shape), row.dtype, f"{row.bytes:,}"]
         if report.has_architecture:
             cells.append("?" if row.trainable is None else "Y" if row.trainable else "N")
         if stats:

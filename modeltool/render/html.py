@@ -198,7 +198,7 @@ def _count(value: int | None) -> str:
 
 
 def _totals_html(report: ModelReport) -> str:
-    from . import human_bytes
+    from ..formatting import human_bytes
 
     summary = report.summary
     items: list[str] = []
@@ -280,7 +280,7 @@ def _notes(title: str, notes: list[str], anchor: str = "", empty: str = "") -> s
 
 
 def _weights_html(tensors: list[TensorStats]) -> str:
-    from . import human_bytes
+    from ..formatting import human_bytes
 
     if not tensors:
         return '<section id="weights"><h2>Weights</h2><p>No weights in this file.</p></section>'

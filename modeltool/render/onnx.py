@@ -33,23 +33,17 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from ..formats.onnx_file import OnnxSummary, OnnxTensor
+from ..formatting import dims_text, human_bytes
 from ..ops.onnx_export import ConversionReport
-from . import SCHEMA, human_bytes
+from . import SCHEMA
 from .table import FIT_FIXED, FIT_NAME, Column, Grid
 
 #: Op histogram entries shown in a table (the JSON has them all).
 HISTOGRAM_ITEMS = 12
 
 
-def format_dims(shape: Sequence[int | str | None] | None) -> str:
-    """``[batch, 24, 24, 3]``; ``?`` for an unknown shape or dimension."""
-    if shape is None:
-        return "?"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-
-
 def _tensors(tensors: Sequence[OnnxTensor]) -> str:
-    return "; ".join(f"{t.name} {t.dtype} {format_dims(t.shape)}" for t in tensors)
+    return "; ".join(f"{t.name} {t.dtype} {dims_text(t.shape)}" for t in tensors)
 
 
 def _histogram(histogram: dict[str, int], limit: int = HISTOGRAM_ITEMS) -> str:
@@ -201,7 +195,7 @@ def onnx_summary_table(summary: OnnxSummary, *, show_nodes: bool = True,
                 op += f" (+{node.subgraph_nodes})"
             cells = [str(index), node.name, op, ", ".join(node.inputs)]
             if show_shapes:
-                cells.append(", ".join(format_dims(s) for s in node.output_shapes))
+                cells.append(", ".join(dims_text(s) for s in node.output_shapes))
             node_rows.append(cells)
         parts.append(Grid(columns, node_rows))
     return Group(*parts)

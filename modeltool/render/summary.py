@@ -31,36 +31,15 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from ..formatting import human_bytes, shape_text, shapes_text
 from ..graph.attributes import attributes_text
 from ..graph.model import Shape
 from ..ops.summary import Summary, SummaryRow
-from . import SCHEMA, human_bytes
+from . import SCHEMA
 from .table import FIT_FIXED, FIT_NAME, FIT_SPILL, Column, Grid, Line
 
 #: Width of ``summary_text`` (fixed, so text output is the same on every terminal).
 TEXT_WIDTH = 132
-
-
-def format_shape(shape: Shape | None) -> str:
-    """``(None, 28, 28, 1)``; ``?`` for an unknown shape."""
-    if shape is None:
-        return "?"
-    inner = ", ".join("None" if d is None else str(d) for d in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"
-
-
-def format_shapes(shapes: list[Shape | None] | None, sep: str = ", ") -> str:
-    """One shape as ``(None, 3)``, several as ``[(None, 3), (None, 4)]`` (or one per line
-    with ``sep="\n"``), ``?`` when even their number is unknown."""
-    if shapes is None:
-        return "?"
-    if not shapes:
-        return ""
-    if len(shapes) == 1:
-        return format_shape(shapes[0])
-    if sep == "\n":
-        return sep.join(format_shape(s) for s in shapes)
-    return "[" + sep.join(format_shape(s) for s in shapes) + "]"
 
 
 def _count(value: int | None) -> str:
@@ -100,8 +79,8 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
             cells = [_layer_cell(row), row.class_name, attributes_text(row.attributes)]
             if show_shapes:
                 inferred = "*" if row.shape_source == "weights" else ""
-                cells += [format_shapes(row.input_shapes, "\n") or "-",
-                          format_shapes(row.output_shapes, "\n") + inferred]
+                cells += [shapes_text(row.input_shapes, "\n") or "-",
+                          shapes_text(row.output_shapes, "\n") + inferred]
             cells += ["shared" if row.shared else _count(row.params),
                       "Y" if row.trainable else "N", "\n".join(row.inbound) or "-",
                       _row_macs(row)]
@@ -111,7 +90,7 @@ def summary_table(summary: Summary, *, show_shapes: bool = True) -> RenderableTy
         columns = [Column("Layer", fit=FIT_SPILL, min_width=12), Column("Weight", fit=FIT_NAME),
                    Column("Shape"), Column("Dtype", fit=FIT_FIXED, drop=2),
                    Column("Bytes", "right", FIT_FIXED, drop=1)]
-        rows = [[w.path, w.name, format_shape(w.shape), w.dtype, f"{w.bytes:,}"]
+        rows = [[w.path, w.name, shape_text(w.shape), w.dtype, f"{w.bytes:,}"]
                 for w in summary.weights]
         parts.append(Grid(columns, rows))
     parts.append(_totals(summary))
@@ -194,7 +173,7 @@ def _signature_tensors(tensors: dict[str, Any]) -> str:
 
 
 def _dims(shape: Any) -> str:
-    return "?" if shape is None else format_shape(tuple(shape))
+    return "?" if shape is None else shape_text(tuple(shape))
 
 
 def _signatures(signatures: dict[str, Any]) -> str:

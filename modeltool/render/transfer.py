@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from ..formatting import human_bytes, shape_text
 from ..graph.params import Params
 from ..ops.freeze import FreezeReport
 from ..ops.transfer import (
@@ -17,7 +18,7 @@ from ..ops.transfer import (
     LayerPlan,
     TransferReport,
 )
-from . import SCHEMA, human_bytes
+from . import SCHEMA
 from .table import FIT_FIXED, FIT_NAME, FIT_SPILL, Column, Grid, Line
 
 _STATUS_TEXT = {
@@ -28,14 +29,10 @@ _STATUS_TEXT = {
 }
 
 
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def _detail(plan: LayerPlan) -> str:
     if plan.status == SHAPE_MISMATCH:
-        text = "; ".join(f"{m.weight}: target {_shape(m.expected)}, source {_shape(m.received)}"
-                         for m in plan.mismatches)
+        text = "; ".join(f"{m.weight}: target {shape_text(m.expected)}, "
+                         f"source {shape_text(m.received)}" for m in plan.mismatches)
         return f"{text} ({plan.note})" if plan.note else text
     if plan.status == COUNT_MISMATCH:
         return f"target has {plan.expected_count} weights, source {plan.received_count}"
