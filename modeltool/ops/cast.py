@@ -26,11 +26,12 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import UnsupportedError
+from ..layer_classes import BATCHNORM_CLASSES
 
 #: The dtypes ``convert --dtype`` casts to.
 CAST_DTYPES = ("float16", "bfloat16", "float32")
 _FLOATS = frozenset({"float16", "float32", "float64", "bfloat16"})
-_KEEP_FLOAT32 = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+_KEEP_FLOAT32 = BATCHNORM_CLASSES
 #: TensorFlow has no float16 CPU kernel for these (weightless) layers: they compute in float32.
 _NO_HALF_ON_CPU = frozenset({"MaxPooling3D", "AveragePooling3D"})
 _QUANTIZED_PREFIXES = ("int8", "int4", "float8", "gptq", "awq")
