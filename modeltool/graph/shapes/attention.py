@@ -22,10 +22,12 @@ def attention_inputs(call: Call) -> tuple[Shape | None, Shape | None, Shape | No
 
 
 def wants_scores(call: Call) -> bool:
+    """Whether the call asks for the attention scores as a second output."""
     return bool(call.kwargs.get("return_attention_scores"))
 
 
 def attention(call: Call) -> Outputs:
+    """Attention, AdditiveAttention: the query's shape with the value's features."""
     q, v, _ = attention_inputs(call)
     if q is None or v is None:
         return None
@@ -36,6 +38,7 @@ def attention(call: Call) -> Outputs:
 
 
 def multi_head_attention(call: Call) -> Outputs:
+    """MultiHeadAttention, GroupQueryAttention: the query's shape (or ``output_shape``)."""
     q = attention_inputs(call)[0]
     if q is None:
         return None

@@ -34,6 +34,7 @@ class Call:
 def run_rule(rule: Rule, call: Call) -> Outputs:
     # A config that contradicts itself (a kernel larger than its input, an axis out of range)
     # makes Keras raise; here it makes the shape unknown.
+    """Run a rule; a config that contradicts itself gives None (unknown), not an error."""
     try:
         outs = rule(call)
     except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError):

@@ -9,6 +9,7 @@ from ..model import Shape
 
 
 def int_tuple(value: Any, n: int, default: int = 1) -> tuple[int, ...]:
+    """An int or a sequence of ints as ``n`` ints (``kernel_size=3`` -> (3, 3))."""
     if value is None:
         return (default,) * n
     if isinstance(value, int):
@@ -22,6 +23,7 @@ def int_tuple(value: Any, n: int, default: int = 1) -> tuple[int, ...]:
 
 
 def channels_first(config: dict[str, Any]) -> bool:
+    """Whether the config puts channels before the spatial dimensions."""
     return config.get("data_format") == "channels_first"
 
 
@@ -37,12 +39,14 @@ def split_channels(x: Shape, rank: int, config: dict[str, Any]
 
 def join_channels(batch: int | None, spatial: tuple[int | None, ...], channels: int | None,
           config: dict[str, Any]) -> Shape:
+    """The inverse of ``split_channels``: batch, spatial dims and channels in order."""
     if channels_first(config):
         return (batch, channels, *spatial)
     return (batch, *spatial, channels)
 
 
 def prod(dims: Any) -> int | None:
+    """The product of dimensions, None when any is unknown."""
     total = 1
     for d in dims:
         if d is None:
@@ -53,6 +57,7 @@ def prod(dims: Any) -> int | None:
 
 def conv_length(length: int | None, kernel: int, padding: str, stride: int,
                  dilation: int) -> int | None:
+    """One spatial dimension after a convolution (Keras' ``conv_output_length``)."""
     if length is None:
         return None
     dilated = (kernel - 1) * dilation + 1
@@ -69,6 +74,7 @@ def conv_length(length: int | None, kernel: int, padding: str, stride: int,
 
 def deconv_length(length: int | None, kernel: int, padding: str, stride: int,
                    dilation: int, output_padding: int | None) -> int | None:
+    """One spatial dimension after a transposed convolution (Keras' ``deconv_output_length``)."""
     if length is None:
         return None
     kernel = kernel + (kernel - 1) * (dilation - 1)
@@ -83,6 +89,7 @@ def deconv_length(length: int | None, kernel: int, padding: str, stride: int,
 
 
 def pool_length(length: int | None, pool: int, padding: str, stride: int) -> int | None:
+    """One spatial dimension after pooling."""
     if length is None:
         return None
     if padding == "same":
@@ -94,6 +101,7 @@ def pool_length(length: int | None, pool: int, padding: str, stride: int) -> int
 
 
 def padding_of(config: dict[str, Any]) -> str:
+    """The config's padding mode, lower case (``valid`` by default)."""
     return str(config.get("padding", "valid")).lower()
 
 
@@ -117,12 +125,14 @@ def broadcast(a: Shape, b: Shape) -> Shape:
 
 
 def norm_axis(axis: int, rank: int) -> int:
+    """An axis as a non-negative index; ValueError when out of range."""
     if not -rank <= axis < rank:
         raise ValueError("axis out of range")
     return axis % rank
 
 
 def axes_of(value: Any, rank: int) -> list[int]:
+    """An axis or list of axes as sorted non-negative indices."""
     if value is None:
         return []
     if isinstance(value, int):
@@ -131,6 +141,7 @@ def axes_of(value: Any, rank: int) -> list[int]:
 
 
 def as_shape(value: Any) -> Shape | None:
+    """A list of ints and Nones as a Shape; None for anything else."""
     if not isinstance(value, (list, tuple)):
         return None
     out: list[int | None] = []

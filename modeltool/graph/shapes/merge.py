@@ -33,6 +33,7 @@ def broadcast_all(call: Call) -> Outputs:
 
 
 def concatenate(call: Call) -> Outputs:
+    """Concatenate: the sum along ``axis``, the other dimensions agreed."""
     shapes = call.inputs
     if not shapes or any(s is None for s in shapes):
         return None
@@ -53,6 +54,7 @@ def concatenate(call: Call) -> Outputs:
 
 
 def dot(call: Call) -> Outputs:
+    """Dot: both inputs without their contracted axes (and the second's batch)."""
     if len(call.inputs) != 2 or any(s is None for s in call.inputs):
         return None
     a, b = list(call.inputs[0] or ()), list(call.inputs[1] or ())

@@ -12,6 +12,7 @@ from .merge import broadcast_all
 
 
 def reduce(call: Call) -> Outputs:
+    """A reduction over ``axis`` (all axes when None), with or without ``keepdims``."""
     x = call.x
     if x is None:
         return None

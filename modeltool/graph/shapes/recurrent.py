@@ -8,6 +8,7 @@ from .spatial import conv
 
 
 def conv_lstm(rank: int) -> Rule:
+    """ConvLSTM1D/2D/3D: a convolution per time step, with sequences and states."""
     def rule(call: Call) -> Outputs:
         x = call.x
         if x is None:
@@ -28,6 +29,7 @@ def conv_lstm(rank: int) -> Rule:
 
 
 def rnn(call: Call) -> Outputs:
+    """LSTM, GRU, SimpleRNN: sequences or the last output, and the states."""
     x = call.x
     if x is None:
         return None

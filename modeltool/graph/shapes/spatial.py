@@ -20,6 +20,7 @@ from .dims import (
 
 
 def conv(rank: int, kind: str = "conv") -> Rule:
+    """Convolutions of ``rank`` (``kind``: conv, transpose or depthwise)."""
     def fn(config: dict[str, Any], x: Shape) -> Shape:
         spatial, channels = split_channels(x, rank, config)
         kernel = int_tuple(config.get("kernel_size"), rank)
@@ -45,6 +46,7 @@ def conv(rank: int, kind: str = "conv") -> Rule:
 
 
 def pool(rank: int) -> Rule:
+    """Max and average pooling of ``rank``."""
     def fn(config: dict[str, Any], x: Shape) -> Shape:
         spatial, channels = split_channels(x, rank, config)
         pool = int_tuple(config.get("pool_size"), rank, default=2)
@@ -57,6 +59,7 @@ def pool(rank: int) -> Rule:
 
 
 def global_pool(rank: int) -> Rule:
+    """Global pooling of ``rank``: (batch, channels), or ones with ``keepdims``."""
     def fn(config: dict[str, Any], x: Shape) -> Shape:
         spatial, channels = split_channels(x, rank, config)
         if config.get("keepdims"):
@@ -85,6 +88,7 @@ def pairs(value: Any, rank: int) -> list[tuple[int, int]]:
 
 
 def crop_pad(rank: int, key: str, sign: int, default: int) -> Rule:
+    """Cropping (``sign`` -1) and zero padding (``sign`` 1) of ``rank``."""
     def fn(config: dict[str, Any], x: Shape) -> Shape:
         cfg = config if "data_format" in config else {**config, "data_format": "channels_last"}
         spatial, channels = split_channels(x, rank, cfg)
@@ -99,6 +103,7 @@ def crop_pad(rank: int, key: str, sign: int, default: int) -> Rule:
 
 
 def upsampling(rank: int) -> Rule:
+    """UpSampling of ``rank``: each spatial dimension times ``size``."""
     def fn(config: dict[str, Any], x: Shape) -> Shape:
         cfg = config if rank > 1 else {**config, "data_format": "channels_last"}
         spatial, channels = split_channels(x, rank, cfg)
@@ -109,5 +114,6 @@ def upsampling(rank: int) -> Rule:
 
 
 def resize_like(config: dict[str, Any], x: Shape) -> Shape:
+    """Resizing, CenterCrop, RandomCrop: (height, width) from the config."""
     channels = split_channels(x, 2, config)[1]
     return join_channels(x[0], (int(config["height"]), int(config["width"])), channels, config)
