@@ -1,11 +1,14 @@
 """Facts about Keras layer classes, written once: which classes are convolutions, recurrent
-layers, cells and wrappers, and which weights Keras never trains.
+layers, cells and wrappers, what each class's weights are called, and which weights Keras never
+trains.
 
 Plain data (class names as Keras 3 spells them, after dialect translation); every module that
 asks "is this a convolution?" imports the answer from here.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 #: Plain convolutions and their transposes, by spatial rank.
 CONV_RANK: dict[str, int] = {
@@ -47,3 +50,56 @@ NON_TRAINABLE_WEIGHT_NAMES = frozenset({"moving_mean", "moving_variance", "runni
                                         "running_std"})
 #: Classes whose weights are all non-trainable.
 NON_TRAINABLE_CLASSES = frozenset({"Normalization"})
+
+
+def weight_names(layer: dict[str, Any]) -> list[str] | None:
+    """The names of a layer's weights, in Keras order, from its config (None if unknown)."""
+    class_name = layer.get("class_name")
+    config = layer.get("config", {}) or {}
+    bias = ["bias"] if config.get("use_bias", True) else []
+    if class_name == "Dense" or class_name in CONV_CLASSES:
+        return ["kernel", *bias]
+    if class_name in DEPTHWISE_CONV_RANK:
+        return ["kernel", *bias]
+    if class_name in SEPARABLE_CONV_RANK:
+        return ["depthwise_kernel", "pointwise_kernel", *bias]
+    if class_name == "BatchNormalization":
+        return ([*(["gamma"] if config.get("scale", True) else []),
+                 *(["beta"] if config.get("center", True) else []),
+                 "moving_mean", "moving_variance"])
+    if class_name in ("LayerNormalization", "GroupNormalization"):
+        return [*(["gamma"] if config.get("scale", True) else []),
+                *(["beta"] if config.get("center", True) else [])]
+    if class_name == "Embedding":
+        return ["embeddings"]
+    if class_name == "EinsumDense":
+        return ["kernel", *(["bias"] if config.get("bias_axes", "?") else [])]
+    if class_name in RNN_CLASSES:
+        return ["kernel", "recurrent_kernel", *bias]
+    if class_name in CELL_CLASSES:
+        return ["kernel", "recurrent_kernel", *bias]
+    if class_name == "PReLU":
+        return ["alpha"]
+    if class_name == "Normalization":
+        return ["mean", "variance", "count"]
+    if class_name in ("InputLayer", "Dropout", "Flatten", "Reshape", "Activation", "Permute",
+                      "RepeatVector", "Masking") or class_name in _NO_WEIGHT_CLASSES:
+        return []
+    return None
+
+
+_NO_WEIGHT_CLASSES = frozenset({
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "Add",
+    "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
+    "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "ReLU", "LeakyReLU", "ELU",
+    "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+    "GaussianDropout", "AlphaDropout", "Rescaling", "Identity", "ActivityRegularization",
+    "Lambda", "TFOpLambda", "SlicingOpLambda", "CenterCrop", "Resizing",
+    "UnitNormalization", "ThresholdedReLU", "TextVectorization", "StringLookup",
+    "IntegerLookup", "Hashing", "HashedCrossing", "CategoryEncoding", "Discretization",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "RandomCrop", "RandomBrightness",
+})

@@ -12,15 +12,7 @@ import re
 from typing import Any
 
 from ..artifact import MODEL_CLASSES
-from ..layer_classes import (
-    CELL_CLASSES,
-    CONV_CLASSES,
-    DEPTHWISE_CONV_RANK,
-    NON_TRAINABLE_WEIGHT_NAMES,
-    RNN_CLASSES,
-    SEPARABLE_CONV_RANK,
-    WRAPPER_CLASSES,
-)
+from ..layer_classes import NON_TRAINABLE_WEIGHT_NAMES, RNN_CLASSES, WRAPPER_CLASSES, weight_names
 
 
 def to_snake_case(name: str) -> str:
@@ -71,59 +63,6 @@ def generated_names(layers: list[dict[str, Any]]) -> list[str]:
             used[base] = 0
             names.append(base)
     return names
-
-
-def weight_names(layer: dict[str, Any]) -> list[str] | None:
-    """The names of a layer's weights, in Keras order, from its config (None if unknown)."""
-    class_name = layer.get("class_name")
-    config = layer.get("config", {}) or {}
-    bias = ["bias"] if config.get("use_bias", True) else []
-    if class_name == "Dense" or class_name in CONV_CLASSES:
-        return ["kernel", *bias]
-    if class_name in DEPTHWISE_CONV_RANK:
-        return ["kernel", *bias]
-    if class_name in SEPARABLE_CONV_RANK:
-        return ["depthwise_kernel", "pointwise_kernel", *bias]
-    if class_name == "BatchNormalization":
-        return ([*(["gamma"] if config.get("scale", True) else []),
-                 *(["beta"] if config.get("center", True) else []),
-                 "moving_mean", "moving_variance"])
-    if class_name in ("LayerNormalization", "GroupNormalization"):
-        return [*(["gamma"] if config.get("scale", True) else []),
-                *(["beta"] if config.get("center", True) else [])]
-    if class_name == "Embedding":
-        return ["embeddings"]
-    if class_name == "EinsumDense":
-        return ["kernel", *(["bias"] if config.get("bias_axes", "?") else [])]
-    if class_name in RNN_CLASSES:
-        return ["kernel", "recurrent_kernel", *bias]
-    if class_name in CELL_CLASSES:
-        return ["kernel", "recurrent_kernel", *bias]
-    if class_name == "PReLU":
-        return ["alpha"]
-    if class_name == "Normalization":
-        return ["mean", "variance", "count"]
-    if class_name in ("InputLayer", "Dropout", "Flatten", "Reshape", "Activation", "Permute",
-                      "RepeatVector", "Masking") or class_name in _NO_WEIGHT_CLASSES:
-        return []
-    return None
-
-
-_NO_WEIGHT_CLASSES = frozenset({
-    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
-    "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "Add",
-    "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
-    "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "ReLU", "LeakyReLU", "ELU",
-    "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-    "GaussianDropout", "AlphaDropout", "Rescaling", "Identity", "ActivityRegularization",
-    "Lambda", "TFOpLambda", "SlicingOpLambda", "CenterCrop", "Resizing",
-    "UnitNormalization", "ThresholdedReLU", "TextVectorization", "StringLookup",
-    "IntegerLookup", "Hashing", "HashedCrossing", "CategoryEncoding", "Discretization",
-    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
-    "RandomCrop", "RandomBrightness",
-})
 
 
 def holds_no_weights(model: dict[str, Any]) -> bool:

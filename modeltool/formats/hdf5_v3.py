@@ -22,7 +22,7 @@ import numpy as np
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
-from ..layer_classes import RNN_CLASSES
+from ..layer_classes import RNN_CLASSES, weight_names
 from . import _h5
 from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
@@ -37,7 +37,6 @@ from ._layout import (
     shared_id,
     stacked_cells,
     to_snake_case,
-    weight_names,
 )
 
 KIND = "k3-weights"

@@ -10,11 +10,11 @@ import numpy as np
 
 from ...artifact import ModelArtifact, WeightEntry
 from ...dtypes import is_quantized
-from ...formats._layout import weight_names
 from ...graph.macs import compute_unknowable, config_macs, macs_defined
 from ...graph.model import Graph, LayerInfo, Node, build_graph
 from ...graph.params import ZERO, Params, config_params, never_trained
 from ...graph.shapes import SOURCE_UNKNOWN, NodeShapes, ShapeMap
+from ...layer_classes import weight_names
 from .report import SummaryRow, SummaryTotals
 
 
