@@ -56,7 +56,7 @@ def prod(dims: Any) -> int | None:
 
 
 def conv_length(length: int | None, kernel: int, padding: str, stride: int,
-                 dilation: int) -> int | None:
+                dilation: int) -> int | None:
     """One spatial dimension after a convolution (Keras' ``conv_output_length``)."""
     if length is None:
         return None
@@ -73,7 +73,7 @@ def conv_length(length: int | None, kernel: int, padding: str, stride: int,
 
 
 def deconv_length(length: int | None, kernel: int, padding: str, stride: int,
-                   dilation: int, output_padding: int | None) -> int | None:
+                  dilation: int, output_padding: int | None) -> int | None:
     """One spatial dimension after a transposed convolution (Keras' ``deconv_output_length``)."""
     if length is None:
         return None

@@ -10,6 +10,34 @@ from .core import identity
 from .dims import axes_of
 from .merge import broadcast_all
 
+#: Elementwise TensorFlow ops a Keras 2 TensorFlowOpLayer may record (by ``node_def.op``).
+TF_UNARY = frozenset({"Relu", "Relu6", "Elu", "Selu", "Sigmoid", "Tanh", "Softplus", "Softsign",
+                      "Identity", "Neg", "Abs", "Exp", "Log", "Sqrt", "Rsqrt", "Square",
+                      "LeakyRelu", "Cast", "Floor", "Ceil", "Round", "Sign", "Erf"})
+TF_BINARY = frozenset({"Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "Maximum", "Minimum",
+                       "Pow", "SquaredDifference", "FloorDiv"})
+#: The same for TFOpLambda layers (by ``function``).
+TFOPLAMBDA_UNARY = frozenset({
+    "nn.relu", "nn.relu6", "nn.elu", "nn.selu", "nn.silu", "nn.swish", "nn.gelu",
+    "nn.leaky_relu", "math.sigmoid", "nn.sigmoid", "math.tanh", "nn.tanh", "identity",
+    "math.exp", "math.log", "math.sqrt", "math.rsqrt", "math.square", "math.abs",
+    "math.negative", "__operators__.neg", "cast", "math.softplus", "nn.softplus",
+    "math.erf", "nn.softmax", "math.softmax"})
+TFOPLAMBDA_BINARY = frozenset({
+    "math.add", "__operators__.add", "math.subtract", "__operators__.sub", "math.multiply",
+    "__operators__.mul", "math.truediv", "__operators__.truediv", "math.divide",
+    "math.maximum", "math.minimum", "math.pow", "__operators__.pow",
+    "math.squared_difference"})
+#: Keras 3 ``keras.ops`` nodes (by class name).
+OP_UNARY = frozenset({"Abs", "Absolute", "Exp", "Log", "Sqrt", "Rsqrt", "Square", "Negative",
+                      "Sigmoid", "Tanh", "Relu", "Relu6", "Gelu", "Silu", "Softplus", "Cast",
+                      "LogicalNot", "Floor", "Ceil", "Round", "Sign", "Erf", "HardSigmoid",
+                      "Softmax", "LogSoftmax", "Identity"})
+OP_BINARY = frozenset({"NotEqual", "Equal", "Greater", "GreaterEqual", "Less", "LessEqual",
+                       "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum",
+                       "Minimum", "Power", "LogicalAnd", "LogicalOr", "FloorDivide", "Mod"})
+OP_REDUCE = frozenset({"Any", "All", "Sum", "Mean", "Max", "Min", "Prod", "Amax", "Amin"})
+
 
 def reduce(call: Call) -> Outputs:
     """A reduction over ``axis`` (all axes when None), with or without ``keepdims``."""
@@ -68,41 +96,3 @@ def keras_op(call: Call) -> Outputs:
     if call.class_name in OP_REDUCE:
         return reduce(call)
     return None
-
-
-TF_UNARY = frozenset({"Relu", "Relu6", "Elu", "Selu", "Sigmoid", "Tanh", "Softplus", "Softsign",
-                       "Identity", "Neg", "Abs", "Exp", "Log", "Sqrt", "Rsqrt", "Square",
-                       "LeakyRelu", "Cast", "Floor", "Ceil", "Round", "Sign", "Erf"})
-
-
-TF_BINARY = frozenset({"Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "Maximum", "Minimum",
-                        "Pow", "SquaredDifference", "FloorDiv"})
-
-
-TFOPLAMBDA_UNARY = frozenset({
-    "nn.relu", "nn.relu6", "nn.elu", "nn.selu", "nn.silu", "nn.swish", "nn.gelu",
-    "nn.leaky_relu", "math.sigmoid", "nn.sigmoid", "math.tanh", "nn.tanh", "identity",
-    "math.exp", "math.log", "math.sqrt", "math.rsqrt", "math.square", "math.abs",
-    "math.negative", "__operators__.neg", "cast", "math.softplus", "nn.softplus",
-    "math.erf", "nn.softmax", "math.softmax"})
-
-
-TFOPLAMBDA_BINARY = frozenset({
-    "math.add", "__operators__.add", "math.subtract", "__operators__.sub", "math.multiply",
-    "__operators__.mul", "math.truediv", "__operators__.truediv", "math.divide",
-    "math.maximum", "math.minimum", "math.pow", "__operators__.pow",
-    "math.squared_difference"})
-
-
-OP_UNARY = frozenset({"Abs", "Absolute", "Exp", "Log", "Sqrt", "Rsqrt", "Square", "Negative",
-                       "Sigmoid", "Tanh", "Relu", "Relu6", "Gelu", "Silu", "Softplus", "Cast",
-                       "LogicalNot", "Floor", "Ceil", "Round", "Sign", "Erf", "HardSigmoid",
-                       "Softmax", "LogSoftmax", "Identity"})
-
-
-OP_BINARY = frozenset({"NotEqual", "Equal", "Greater", "GreaterEqual", "Less", "LessEqual",
-                        "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum",
-                        "Minimum", "Power", "LogicalAnd", "LogicalOr", "FloorDivide", "Mod"})
-
-
-OP_REDUCE = frozenset({"Any", "All", "Sum", "Mean", "Max", "Min", "Prod", "Amax", "Amin"})

@@ -14,14 +14,8 @@ from .registry import rule_for
 
 #: How a node's shapes were obtained.
 SOURCE_RULE = "rule"      # computed here from the layer config
-
-
 SOURCE_FILE = "file"      # recorded in the file by Keras
-
-
 SOURCE_KERAS = "keras"    # computed by a live Keras model (engine keras / auto fallback)
-
-
 SOURCE_UNKNOWN = "unknown"
 
 

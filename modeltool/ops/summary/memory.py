@@ -11,7 +11,7 @@ from .report import SummaryRow
 
 
 def activation_memory(graph: Graph, shapes: ShapeMap, rows: list[SummaryRow],
-                       batch_size: int) -> tuple[int, int]:
+                      batch_size: int) -> tuple[int, int]:
     """Fill each row's attributes and output bytes; total the output bytes of every layer
     call, inside nested models too (a nested model's own outputs are its last layers')."""
     for row in rows:
