@@ -16,14 +16,71 @@ from ..layer_classes import (
     SEPARABLE_CONV_RANK,
     WRAPPER_CLASSES,
 )
-from .model import Shape
+from .model import Graph, LayerInfo, Shape
 from .shapes.call import Outputs
 from .shapes.dims import channels_of, int_tuple, last_dim, prod, split_channels
 from .shapes.ops import TF_BINARY, TF_UNARY, TFOPLAMBDA_BINARY, TFOPLAMBDA_UNARY
 from .shapes.registry import known_class
+from .shapes.walk import NodeShapes, ShapeMap
 
 #: (config, input shape, output shape or None, all inputs) -> MACs per sample.
 MacsRule = Callable[[dict[str, Any], Shape, "Shape | None", list["Shape | None"]], "int | None"]
+
+
+def node_macs(info: LayerInfo, node_shapes: NodeShapes | None) -> int | None:
+    """MACs per sample of one call; None where not defined or not known."""
+    if node_shapes is None:
+        return None
+    if info.graph is None:
+        return config_macs(info.class_name, info.config, node_shapes.inputs,
+                           node_shapes.outputs)
+    if node_shapes.inner is None:
+        return None
+    inner = graph_macs(info.graph, node_shapes.inner)
+    if inner is None or info.class_name != "TimeDistributed":
+        return inner
+    x = node_shapes.inputs[0] if node_shapes.inputs else None
+    if x is None or len(x) < 2 or x[1] is None:
+        return None
+    return inner * int(x[1])
+
+
+def graph_macs(graph: Graph, shapes: ShapeMap) -> int | None:
+    """MACs of one call of a nested model; None when a layer that has MACs has unknown ones
+    (or when no layer inside has any)."""
+    total = 0
+    defined = False
+    for info in graph.visible_layers():
+        if not has_macs(info):
+            continue
+        for node in info.nodes:
+            m = node_macs(info, shapes.nodes.get(node.key))
+            if m is None:
+                return None
+            total += m
+            defined = True
+    return total if defined else None
+
+
+def unmeasured_layers(graph: Graph, prefix: str = "") -> list[str]:
+    """Paths of the layers whose compute modeltool cannot know from the file (a Lambda, a
+    TF-op layer, a class it has no rule for), nested models included."""
+    found: list[str] = []
+    for info in graph.visible_layers():
+        path = f"{prefix}{info.name}"
+        if info.graph is not None:
+            found += unmeasured_layers(info.graph, f"{path}/")
+        elif not info.is_input and compute_unknowable(info.class_name, info.config,
+                                                      info.module):
+            found.append(path)
+    return found
+
+
+def has_macs(info: LayerInfo) -> bool:
+    """Whether a layer (or any layer inside it) is one whose MACs are counted."""
+    if info.graph is None:
+        return macs_defined(info.class_name, info.config)
+    return any(has_macs(inner) for inner in info.graph.layers.values())
 
 
 def macs_defined(class_name: str, config: dict[str, Any]) -> bool:

@@ -19,11 +19,12 @@ from ..layer_classes import (
     RNN_GATES,
     SEPARABLE_CONV_RANK,
 )
-from .model import Shape
+from .model import Graph, LayerInfo, Shape
 from .shapes.attention import attention_inputs
 from .shapes.call import Call
 from .shapes.dims import as_shape, axes_of, channels_of, int_tuple, last_dim, prod
 from .shapes.registry import rule_for
+from .shapes.walk import NodeShapes, ShapeMap
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,35 @@ class Params:
 
 
 ZERO = Params(0, 0)
+
+
+def layer_config_params(info: LayerInfo, node_shapes: NodeShapes | None) -> Params | None:
+    """Params of one layer (not a nested model) counted from its config and first call."""
+    if node_shapes is None:
+        return config_params(info.class_name, info.config, [], info.module)
+    return config_params(info.class_name, info.config, list(node_shapes.inputs), info.module,
+                         node_shapes.extra)
+
+
+def graph_params(graph: Graph, shapes: ShapeMap) -> Params | None:
+    """Params of a nested model counted from its layers' configs (each layer's own
+    ``trainable`` flag applied); None when any is unknown."""
+    total = ZERO
+    for info in graph.visible_layers():
+        if info.is_input:
+            continue
+        node = info.nodes[0] if info.nodes else None
+        node_shapes = shapes.nodes.get(node.key) if node is not None else None
+        if info.graph is not None:
+            if node_shapes is None or node_shapes.inner is None:
+                return None
+            p = graph_params(info.graph, node_shapes.inner)
+        else:
+            p = layer_config_params(info, node_shapes)
+        if p is None:
+            return None
+        total = total + (p if info.trainable else Params(p.total, 0))
+    return total
 
 
 def never_trained(class_name: str | None, names: Sequence[str],

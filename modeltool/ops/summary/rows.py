@@ -10,9 +10,9 @@ import numpy as np
 
 from ...artifact import ModelArtifact, WeightEntry
 from ...dtypes import is_quantized
-from ...graph.macs import compute_unknowable, config_macs, macs_defined
+from ...graph.macs import has_macs, node_macs, unmeasured_layers
 from ...graph.model import Graph, LayerInfo, Node, build_graph
-from ...graph.params import ZERO, Params, config_params, never_trained
+from ...graph.params import ZERO, Params, graph_params, layer_config_params, never_trained
 from ...graph.shapes import SOURCE_UNKNOWN, NodeShapes, ShapeMap
 from ...layer_classes import weight_names
 from .report import SummaryRow, SummaryTotals
@@ -88,7 +88,7 @@ class RowBuilder:
                     inbound=[str(ref) for ref in node.inbound] if node is not None else [],
                     macs=self.node_macs(info, node_shapes),
                     shape_source=node_shapes.source if node_shapes else SOURCE_UNKNOWN,
-                    shared=position > 0, has_macs=_has_macs(info)))
+                    shared=position > 0, has_macs=has_macs(info)))
                 expand = max_depth is None or depth < max_depth
                 if position == 0 and expand and info.graph is not None and node_shapes \
                         and node_shapes.inner is not None:
@@ -123,8 +123,8 @@ class RowBuilder:
         if info.graph is not None:
             if node_shapes is None or node_shapes.inner is None:
                 return None
-            return _graph_params(info.graph, node_shapes.inner)
-        return _config_params_of(info, node_shapes)
+            return graph_params(info.graph, node_shapes.inner)
+        return layer_config_params(info, node_shapes)
 
     def _from_weights(self, entries: list[WeightEntry], trainable: bool) -> Params:
         total = trainable_count = 0
@@ -161,7 +161,7 @@ class RowBuilder:
     # -- macs ---------------------------------------------------------------------------------
 
     def node_macs(self, info: LayerInfo, node_shapes: NodeShapes | None) -> int | None:
-        return _node_macs(info, node_shapes)
+        return node_macs(info, node_shapes)
 
     # -- totals -------------------------------------------------------------------------------
 
@@ -171,9 +171,9 @@ class RowBuilder:
             p = self.layer_params(info, info.name, shapes, info.trainable)
             params = None if p is None or params is None else params + p
         macs: int | None = 0
-        unmeasured = _unmeasured(graph)
+        unmeasured = unmeasured_layers(graph)
         for info in graph.visible_layers():
-            if not _has_macs(info):
+            if not has_macs(info):
                 continue
             for node in info.nodes:
                 m = self.node_macs(info, shapes.nodes.get(node.key))
@@ -190,88 +190,6 @@ class RowBuilder:
                              by_dtype, unmeasured)
 
 
-def _config_params_of(info: LayerInfo, node_shapes: NodeShapes | None) -> Params | None:
-    if node_shapes is None:
-        return config_params(info.class_name, info.config, [], info.module)
-    return config_params(info.class_name, info.config, list(node_shapes.inputs), info.module,
-                         node_shapes.extra)
-
-
-def _graph_params(graph: Graph, shapes: ShapeMap) -> Params | None:
-    total = ZERO
-    for info in graph.visible_layers():
-        if info.is_input:
-            continue
-        node = info.nodes[0] if info.nodes else None
-        node_shapes = shapes.nodes.get(node.key) if node is not None else None
-        if info.graph is not None:
-            if node_shapes is None or node_shapes.inner is None:
-                return None
-            p = _graph_params(info.graph, node_shapes.inner)
-        else:
-            p = _config_params_of(info, node_shapes)
-        if p is None:
-            return None
-        total = total + (p if info.trainable else Params(p.total, 0))
-    return total
-
-
-def _node_macs(info: LayerInfo, node_shapes: NodeShapes | None) -> int | None:
-    """MACs per sample of one call; None where not defined or not known."""
-    if node_shapes is None:
-        return None
-    if info.graph is None:
-        return config_macs(info.class_name, info.config, node_shapes.inputs,
-                           node_shapes.outputs)
-    if node_shapes.inner is None:
-        return None
-    inner = _graph_macs(info.graph, node_shapes.inner)
-    if inner is None or info.class_name != "TimeDistributed":
-        return inner
-    x = node_shapes.inputs[0] if node_shapes.inputs else None
-    if x is None or len(x) < 2 or x[1] is None:
-        return None
-    return inner * int(x[1])
-
-
-def _graph_macs(graph: Graph, shapes: ShapeMap) -> int | None:
-    """MACs of one call of a nested model; None when a layer that has MACs has unknown ones
-    (or when no layer inside has any)."""
-    total = 0
-    defined = False
-    for info in graph.visible_layers():
-        if not _has_macs(info):
-            continue
-        for node in info.nodes:
-            m = _node_macs(info, shapes.nodes.get(node.key))
-            if m is None:
-                return None
-            total += m
-            defined = True
-    return total if defined else None
-
-
-def _unmeasured(graph: Graph, prefix: str = "") -> list[str]:
-    """Paths of the layers whose compute modeltool cannot know from the file (a Lambda, a
-    TF-op layer, a class it has no rule for), nested models included."""
-    found: list[str] = []
-    for info in graph.visible_layers():
-        path = f"{prefix}{info.name}"
-        if info.graph is not None:
-            found += _unmeasured(info.graph, f"{path}/")
-        elif not info.is_input and compute_unknowable(info.class_name, info.config,
-                                                      info.module):
-            found.append(path)
-    return found
-
-
-def _has_macs(info: LayerInfo) -> bool:
-    """Whether a layer (or any layer inside it) is one whose MACs are counted."""
-    if info.graph is None:
-        return macs_defined(info.class_name, info.config)
-    return any(_has_macs(inner) for inner in info.graph.layers.values())
-
-
 def _config_bytes(graph: Graph, shapes: ShapeMap) -> dict[str, int]:
     """Bytes the weights would take, by dtype, for a file without weights (float32 unless the
     layer's dtype policy says otherwise)."""
@@ -285,7 +203,7 @@ def _config_bytes(graph: Graph, shapes: ShapeMap) -> dict[str, int]:
                 if ns is not None and ns.inner is not None:
                     walk(info.graph, ns.inner)
                 continue
-            p = _config_params_of(info, ns)
+            p = layer_config_params(info, ns)
             if not p or p.total == 0:
                 continue
             dtype = _variable_dtype(info.config.get("dtype"))
