@@ -39,10 +39,7 @@ from ..errors import CorruptFileError, IntegrityError, ModelToolError, Unsupport
 from ..formats import _zip
 from ..graph.params import Params, never_trained
 from ..io import atomic_path, check_output, check_space, wrote
-from ..layer_classes import (
-    BATCHNORM_CLASSES,
-    WRAPPER_CLASSES,
-)
+from ..layer_classes import BATCHNORM_CLASSES, WRAPPER_CLASSES
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
