@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry
-from ._layout import RNN_CLASSES, inner_model, layer_configs, layer_name
+from ._layout import RNN_CLASSES
+from .dialects.walk import inner_model, layer_configs, layer_name
 
 Transform = Callable[[list[np.ndarray]], list[np.ndarray]]
 _CONV = ("Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "Conv3DTranspose", "ConvLSTM2D")

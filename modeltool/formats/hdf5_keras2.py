@@ -23,8 +23,8 @@ import h5py
 from ..artifact import ModelArtifact
 from ..errors import UnsupportedError, UnsupportedLayerError
 from ..io import atomic_path, check_output
-from ._dialects import tensor_refs
-from ._fidelity import LEGACY_HARD_SIGMOID
+from .dialects import tensor_refs
+from .dialects.fidelity import LEGACY_HARD_SIGMOID
 from .hdf5_legacy import _write_weight_groups
 
 KIND = "k2-h5"

@@ -23,15 +23,12 @@ from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
-from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
     RNN_CLASSES,
     SUBLAYER_CLASSES,
     SUBLAYERS,
     direction_name,
     generated_names,
-    inner_model,
-    layer_name,
     rnn_cell,
     saveable_layers,
     shared_id,
@@ -39,6 +36,8 @@ from ._layout import (
     to_snake_case,
     weight_names,
 )
+from .dialects.keras_classes import KERAS3_LAYER_CLASSES
+from .dialects.walk import inner_model, layer_name
 
 KIND = "k3-weights"
 EXTENSIONS = (".weights.h5",)

@@ -18,8 +18,7 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES
 from ..errors import CorruptFileError
-from ..formats._dialects import is_tensor_ref
-from ..formats._layout import inner_model, layer_configs, layer_name
+from ..formats.dialects import inner_model, is_tensor_ref, layer_configs, layer_name
 
 #: A tensor shape, batch dimension included; None entries are unknown dimensions.
 Shape = tuple[int | None, ...]

@@ -652,8 +652,8 @@ def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, li
     (``_legacy_weights``), so changing flags inside it changes the order Keras expects: the
     layer's ``weight_names`` list is rewritten to match (the datasets stay as they are).
     """
-    from ..formats._dialects import canonical_model_config
-    from ..formats._layout import inner_model, layer_configs, layer_name, legacy_order
+    from ..formats._layout import legacy_order
+    from ..formats.dialects import canonical_model_config, inner_model, layer_configs, layer_name
 
     config, _, _ = canonical_model_config(raw, keras_version=artifact.keras_version,
                                           path=os.fspath(artifact.path or ""))

@@ -36,13 +36,8 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import ModelToolError, UnsupportedError, WeightMismatchError
-from ..formats._layout import (
-    inner_model,
-    layer_configs,
-    layer_name,
-    legacy_order,
-    nested_trainable_flags,
-)
+from ..formats._layout import legacy_order, nested_trainable_flags
+from ..formats.dialects import inner_model, layer_configs, layer_name
 from ._custom import CustomObjects, custom_scope
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -706,7 +701,7 @@ def _artifact_from_live(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]
     order); the second value maps the layer name to those variables, position for position.
     Entries read the variable's current value.
     """
-    from ..formats._dialects import canonical_model_config
+    from ..formats.dialects import canonical_model_config
 
     config = None
     try:

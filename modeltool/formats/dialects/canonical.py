@@ -1,8 +1,9 @@
 """Keras 1/2/3 config dialects, turned into one canonical (Keras 3) dialect.
 
-This is the only module that knows how the dialects differ. Every reader passes the config it
-found through ``canonical_model_config``; every writer that hands a config to Keras passes it
-through ``keras_loadable_config``. Each change made is recorded as one sentence in ``notes``.
+The ``dialects`` package is the only place that knows how the dialects differ. Every reader
+passes the config it found through ``canonical_model_config``; every writer that hands a config
+to Keras passes it through ``keras_loadable_config`` (``loadable``). Each change made is
+recorded as one sentence in ``notes``.
 
 The canonical dialect is what Keras 3 writes in ``config.json``: ``module``/``class_name``/
 ``config``/``registered_name`` on every object, ``Functional`` or ``Sequential`` at the top, an
@@ -12,125 +13,41 @@ dicts whose tensors are ``__keras_tensor__`` objects carrying ``keras_history``.
 
 from __future__ import annotations
 
-import base64
-import copy
 import re
 from typing import Any
 
-from ..artifact import MODEL_CLASSES, ModelArtifact
-from ..errors import CorruptFileError, ModelToolError
-from ._application_layers import APPLICATION_LAYER_MODULES, is_application_layer
-from ._fidelity import keep_meaning
-from ._keras1_classes import expand_maxout, merged_sequential, simple_class
-from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
-from ._node_states import (
-    called_like_op,
-    needs_dict_form,
-    split_initial_states,
-    with_placeholder_shapes,
+from ...artifact import MODEL_CLASSES, ModelArtifact
+from ...errors import CorruptFileError, ModelToolError
+from .application_layers import APPLICATION_LAYER_MODULES, is_application_layer
+from .fidelity import keep_meaning
+from .keras1 import (
+    CLASS_RENAMES,
+    cudnn_settings,
+    drop_removed_args,
+    lambda_config,
+    merge_class,
+    rename_args,
 )
-from ._tf_ops import TF_OP_CLASSES, rewrite_tf_op_layer, tf_op_reason
+from .keras1_classes import expand_maxout, merged_sequential, simple_class
+from .keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
+from .node_states import called_like_op, split_initial_states
+from .references import (
+    canonical_nodes,
+    canonical_refs,
+    sequentials_with_builtin_node,
+    unshift_node_indices,
+    untuple_copy,
+)
+from .tf_ops import TF_OP_CLASSES, rewrite_tf_op_layer, tf_op_reason
 
 JSON = Any
 
-#: Keras 1 class names and their Keras 2/3 equivalents.
-_CLASS_RENAMES = {
-    "Convolution1D": "Conv1D",
-    "Convolution2D": "Conv2D",
-    "Convolution3D": "Conv3D",
-    "AtrousConvolution1D": "Conv1D",
-    "AtrousConvolution2D": "Conv2D",
-    "Deconvolution2D": "Conv2DTranspose",
-    "Deconvolution3D": "Conv3DTranspose",
-    "SeparableConvolution2D": "SeparableConv2D",
-    "CuDNNLSTM": "LSTM",
-    "CuDNNGRU": "GRU",
-    "Model": "Functional",
-}
-
-#: Keras 1 argument names (for every layer) and their Keras 2 names.
-_ARG_RENAMES = {
-    "nb_filter": "filters",
-    "subsample": "strides",
-    "subsample_length": "strides",
-    "border_mode": "padding",
-    "init": "kernel_initializer",
-    "inner_init": "recurrent_initializer",
-    "W_regularizer": "kernel_regularizer",
-    "U_regularizer": "recurrent_regularizer",
-    "b_regularizer": "bias_regularizer",
-    "W_constraint": "kernel_constraint",
-    "U_constraint": "recurrent_constraint",
-    "b_constraint": "bias_constraint",
-    "bias": "use_bias",
-    "inner_activation": "recurrent_activation",
-    "dropout_W": "dropout",
-    "dropout_U": "recurrent_dropout",
-    "pool_length": "pool_size",
-    "stride": "strides",
-    "atrous_rate": "dilation_rate",
-    "filter_length": "kernel_size",
-    "gamma_init": "gamma_initializer",
-    "beta_init": "beta_initializer",
-    "input_dtype": "dtype",
-}
-
-#: Per-class Keras 1 argument names that differ from the generic table.
-_CLASS_ARG_RENAMES = {
-    "Embedding": {"init": "embeddings_initializer", "W_regularizer": "embeddings_regularizer",
-                  "W_constraint": "embeddings_constraint"},
-    "Dropout": {"p": "rate"},
-    "SpatialDropout1D": {"p": "rate"},
-    "SpatialDropout2D": {"p": "rate"},
-    "SpatialDropout3D": {"p": "rate"},
-    "GaussianDropout": {"p": "rate"},
-    "UpSampling1D": {"length": "size"},
-    "ZeroPadding1D": {},
-    "PReLU": {"init": "alpha_initializer"},
-    "LeakyReLU": {"alpha": "negative_slope"},
-}
-
-_UNITS_CLASSES = {"Dense", "LSTM", "GRU", "SimpleRNN", "Highway", "MaxoutDense"}
-_RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
-_CONV_CLASSES = {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "Conv3DTranspose",
-                 "Conv1DTranspose", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv2D",
-                 "DepthwiseConv1D"}
-
-#: Arguments Keras 3 no longer accepts, per class, with the value that makes dropping them safe
-#: (None: any value may be dropped).
-_REMOVED_ARGS: dict[str, dict[str, Any]] = {
-    "*": {"input_dtype": None},
-    "LSTM": {"time_major": None},
-    "GRU": {"time_major": None},
-    "SimpleRNN": {"time_major": None},
-    "Bidirectional": {"time_major": None},
-    "ConvLSTM1D": {"time_major": None},
-    "ConvLSTM2D": {"time_major": None},
-    "ConvLSTM3D": {"time_major": None},
-    "BatchNormalization": {"fused": None, "renorm": False, "renorm_clipping": None,
-                           "renorm_momentum": None, "virtual_batch_size": None,
-                           "adjustment": None, "mode": 0},
-    "DepthwiseConv2D": {"groups": 1, "kernel_initializer": None, "kernel_regularizer": None,
-                        "kernel_constraint": None},
-    # Keras 2 separable convolutions inherited the plain convolution's kernel arguments.
-    "SeparableConv1D": {"groups": 1, "kernel_initializer": None, "kernel_regularizer": None,
-                        "kernel_constraint": None},
-    "SeparableConv2D": {"groups": 1, "kernel_initializer": None, "kernel_regularizer": None,
-                        "kernel_constraint": None},
-    "Conv2DTranspose": {"groups": 1},
-    "Conv1DTranspose": {"groups": 1},
-    "Conv3DTranspose": {"groups": 1},
-    "Embedding": {"input_length": None, "dropout": 0},
-    "Dropout": {},
-}
 
 _MODULE_FOR_KEY = (
     ("initializer", "keras.initializers"),
     ("regularizer", "keras.regularizers"),
     ("constraint", "keras.constraints"),
 )
-
-_TENSOR = "__keras_tensor__"
 
 
 def attach_config(artifact: ModelArtifact, raw: Any, display: str) -> None:
@@ -165,7 +82,7 @@ def detect_dialect(raw: JSON, keras_version: str | None = None) -> int:
     if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
         for layer in inner["layers"]:
             if isinstance(layer, dict):
-                if layer.get("class_name") in _CLASS_RENAMES and layer.get("class_name") != "Model":
+                if layer.get("class_name") in CLASS_RENAMES and layer.get("class_name") != "Model":
                     return 1
                 nodes = layer.get("inbound_nodes") or []
                 if nodes and isinstance(nodes[0], dict):
@@ -196,7 +113,7 @@ def canonical_model_config(raw: JSON, *, keras_version: str | None = None,
         raise CorruptFileError("model config has no class_name", path=path,
                                hint="this does not look like a Keras model architecture")
     try:
-        raw = _untuple(raw)
+        raw = untuple_copy(raw)
         dialect = detect_dialect(raw, keras_version)
         notes: list[str] = []
         config = _canonical_model(raw, notes, path, dialect)
@@ -240,18 +157,18 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
         raw_layers = _as_list(inner.get("layers"), "layers", path)
         if dialect < 3:
             raw_layers = expand_maxout(raw_layers, True, inner, notes)
-        shifted = _sequentials_with_builtin_node(raw_layers) if dialect == 2 else set()
+        shifted = sequentials_with_builtin_node(raw_layers) if dialect == 2 else set()
         names = {str(layer.get("name")) for layer in raw_layers if isinstance(layer, dict)}
         inner["layers"] = [_canonical_layer(layer, notes, path, dialect, with_nodes=True,
                                             names=names) for layer in raw_layers]
         for key in ("input_layers", "output_layers"):
-            inner[key] = _canonical_refs(inner.get(key), key, path)
+            inner[key] = canonical_refs(inner.get(key), key, path)
             if dialect < 3 and len(inner[key]) == 1 and isinstance(inner[key][0], list):
                 # Keras 1/2 listed a single input/output as a list of one, yet called and
                 # returned it bare; Keras 3 writes it bare, and treats a list as structure.
                 inner[key] = inner[key][0]
         if shifted:
-            _unshift_node_indices(inner, shifted)
+            unshift_node_indices(inner, shifted)
         _canonical_dtype(inner, notes)
         result = {"module": "keras.src.models.functional", "class_name": "Functional",
                   "config": inner, "registered_name": "Functional"}
@@ -264,76 +181,12 @@ def _canonical_model(raw: dict[str, Any], notes: list[str], path: str | None,
     return result
 
 
-def _untuple(value: Any, depth: int = 0) -> Any:
-    """A deep copy with tf.keras' ``{"class_name": "__tuple__", "items": [...]}`` as lists."""
-    if depth > 500:
-        raise RecursionError("config nested too deeply")
-    if isinstance(value, dict):
-        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
-            return [_untuple(item, depth + 1) for item in value["items"]]
-        return {key: _untuple(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_untuple(item, depth + 1) for item in value]
-    return value
-
-
-def _sequentials_with_builtin_node(layers: list[Any]) -> set[str]:
-    """Nested Sequential models whose node 0 Keras 2 kept for their own input (built with an
-    input shape); Keras 3 numbers a Sequential's calls from 0, so references shift by one."""
-    names = set()
-    for layer in layers:
-        if not isinstance(layer, dict) or layer.get("class_name") != "Sequential":
-            continue
-        inner = layer.get("config")
-        members = inner.get("layers") if isinstance(inner, dict) else inner
-        if not isinstance(members, list) or not members or not isinstance(members[0], dict):
-            continue
-        first = members[0]
-        if first.get("class_name") == "InputLayer" or "batch_input_shape" in (
-                first.get("config") or {}):
-            names.add(str(layer.get("name") or (inner or {}).get("name")))
-    return names
-
-
-def _unshift_node_indices(model: dict[str, Any], names: set[str]) -> None:
-    def fix(value: Any) -> None:
-        if is_tensor_ref(value):
-            history = value["config"]["keras_history"]
-            if history[0] in names and isinstance(history[1], int) and history[1] > 0:
-                history[1] -= 1
-        elif isinstance(value, dict):
-            for item in value.values():
-                fix(item)
-        elif isinstance(value, list):
-            for item in value:
-                fix(item)
-
-    for layer in model.get("layers", []):
-        fix(layer.get("inbound_nodes"))
-    for key in ("input_layers", "output_layers"):
-        refs = model.get(key) or []
-        for ref in ([refs] if refs and isinstance(refs[0], str) else refs):
-            if isinstance(ref, list) and len(ref) >= 2 and ref[0] in names and ref[1] > 0:
-                ref[1] -= 1
-
-
 def _as_list(value: Any, what: str, path: str | None) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
         raise CorruptFileError(f"model config field {what!r} is not a list", path=path)
     return value
-
-
-def _canonical_refs(value: Any, what: str, path: str | None) -> Any:
-    """``input_layers``/``output_layers``: a ref ``[name, node, tensor]`` or a list of them."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise CorruptFileError(f"model config field {what!r} is not a list", path=path)
-    if value and isinstance(value[0], str):
-        return value[:3]
-    return [list(ref[:3]) if isinstance(ref, list) else ref for ref in value]
 
 
 def _explicit_input_layer(layers: list[Any], inner: dict[str, Any], notes: list[str],
@@ -395,7 +248,7 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         nested = _canonical_model(layer, notes, path, dialect)
         nested["name"] = layer.get("name") or layer.get("config", {}).get("name")
         if with_nodes:
-            nested["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path, names)
+            nested["inbound_nodes"] = canonical_nodes(layer.get("inbound_nodes"), path, names)
         if "shared_object_id" in layer:
             nested["shared_object_id"] = layer["shared_object_id"]
         return nested
@@ -407,24 +260,24 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
     name = layer.get("name") or config.get("name")
     if dialect < 3:
         class_name = simple_class(class_name, config, name, notes)
-    if class_name in _CLASS_RENAMES:
-        new = _CLASS_RENAMES[class_name]
+    if class_name in CLASS_RENAMES:
+        new = CLASS_RENAMES[class_name]
         notes.append(f"layer {name!r}: class {class_name} renamed {new}")
         if class_name.startswith("CuDNN"):
-            _cudnn_settings(new, config)
+            cudnn_settings(new, config)
         class_name = new
     if class_name == "Merge":
-        class_name = _merge_class(config, name, notes)
+        class_name = merge_class(config, name, notes)
     if class_name == "Lambda" and dialect < 3:
-        _lambda_config(config, name, notes)
+        lambda_config(config, name, notes)
     if dialect < 3 and class_name in KERAS3_LAYER_CLASSES:  # custom classes keep their args
         if class_name != "InputLayer":
             # Input shapes live on the InputLayer in Keras 3 (moved there for Sequential).
             for key in ("batch_input_shape", "input_shape", "batch_size",
                         *(() if class_name == "Embedding" else ("input_dim", "input_length"))):
                 config.pop(key, None)
-        _rename_args(class_name, config, name, notes)
-        _drop_removed_args(class_name, config, name, notes)
+        rename_args(class_name, config, name, notes)
+        drop_removed_args(class_name, config, name, notes)
         keep_meaning(class_name, config, name, notes)
     _canonical_nested_objects(config)
     _canonical_dtype(config, notes)
@@ -475,44 +328,10 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         config.setdefault("name", name)
     if with_nodes:
         result["name"] = name
-        result["inbound_nodes"] = _canonical_nodes(layer.get("inbound_nodes"), path, names)
+        result["inbound_nodes"] = canonical_nodes(layer.get("inbound_nodes"), path, names)
         if dialect < 3:
             split_initial_states(result, notes)
     return result
-
-
-def _lambda_config(config: dict[str, Any], name: Any, notes: list[str]) -> None:
-    """Keras 1/2 Lambda fields in the Keras 3 form. The bytecode stays data: nothing here (or
-    anywhere in modeltool) unmarshals or runs it."""
-    function = config.get("function")
-    kind = config.pop("function_type", None)
-    config.pop("module", None)
-    shape_kind = config.pop("output_shape_type", None)
-    config.pop("output_shape_module", None)
-    if kind == "lambda":
-        parts = function if isinstance(function, list) else [function]
-        code = _base64_code(parts[0]) if parts else None
-        defaults = parts[1] if len(parts) > 1 else None
-        closure = parts[2] if len(parts) > 2 else None
-        config["function"] = {"class_name": "__lambda__",
-                              "config": {"code": code, "defaults": defaults,
-                                         "closure": closure}}
-    if shape_kind == "lambda":
-        config.pop("output_shape", None)
-    config.setdefault("arguments", {})
-    notes.append(f"layer {name!r}: Lambda with Python bytecode kept as data (never run); Keras "
-                 "rebuilds it only with safe_mode=False and the Python version that wrote it")
-
-
-def _base64_code(code: Any) -> Any:
-    """Keras 2 stored marshalled code as base64; Keras 1 as a raw-unicode-escape string."""
-    if not isinstance(code, str):
-        return code
-    try:
-        base64.b64decode(code.encode("ascii"), validate=True)
-        return code
-    except (ValueError, UnicodeEncodeError):
-        return base64.b64encode(code.encode("raw_unicode_escape")).decode("ascii")
 
 
 def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
@@ -550,92 +369,6 @@ def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
     return found
 
 
-def _cudnn_settings(new_class: str, config: dict[str, Any]) -> None:
-    # CuDNN kernels use fixed activations; these settings keep the maths in LSTM/GRU.
-    config.setdefault("activation", "tanh")
-    config.setdefault("recurrent_activation", "sigmoid")
-    if new_class == "GRU":
-        config["reset_after"] = True
-
-
-def _merge_class(config: dict[str, Any], name: Any, notes: list[str]) -> str:
-    mode = config.pop("mode", "sum")
-    table = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average",
-             "max": "Maximum", "dot": "Dot", "cos": "Dot"}
-    if not isinstance(mode, str) or mode not in table:
-        notes.append(f"layer {name!r}: Merge with mode {mode!r} has no Keras 3 equivalent")
-        return "Merge"
-    new = table[mode]
-    if new == "Concatenate":
-        config["axis"] = config.pop("concat_axis", -1)
-    if new == "Dot":
-        config["axes"] = config.pop("dot_axes", -1)
-        config["normalize"] = mode == "cos"
-    for key in ("concat_axis", "dot_axes", "mode_type", "output_shape", "output_shape_type",
-                "output_mask", "output_mask_type", "arguments", "layers"):
-        config.pop(key, None)
-    notes.append(f"layer {name!r}: Merge(mode={mode!r}) became {new}")
-    return new
-
-
-def _rename_args(class_name: str, config: dict[str, Any], name: Any, notes: list[str]) -> None:
-    renames = dict(_ARG_RENAMES)
-    renames.update(_CLASS_ARG_RENAMES.get(class_name, {}))
-    changed = []
-    if "output_dim" in config and class_name in _UNITS_CLASSES:
-        config["units"] = config.pop("output_dim")
-        changed.append("output_dim->units")
-    if "nb_row" in config and "nb_col" in config:
-        config["kernel_size"] = [config.pop("nb_row"), config.pop("nb_col")]
-        changed.append("nb_row/nb_col->kernel_size")
-    if "kernel_dim1" in config:
-        config["kernel_size"] = [config.pop(f"kernel_dim{i}") for i in (1, 2, 3)
-                                 if f"kernel_dim{i}" in config]
-        changed.append("kernel_dim*->kernel_size")
-    for old, new in renames.items():
-        if old in config and new not in config:
-            config[new] = config.pop(old)
-            changed.append(f"{old}->{new}")
-    if "dim_ordering" in config or "image_dim_ordering" in config:
-        ordering = config.pop("dim_ordering", None) or config.pop("image_dim_ordering", None)
-        fmt = {"th": "channels_first", "tf": "channels_last"}.get(str(ordering))
-        if fmt and (class_name in _CONV_CLASSES or "Pooling" in class_name
-                    or class_name in ("Cropping1D", "Cropping2D", "Cropping3D", "ZeroPadding2D",
-                                      "ZeroPadding3D", "UpSampling2D", "UpSampling3D", "Flatten")):
-            config["data_format"] = fmt
-        changed.append(f"dim_ordering={ordering}->data_format")
-    if "forget_bias_init" in config:
-        config["unit_forget_bias"] = config.pop("forget_bias_init") == "one"
-        changed.append("forget_bias_init->unit_forget_bias")
-    if "consume_less" in config:
-        mode = config.pop("consume_less")
-        config["implementation"] = 2 if mode == "gpu" else 1
-        changed.append("consume_less->implementation")
-    if config.get("use_bias") in (0, 1):
-        config["use_bias"] = bool(config["use_bias"])
-    if changed:
-        notes.append(f"layer {name!r} ({class_name}): Keras 1 arguments renamed: "
-                     + ", ".join(changed))
-
-
-def _drop_removed_args(class_name: str, config: dict[str, Any], name: Any,
-                       notes: list[str]) -> None:
-    for table in (_REMOVED_ARGS["*"], _REMOVED_ARGS.get(class_name, {})):
-        for key, safe_value in table.items():
-            if key not in config:
-                continue
-            value = config.pop(key)
-            if safe_value is not None and value not in (safe_value, None):
-                notes.append(f"layer {name!r}: argument {key}={value!r} is not supported by "
-                             "Keras 3 and was dropped; results may differ")
-            elif value is not None:
-                notes.append(f"layer {name!r}: argument {key}={value!r} dropped "
-                             "(Keras 3 does not accept it)")
-    if class_name == "BatchNormalization" and isinstance(config.get("axis"), list) \
-            and len(config["axis"]) == 1:
-        config["axis"] = config["axis"][0]
-
-
 def _canonical_nested_objects(config: dict[str, Any]) -> None:
     """Initializers, regularizers and constraints written without a ``module``."""
     for key, value in config.items():
@@ -646,127 +379,3 @@ def _canonical_nested_objects(config: dict[str, Any]) -> None:
                 value["module"] = module
                 value.setdefault("registered_name", None)
                 value.setdefault("config", {})
-
-
-def _canonical_nodes(nodes: Any, path: str | None,
-                     names: set[str] | None = None) -> list[dict[str, Any]]:
-    """Keras 1/2 ``[[name, node, tensor, kwargs], ...]`` lists become Keras 3 node dicts.
-
-    tf.keras 2.4+ wrote a TFOpLambda call as one bare reference ``[name, node, tensor,
-    kwargs]``, with tensors among the keyword arguments as ``[name, node, tensor]``.
-    """
-    if not nodes:
-        return []
-    if not isinstance(nodes, list):
-        raise CorruptFileError("inbound_nodes is not a list", path=path)
-    result = []
-    for node in nodes:
-        if isinstance(node, dict):
-            result.append(node)
-            continue
-        if isinstance(node, list) and node and isinstance(node[0], str):
-            node = [node]
-        if not isinstance(node, list) or not node:
-            raise CorruptFileError(f"inbound node {node!r} is malformed", path=path)
-        tensors = []
-        kwargs: dict[str, Any] = {}
-        for ref in node:
-            if not isinstance(ref, list) or len(ref) < 3 or not isinstance(ref[0], str):
-                raise CorruptFileError(f"inbound tensor reference {ref!r} is malformed",
-                                       path=path)
-            if len(ref) > 3 and isinstance(ref[3], dict):
-                kwargs = {key: _kwarg_tensor(value, names) for key, value in ref[3].items()}
-            tensors.append(_tensor_ref(ref[0], ref[1], ref[2]))
-        args: list[Any] = [tensors[0]] if len(tensors) == 1 else [tensors]
-        result.append({"args": args, "kwargs": kwargs})
-    return result
-
-
-def _kwarg_tensor(value: Any, names: set[str] | None) -> Any:
-    if names and isinstance(value, list) and len(value) == 3 and value[0] in names \
-            and all(isinstance(v, int) for v in value[1:]):
-        return _tensor_ref(value[0], value[1], value[2])
-    return value
-
-
-def _tensor_ref(layer: str, node: Any, tensor: Any, shape: Any = None,
-                dtype: Any = None) -> dict[str, Any]:
-    return {"class_name": _TENSOR,
-            "config": {"shape": shape, "dtype": dtype, "keras_history": [layer, node, tensor]}}
-
-
-def is_tensor_ref(value: Any) -> bool:
-    """True for a ``__keras_tensor__`` object in a canonical inbound node."""
-    return isinstance(value, dict) and value.get("class_name") == _TENSOR
-
-
-def tensor_refs(value: Any) -> list[tuple[str, int, int]]:
-    """Every ``(layer, node_index, tensor_index)`` referenced inside a node's args, in order."""
-    found: list[tuple[str, int, int]] = []
-    if is_tensor_ref(value):
-        history = value.get("config", {}).get("keras_history") or []
-        if len(history) >= 3:
-            found.append((str(history[0]), int(history[1]), int(history[2])))
-    elif isinstance(value, dict):
-        for item in value.values():
-            found.extend(tensor_refs(item))
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            found.extend(tensor_refs(item))
-    return found
-
-
-def keras_loadable_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The canonical config as Keras 3 wants it in a file it will load.
-
-    Keras 3 rebuilds ``__keras_tensor__`` arguments with their recorded shape; a node read from
-    a Keras 1/2 file has none, so such nodes are written in the list form Keras 3 also reads.
-    """
-    result = copy.deepcopy(config)
-    _loadable_model(result)
-    return result
-
-
-def _loadable_model(value: Any, functional: frozenset[str] = frozenset()) -> None:
-    """Every ``inbound_nodes`` list in the tree, nested models and wrapped models included.
-
-    ``functional`` names the sibling layers that are Functional models: Keras 3 numbers their
-    calls from 1 and subtracts 1 when it reads node dicts, but not when it reads the list form.
-    """
-    if isinstance(value, dict):
-        nodes = value.get("inbound_nodes")
-        if isinstance(nodes, list) and nodes:
-            value["inbound_nodes"] = [_loadable_node(node, functional) for node in nodes]
-        inner = value.get("config")
-        members = inner.get("layers") if isinstance(inner, dict) else None
-        names = frozenset(str(m.get("name")) for m in members
-                          if isinstance(m, dict) and m.get("class_name") == "Functional") \
-            if isinstance(members, list) else frozenset()
-        for key, item in value.items():
-            if key != "inbound_nodes":
-                _loadable_model(item, names if key == "config" else functional)
-    elif isinstance(value, list):
-        for item in value:
-            _loadable_model(item, functional)
-
-
-def _loadable_node(node: Any, functional: frozenset[str]) -> Any:
-    if not isinstance(node, dict):
-        return node
-
-    def shapes_known(value: Any) -> bool:
-        if is_tensor_ref(value):
-            return value.get("config", {}).get("shape") is not None
-        if isinstance(value, dict):
-            return all(shapes_known(v) for v in value.values())
-        if isinstance(value, (list, tuple)):
-            return all(shapes_known(v) for v in value)
-        return True
-
-    if shapes_known(node.get("args")) and shapes_known(node.get("kwargs")):
-        return node
-    if needs_dict_form(node):
-        return with_placeholder_shapes(node)
-    kwargs = node.get("kwargs") or {}
-    return [[layer, index - 1 if layer in functional and index > 0 else index, tensor, kwargs]
-            for layer, index, tensor in tensor_refs(node.get("args"))]
