@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from .canonical import attach_config, canonical_model_config, detect_dialect, foreign_layers
 from .loadable import keras_loadable_config
-from .references import is_tensor_ref, tensor_refs
+from .references import (
+    is_bare_reference,
+    is_tensor_ref,
+    nested_node_offset,
+    tensor_refs,
+    untuple,
+)
 from .walk import inner_model, is_operation, layer_configs, layer_name
 
 __all__ = [
@@ -28,10 +34,13 @@ __all__ = [
     "detect_dialect",
     "foreign_layers",
     "inner_model",
+    "is_bare_reference",
     "is_operation",
     "is_tensor_ref",
     "keras_loadable_config",
     "layer_configs",
     "layer_name",
+    "nested_node_offset",
     "tensor_refs",
+    "untuple",
 ]

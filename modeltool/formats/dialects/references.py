@@ -6,6 +6,7 @@ carrying ``keras_history`` ``[layer, node, tensor]``; Keras 1/2 wrote lists of s
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from ...errors import CorruptFileError
@@ -143,3 +144,52 @@ def tensor_refs(value: Any) -> list[tuple[str, int, int]]:
         for item in value:
             found.extend(tensor_refs(item))
     return found
+
+
+def untuple(value: Any, *, limit: int = 256, depth: int = 0) -> Any:
+    """``value`` with tf.keras' ``{"class_name": "__tuple__", "items": [...]}`` as lists.
+
+    Configs from a SavedModel's Keras metadata spell tuples that way; they are lists everywhere
+    else. Returns ``value`` itself when nothing changed (no copy); deeper than ``limit`` it is
+    left as it is (the graph builder reports such nesting itself).
+    """
+    if depth > limit:
+        return value
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
+            return [untuple(item, limit=limit, depth=depth + 1) for item in value["items"]]
+        changed = {key: untuple(item, limit=limit, depth=depth + 1)
+                   for key, item in value.items()}
+        same = all(changed[key] is value[key] for key in value)
+        return value if same else changed
+    if isinstance(value, list):
+        items = [untuple(item, limit=limit, depth=depth + 1) for item in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
+    return value
+
+
+def is_bare_reference(value: Any, layers: Container[str]) -> bool:
+    """A keyword argument written as a bare ``[layer, node, tensor]`` naming one of ``layers``.
+
+    tf.keras 2 wrote a tensor passed by keyword that way (TFOpLambda:
+    ``tf.math.multiply(x, y=other)``); Keras 3 files never do.
+    """
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and value[0] in layers and all(isinstance(v, int) and not isinstance(v, bool)
+                                           for v in value[1:]))
+
+
+def nested_node_offset(class_name: str, calls: int, used: list[int]) -> int:
+    """How a config numbers the calls of a nested model: subtract this from a node index.
+
+    A nested Functional starts with a built-in node that configs leave out, so its first real
+    call is written as node 1; a Sequential's first call is node 0 in the canonical (Keras 3)
+    dialect. Keras 1/2 wrote a nested Sequential with an input from 1 as well: when every index
+    in ``used`` fits only the other numbering, that one is used. ``calls`` is how many calls
+    the layer has.
+    """
+    preferred = 0 if class_name == "Sequential" else 1
+    for offset in (preferred, 1 - preferred):
+        if all(0 <= i - offset < calls for i in used):
+            return offset
+    return preferred  # the graph builder reports the bad reference
