@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import h5py
 import numpy as np
 
-from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
-from ..errors import CorruptFileError, IntegrityError, ModelToolError, UnsupportedError
-from ..formats import _zip
-from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
-from ..io import atomic_path, check_output, check_space, wrote
+from ...artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
+from ...errors import CorruptFileError, IntegrityError, ModelToolError, UnsupportedError
+from ...formats import _zip
+from ...formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
+from ...io import atomic_path, check_output, check_space, wrote
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -454,7 +454,7 @@ def freeze(path_or_model: PathLike | keras.Model, layers: Iterable[str] = (),
 def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last: int | None,
                  unfreeze: list[str], except_: list[str], output: PathLike | None,
                  in_place: bool, force: bool) -> FreezeReport:
-    from ..formats import open_artifact
+    from ...formats import open_artifact
 
     if in_place and output is not None and Path(output).resolve() != path.resolve():
         raise ModelToolError("pass either -o OUT or --in-place, not both", path=path)
@@ -463,7 +463,7 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
                              hint="pass -o OUT, or --in-place to replace the input")
     with open_artifact(path) as artifact:
         if artifact.kind not in SUPPORTED_KINDS:
-            from .hints import to_keras_archive
+            from ..hints import to_keras_archive
 
             raise UnsupportedError(f"freeze works on .keras and full-model .h5 files, not "
                                    f"{artifact.kind}", path=path,
@@ -510,7 +510,7 @@ def _rewrite_keras(source: Path, out: Path, config: dict[str, Any]) -> None:
     Unchanged members are copied as raw byte ranges of the archive (local header and stored
     data, no decompressing or CRC pass), so a 1 GB archive costs about what ``cp`` costs.
     """
-    from ..formats import _zip
+    from ...formats import _zip
 
     text = json.dumps(config)
     archive = _zip.open_zip(source)
@@ -565,7 +565,7 @@ def _member_crc_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
             offset, left = offset + len(chunk), left - len(chunk)
     if crc != info.CRC:
         if info.filename == "model.weights.h5":
-            from ..formats.keras_archive import locate_damage
+            from ...formats.keras_archive import locate_damage
 
             return locate_damage(source, info.CRC, crc, info.compress_size)
         return _zip.crc_problem(info.filename, info.compress_size, info.CRC, crc)
@@ -629,7 +629,7 @@ def _verify_checksummed(path: Path) -> None:
     """Read every dataset that carries a Fletcher32 checksum (HDF5 verifies it on read), so
     the byte copy below never carries damage HDF5 can see. Files without checksums (what Keras
     writes) cost nothing here."""
-    from ..formats import _h5
+    from ...formats import _h5
 
     display = os.fspath(path)
     with _h5.open_h5(path, display) as handle:
@@ -652,8 +652,8 @@ def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, li
     (``_legacy_weights``), so changing flags inside it changes the order Keras expects: the
     layer's ``weight_names`` list is rewritten to match (the datasets stay as they are).
     """
-    from ..formats._layout import legacy_order
-    from ..formats.dialects import canonical_model_config, inner_model, layer_configs, layer_name
+    from ...formats._layout import legacy_order
+    from ...formats.dialects import canonical_model_config, inner_model, layer_configs, layer_name
 
     config, _, _ = canonical_model_config(raw, keras_version=artifact.keras_version,
                                           path=os.fspath(artifact.path or ""))
@@ -668,7 +668,7 @@ def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, li
 
 def _rewrite_weight_names(handle: h5py.File, orders: dict[str, list[str]],
                           display: str) -> None:
-    from ..formats import _h5
+    from ...formats import _h5
 
     root = _h5.group(handle, "model_weights", display) if "model_weights" in handle else handle
     for name, locations in orders.items():

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..artifact import ModelArtifact, WeightEntry, WeightStore
-from ..errors import ModelToolError, UnsupportedError, WeightMismatchError
-from ..formats._layout import legacy_order, nested_trainable_flags
-from ..formats.dialects import inner_model, layer_configs, layer_name
-from ._custom import CustomObjects, custom_scope
+from ...artifact import ModelArtifact, WeightEntry, WeightStore
+from ...errors import ModelToolError, UnsupportedError, WeightMismatchError
+from ...formats._layout import legacy_order, nested_trainable_flags
+from ...formats.dialects import inner_model, layer_configs, layer_name
+from .._custom import CustomObjects, custom_scope
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -472,7 +472,7 @@ def _source_theano(source: ModelArtifact, target: ModelArtifact, keras1: bool,
     rule, applied to the target's architecture since the source has none)."""
     if source.config is not None or source.kind not in _LEGACY_KINDS:
         return False
-    from ..formats._migrate import THEANO_ASSUMED, assume_theano
+    from ...formats._migrate import THEANO_ASSUMED, assume_theano
 
     theano = assume_theano(keras1, source.backend, target.source_config or target.config)
     if theano and not source.backend:
@@ -487,7 +487,7 @@ def _migrated(cfg: dict[str, Any], entries: list[WeightEntry], source: ModelArti
     Theano kernels, cuDNN RNNs). Files with an architecture were migrated by their reader."""
     if source.config is not None or source.kind not in _LEGACY_KINDS:
         return entries, []
-    from ..formats._migrate import migrate_layer
+    from ...formats._migrate import migrate_layer
 
     return migrate_layer(cfg, list(entries), keras1=keras1, theano=theano)
 
@@ -554,13 +554,13 @@ def transferred_artifact(target: ModelArtifact, plan: TransferPlan) -> ModelArti
 
 def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
     """``kind``, else the target's kind unless the output name clearly asks for another."""
-    from ..formats import FORMATS, kind_from_extension
+    from ...formats import FORMATS, kind_from_extension
 
     if kind is not None:
         if kind not in FORMATS:
             raise UnsupportedError(f"unknown kind {kind!r}", path=output,
                                    hint=f"choose one of: {', '.join(FORMATS)}")
-        from .convert import refuse_kind_conflict
+        from ..convert import refuse_kind_conflict
 
         refuse_kind_conflict(output, kind)
         return kind
@@ -615,7 +615,7 @@ def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | Mode
         >>> modeltool.load_weights_by_name(  # doctest: +SKIP
         ...     model, "pretrained.h5", skip_mismatch=True)
     """
-    from ..formats import open_artifact
+    from ...formats import open_artifact
 
     own_source = not isinstance(source, ModelArtifact)
     source_art = source if isinstance(source, ModelArtifact) else open_artifact(source)
@@ -639,15 +639,15 @@ def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | Mode
 def _into_file(target: Path, source: ModelArtifact, source_name: str, skip_mismatch: bool,
                mapping: Mapping[str, str] | Iterable[str] | None, output: PathLike | None,
                kind: str | None, dry_run: bool, force: bool) -> TransferReport:
-    from ..formats import open_artifact, write_artifact
-    from ..io import check_output
+    from ...formats import open_artifact, write_artifact
+    from ...io import check_output
 
     if not dry_run and output is None:
         raise ModelToolError("no output given", path=target,
                              hint="pass -o OUT (the target file itself is never modified)")
     with open_artifact(target) as target_art:
         if not target_art.weights:
-            from .hints import beside, command
+            from ..hints import beside, command
 
             fresh = command("convert", os.fspath(target), "--init", "-o",
                             beside(target, ".keras"))
@@ -701,7 +701,7 @@ def _artifact_from_live(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]
     order); the second value maps the layer name to those variables, position for position.
     Entries read the variable's current value.
     """
-    from ..formats.dialects import canonical_model_config
+    from ...formats.dialects import canonical_model_config
 
     config = None
     try:
