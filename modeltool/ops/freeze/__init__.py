@@ -1,11 +1,9 @@
 """``freeze``: set ``trainable`` in a model's architecture, without touching its weight bytes.
 
-A ``.keras`` archive is rewritten member by member: ``config.json`` is replaced and every other
-member (the weights) is copied as raw bytes. A legacy ``.h5`` file is copied and only attributes
-are rewritten in the copy: ``model_config``, and the ``weight_names`` order of a layer holding a
-model when its trainable weights change (Keras lists those first). Both go through a temporary
-file beside the output, so a failure leaves nothing behind and the input is never modified
-(``--in-place`` replaces it atomically).
+The new config is written by ``formats.config_replace``: a ``.keras`` archive member by member
+(``config.json`` replaced, the weights copied as raw bytes), a legacy ``.h5`` file as a copy with
+only attributes rewritten. Both go through a temporary file beside the output, so a failure
+leaves nothing behind and the input is never modified (``--in-place`` replaces it atomically).
 
 The flags are edited in the file's own config dialect (Keras 1, 2 or 3), as Keras' setter would
 leave them: freezing a layer that holds a model freezes every layer inside it; unfreezing a layer
@@ -18,27 +16,19 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import json
 import os
 import re
-import shutil
-import struct
-import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from ...artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
-from ...errors import CorruptFileError, IntegrityError, ModelToolError, UnsupportedError
-from ...formats import _zip
+from ...errors import ModelToolError, UnsupportedError
 from ...formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
-from ...io import atomic_path, check_output, check_space, wrote
+from ...io import check_output, check_space
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -48,9 +38,6 @@ PathLike = str | os.PathLike[str]
 _REGEX_PREFIX = "re:"
 _WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
 _BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
-_CONFIG_MEMBER = "config.json"
-_COPY_CHUNK = 16 << 20
-_DATA_DESCRIPTOR_FLAG = 0x08
 SUPPORTED_KINDS = ("keras", "h5")
 
 
@@ -455,6 +442,12 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
                  unfreeze: list[str], except_: list[str], output: PathLike | None,
                  in_place: bool, force: bool) -> FreezeReport:
     from ...formats import open_artifact
+    from ...formats.config_replace import (
+        legacy_weight_orders,
+        replace_h5_config,
+        replace_keras_config,
+        verify_h5_checksums,
+    )
 
     if in_place and output is not None and Path(output).resolve() != path.resolve():
         raise ModelToolError("pass either -o OUT or --in-place, not both", path=path)
@@ -490,222 +483,18 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
             if flag != node.own:
                 for holder in node.holders:
                     holder["trainable"] = flag
-        orders = _legacy_orders(artifact, raw) if artifact.kind == "h5" else {}
+        orders = legacy_weight_orders(artifact, raw) if artifact.kind == "h5" else {}
         if artifact.kind == "h5":
-            _verify_checksummed(path)
+            verify_h5_checksums(path)
     target = path if in_place else Path(output)  # type: ignore[arg-type]
     out = check_output(target, force=force or in_place, inputs=() if in_place else (path,))
     check_space(out, path.stat().st_size + (64 << 10))
     if artifact.kind == "keras":
-        _rewrite_keras(path, out, raw)
+        replace_keras_config(path, out, raw)
     else:
-        _rewrite_h5(path, out, raw, orders)
+        replace_h5_config(path, out, raw, orders)
     report.output = os.fspath(out)
     return report
-
-
-def _rewrite_keras(source: Path, out: Path, config: dict[str, Any]) -> None:
-    """A copy of the archive with a new config.json; every other member's bytes unchanged.
-
-    Unchanged members are copied as raw byte ranges of the archive (local header and stored
-    data, no decompressing or CRC pass), so a 1 GB archive costs about what ``cp`` costs.
-    """
-    from ...formats import _zip
-
-    text = json.dumps(config)
-    archive = _zip.open_zip(source)
-    try:
-        with atomic_path(out, suffix=".keras") as tmp, open(source, "rb") as raw, \
-                ThreadPoolExecutor(max_workers=1) as checker:
-            checks = []
-            with zipfile.ZipFile(tmp, "w") as new:
-                for info in archive.infolist():
-                    if info.filename == _CONFIG_MEMBER:
-                        fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                        fresh.compress_type = info.compress_type
-                        fresh.external_attr = info.external_attr
-                        new.writestr(fresh, text)
-                    else:
-                        # The copy runs in the kernel; the CRC-32 of the same bytes is computed
-                        # beside it (zlib releases the GIL), so damage is never copied.
-                        checks.append(checker.submit(_member_crc_problem, archive, info, source))
-                        _append_raw(new, raw, info, source)
-            for check in checks:
-                problem = check.result()
-                if problem is not None:
-                    raise IntegrityError(problem, path=source,
-                                         hint="the file is damaged; Keras refuses it too")
-            shutil.copymode(source, tmp)  # as cp does (the temporary file is private)
-    except (zipfile.BadZipFile, EOFError, OSError, struct.error) as err:
-        raise ModelToolError(f"cannot rewrite the archive ({err})", path=source) from err
-    finally:
-        archive.close()
-
-
-def _member_crc_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
-                        source: Path) -> str | None:
-    """None when ``info``'s bytes match the CRC-32 the archive records, else the problem."""
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & _DATA_DESCRIPTOR_FLAG:
-        try:
-            with archive.open(info) as member:  # zipfile checks the CRC at the end
-                while member.read(_COPY_CHUNK):
-                    pass
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
-            return f"archive member {info.filename} is damaged ({err})"
-        return None
-    crc = 0
-    with open(source, "rb") as raw:
-        offset = _zip.stored_data_offset(raw, info, source)
-        left = info.compress_size
-        while left > 0:
-            chunk = os.pread(raw.fileno(), min(left, _zip.CRC_CHUNK), offset)
-            if not chunk:
-                return f"archive member {info.filename} is cut short"
-            crc = zlib.crc32(chunk, crc)
-            offset, left = offset + len(chunk), left - len(chunk)
-    if crc != info.CRC:
-        if info.filename == "model.weights.h5":
-            from ...formats.keras_archive import locate_damage
-
-            return locate_damage(source, info.CRC, crc, info.compress_size)
-        return _zip.crc_problem(info.filename, info.compress_size, info.CRC, crc)
-    return None
-
-
-def _append_raw(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
-                display: Path) -> None:
-    """Append ``info``'s local header and data to ``new`` as they are in ``raw``.
-
-    zipfile has no public way to add an already-compressed member; its writer keeps the end of
-    the data in ``start_dir`` and the central directory in ``filelist``/``NameToInfo``, which
-    ``close()`` writes (with zip64 records wherever the new offsets need them).
-    """
-    if info.flag_bits & _DATA_DESCRIPTOR_FLAG:
-        # Sizes trail the data in a descriptor: copy through zipfile instead.
-        copy_info = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-        copy_info.compress_type = info.compress_type
-        copy_info.external_attr = info.external_attr
-        copy_info.file_size = info.file_size
-        with zipfile.ZipFile(raw) as archive, archive.open(info) as src, new.open(
-                copy_info, "w", force_zip64=info.file_size > zipfile.ZIP64_LIMIT) as dst:
-            shutil.copyfileobj(src, dst, _COPY_CHUNK)
-        return
-    end = _zip.stored_data_offset(raw, info, display) + info.compress_size
-    copied = copy.copy(info)
-    out = cast(BinaryIO, new.fp)
-    out.seek(new.start_dir)
-    copied.header_offset = out.tell()
-    _copy_range(raw, out, info.header_offset, end - info.header_offset)
-    wrote(end - info.header_offset)
-    new.start_dir = out.tell()
-    new.filelist.append(copied)
-    new.NameToInfo[copied.filename] = copied
-
-
-def _copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
-    """Copy ``length`` bytes of ``src`` from ``offset`` to ``dst``'s position, in the kernel
-    when it can (``copy_file_range``), else through a buffer."""
-    dst.flush()
-    position = dst.tell()
-    try:
-        while length > 0:
-            done = os.copy_file_range(src.fileno(), dst.fileno(), length, offset, position)
-            if done == 0:
-                break
-            offset, position, length = offset + done, position + done, length - done
-    except (AttributeError, OSError):
-        pass  # no copy_file_range here (or across these file systems): copy the rest below
-    dst.seek(position)
-    src.seek(offset)
-    while length > 0:
-        chunk = src.read(min(length, _COPY_CHUNK))
-        if not chunk:
-            raise EOFError("archive ends inside a member")
-        dst.write(chunk)
-        length -= len(chunk)
-
-
-def _verify_checksummed(path: Path) -> None:
-    """Read every dataset that carries a Fletcher32 checksum (HDF5 verifies it on read), so
-    the byte copy below never carries damage HDF5 can see. Files without checksums (what Keras
-    writes) cost nothing here."""
-    from ...formats import _h5
-
-    display = os.fspath(path)
-    with _h5.open_h5(path, display) as handle:
-        checksummed: list[h5py.Dataset] = []
-        try:
-            handle.visititems(lambda _name, obj: checksummed.append(obj)
-                              if isinstance(obj, h5py.Dataset) and obj.fletcher32 else None)
-        except _h5.READ_ERRORS as err:
-            raise CorruptFileError(f"damaged HDF5 structure ({_h5.short(err)})", path=display,
-                                   hint="the file may be truncated or damaged") from err
-        for ds in checksummed:
-            layer = ds.parent.name.rsplit("/", 1)[-1] if ds.parent is not None else None
-            _h5.read_array(ds, display, layer)
-
-
-def _legacy_orders(artifact: ModelArtifact, raw: dict[str, Any]) -> dict[str, list[str]]:
-    """Dataset paths, per layer holding a model, in the order Keras will expect on load.
-
-    A legacy file lists a nested model's weights as its trainable weights, then the others
-    (``_legacy_weights``), so changing flags inside it changes the order Keras expects: the
-    layer's ``weight_names`` list is rewritten to match (the datasets stay as they are).
-    """
-    from ...formats._layout import legacy_order
-    from ...formats.dialects import canonical_model_config, inner_model, layer_configs, layer_name
-
-    config, _, _ = canonical_model_config(raw, keras_version=artifact.keras_version,
-                                          path=os.fspath(artifact.path or ""))
-    configs = {layer_name(c): c for c in layer_configs(config)}
-    orders = {}
-    for name, entries in artifact.weights.layers.items():
-        cfg = configs.get(name)
-        if cfg is not None and inner_model(cfg) is not None and entries:
-            orders[name] = [e.location for e in legacy_order(cfg, entries)]
-    return orders
-
-
-def _rewrite_weight_names(handle: h5py.File, orders: dict[str, list[str]],
-                          display: str) -> None:
-    from ...formats import _h5
-
-    root = _h5.group(handle, "model_weights", display) if "model_weights" in handle else handle
-    for name, locations in orders.items():
-        group = _h5.group(root, name, display)
-        stored = _h5.read_str_list(group, "weight_names", display) or []
-        prefix = group.name.rstrip("/") + "/"
-        wanted = [loc[len(prefix):] for loc in locations if loc.startswith(prefix)]
-        if sorted(wanted) != sorted(stored) or wanted == stored:
-            continue  # not a plain listing of this group's datasets: leave it as it is
-        for key in [k for k in group.attrs if re.fullmatch(r"weight_names\d*", k)]:
-            del group.attrs[key]
-        _h5.write_str_list(group, "weight_names", wanted)
-
-
-def _rewrite_h5(source: Path, out: Path, config: dict[str, Any],
-                orders: dict[str, list[str]]) -> None:
-    """A byte copy of the file whose ``model_config`` attribute (and, for nested models, the
-    ``weight_names`` order) alone is rewritten."""
-    text = json.dumps(config)
-    with atomic_path(out) as tmp:
-        shutil.copyfile(source, tmp)
-        wrote(tmp.stat().st_size)
-        shutil.copymode(source, tmp)
-        try:
-            with h5py.File(tmp, "r+", locking=False) as handle:
-                _rewrite_weight_names(handle, orders, os.fspath(source))
-                old = handle.attrs.get("model_config")
-                del handle.attrs["model_config"]
-                if isinstance(old, (bytes, np.bytes_)):
-                    try:
-                        handle.attrs["model_config"] = text.encode("utf-8")
-                        return
-                    except (OSError, ValueError):
-                        pass  # too long for a fixed-length attribute: store it as Keras 3 does
-                handle.attrs["model_config"] = text
-        except (OSError, ValueError, KeyError) as err:
-            raise ModelToolError(f"cannot rewrite model_config ({err})", path=source) from err
 
 
 def _freeze_model(model: Any, layers: list[str], until: str | None, all_but_last: int | None,
