@@ -15,30 +15,27 @@ the report flags those layers.
 from __future__ import annotations
 
 import copy
-import fnmatch
 import os
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ...artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
+from ...artifact import ModelArtifact, WeightEntry
 from ...errors import ModelToolError, UnsupportedError
 from ...formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ...io import check_output, check_space
+from .plan import LayerNode, config_tree, effective_flags, match_pattern, plan_flags, top_layers
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 PathLike = str | os.PathLike[str]
 
-_REGEX_PREFIX = "re:"
-_WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
 _BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 SUPPORTED_KINDS = ("keras", "h5")
+
+__all__ = ["SUPPORTED_KINDS", "FreezeReport", "FreezeRow", "ParamCounts", "freeze", "match_pattern"]
 
 
 @dataclass(frozen=True)
@@ -103,221 +100,11 @@ class FreezeReport:
 
 
 # ---------------------------------------------------------------------------------------------
-# The layer tree (from a config of any dialect, or from a live model)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Node:
-    path: str
-    class_name: str
-    weight_class: str
-    holders: list[Any]
-    own: bool
-    parent: _Node | None = None
-    children: list[_Node] = field(default_factory=list)
-
-    def walk(self) -> Iterator[_Node]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-    def ancestors(self) -> list[_Node]:
-        found = []
-        node = self.parent
-        while node is not None:
-            found.append(node)
-            node = node.parent
-        return found[::-1]
-
-
-def _layer_name(layer: dict[str, Any]) -> str:
-    config = layer.get("config")
-    name = layer.get("name") or (config.get("name") if isinstance(config, dict) else None)
-    return str(name or "")
-
-
-def _model_layers(model: dict[str, Any]) -> list[dict[str, Any]]:
-    config = model.get("config")
-    layers = config if isinstance(config, list) else (
-        config.get("layers") if isinstance(config, dict) else None)
-    return [layer for layer in layers or [] if isinstance(layer, dict)
-            and not str(layer.get("module") or "").startswith(("keras.src.ops", "keras.ops"))]
-
-
-def _flag(holder: dict[str, Any]) -> bool:
-    return bool(holder.get("trainable", True))
-
-
-def _config_node(layer: dict[str, Any], path: str, parent: _Node | None) -> _Node:
-    class_name = str(layer.get("class_name"))
-    config = layer.get("config")
-    holders = [config] if isinstance(config, dict) else []
-    weight_class = class_name
-    model = layer if class_name in MODEL_CLASSES else None
-    if class_name in _WRAPPERS and isinstance(config, dict):
-        for key in ("layer", "backward_layer"):
-            inner = config.get(key)
-            if isinstance(inner, dict):
-                if isinstance(inner.get("config"), dict):
-                    holders.append(inner["config"])
-                if key == "layer":
-                    weight_class = str(inner.get("class_name"))
-                    if inner.get("class_name") in MODEL_CLASSES:
-                        model = inner
-    own = _flag(holders[0]) if holders else True
-    node = _Node(path, class_name, weight_class, holders, own, parent)
-    if model is not None:
-        for inner_layer in _model_layers(model):
-            child_path = f"{path}/{_layer_name(inner_layer)}" if path else _layer_name(inner_layer)
-            node.children.append(_config_node(inner_layer, child_path, node))
-    return node
-
-
-def _top_layers(root: _Node, sequential: bool) -> list[_Node]:
-    """``model.layers``: a Sequential hides its InputLayer."""
-    return [n for n in root.children if not (sequential and n.class_name == "InputLayer")]
-
-
-def _live_node(layer: Any, path: str, parent: _Node | None) -> _Node:
-    wrapped = getattr(layer, "layer", None)
-    weight_class = type(wrapped).__name__ if wrapped is not None and \
-        type(layer).__name__ in _WRAPPERS else type(layer).__name__
-    node = _Node(path, type(layer).__name__, weight_class, [layer], bool(layer.trainable),
-                 parent)
-    inner = getattr(layer, "layers", None)
-    if inner is None and wrapped is not None and hasattr(wrapped, "layers"):
-        inner = wrapped.layers
-    for sub in inner or []:
-        node.children.append(_live_node(sub, f"{path}/{sub.name}" if path else sub.name, node))
-    return node
-
-
-# ---------------------------------------------------------------------------------------------
-# Selection
-# ---------------------------------------------------------------------------------------------
-
-
-def match_pattern(pattern: str, path: str) -> bool:
-    """NAME (exact), GLOB (``*``, ``?``, ``[...]``; ``*`` also crosses ``/``) or ``re:REGEX``
-    (the whole path must match), against a layer path such as ``vision_model/conv2d_1``."""
-    if pattern.startswith(_REGEX_PREFIX):
-        return re.fullmatch(pattern[len(_REGEX_PREFIX):], path) is not None
-    if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(path, pattern)
-    return pattern == path
-
-
-def _select(nodes: list[_Node], patterns: Iterable[str], option: str,
-            display: str | None) -> list[_Node]:
-    found: list[_Node] = []
-    for pattern in patterns:
-        if pattern.startswith(_REGEX_PREFIX):
-            try:
-                re.compile(pattern[len(_REGEX_PREFIX):])
-            except re.error as err:
-                raise ModelToolError(f"{option} {pattern!r}: invalid regular expression ({err})",
-                                     path=display) from err
-        hits = [n for n in nodes if match_pattern(pattern, n.path)]
-        if not hits:
-            names = [n.path for n in nodes if n.parent is not None and n.parent.parent is None]
-            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-            raise ModelToolError(f"{option} {pattern!r} matched no layer", path=display,
-                                 hint=f"layers: {shown}; reach inside a nested model with "
-                                      "MODEL/LAYER, or use a glob (*) or re:REGEX")
-        found += [n for n in hits if n not in found]
-    return found
-
-
-def _plan_flags(root: _Node, top: list[_Node], layers: Iterable[str], until: str | None,
-                all_but_last: int | None, unfreeze: Iterable[str], except_: Iterable[str],
-                display: str | None) -> tuple[dict[_Node, bool], list[str]]:
-    """Each node's new own flag, and notes."""
-    nodes = [n for n in root.walk() if n is not root]
-    selected = _select(nodes, layers, "--layers", display)
-    if until is not None:
-        hits = _select(nodes, [until], "--until", display)
-        if len(hits) > 1:
-            raise ModelToolError(f"--until {until!r} matches {len(hits)} layers", path=display,
-                                 hint="name exactly one layer")
-        stop = hits[0]
-        order = list(root.walk())
-        ancestors = set(stop.ancestors())
-        selected += [n for n in order[1:order.index(stop) + 1]
-                     if n not in ancestors and n not in selected]
-    if all_but_last is not None:
-        if all_but_last < 0:
-            raise ModelToolError(f"--all-but-last {all_but_last}: expected 0 or more",
-                                 path=display)
-        keep = len(top) - all_but_last
-        selected += [n for n in top[:max(keep, 0)] if n not in selected]
-    excluded = _select(nodes, except_, "--except", display)
-    to_unfreeze = _select(nodes, unfreeze, "--unfreeze", display)
-    both = [n.path for n in _select(nodes, layers, "--layers", display) if n in to_unfreeze]
-    if both:
-        raise ModelToolError(f"--layers and --unfreeze both name {', '.join(both[:5])}",
-                             path=display, hint="a layer is either frozen or unfrozen; "
-                                                "pass it to one of them")
-    if not selected and not to_unfreeze:
-        raise ModelToolError("nothing to freeze or unfreeze", path=display,
-                             hint="pass --layers, --until, --all-but-last or --unfreeze")
-    protected: set[_Node] = set()
-    for node in excluded:
-        protected.update(node.walk())
-        protected.update(node.ancestors())
-    new = {n: n.own for n in root.walk()}
-    for node in selected:
-        for inner in node.walk():
-            if inner not in protected:
-                new[inner] = False
-    notes: list[str] = []
-    thawed: set[_Node] = set()
-    on_path: set[_Node] = set()
-    for node in to_unfreeze:
-        thawed.update(node.walk())
-        on_path.update(node.ancestors())
-    for node in to_unfreeze:
-        for inner in node.walk():
-            new[inner] = True
-        for ancestor in node.ancestors():
-            if new[ancestor]:
-                continue
-            # Keras: a frozen model freezes all it holds. Make it trainable and freeze what
-            # else it holds, so only the unfrozen layers start training.
-            new[ancestor] = True
-            for inner in ancestor.walk():
-                if inner is not ancestor and inner not in thawed and inner not in on_path:
-                    new[inner] = False
-            if ancestor is not root and not ancestor.own:
-                notes.append(f"{ancestor.path} set trainable so that {node.path} can train; "
-                             "its other layers stay frozen")
-    for node in root.walk():
-        if node.class_name == "InputLayer" or not node.holders:
-            # An InputLayer has nothing to train (and Keras 2 refuses a trainable argument on
-            # it); a Keras 1/2.0 Sequential stored as a bare list has no place for its own
-            # flag: its layers carry the state instead.
-            new[node] = node.own
-    return new, notes
-
-
-def _effective(root: _Node, flags: dict[_Node, bool]) -> dict[_Node, bool]:
-    result: dict[_Node, bool] = {}
-
-    def walk(node: _Node, parent_on: bool) -> None:
-        result[node] = parent_on and flags[node]
-        for child in node.children:
-            walk(child, result[node])
-
-    walk(root, True)
-    return result
-
-
-# ---------------------------------------------------------------------------------------------
 # Parameter counts from weight shapes
 # ---------------------------------------------------------------------------------------------
 
 
-def _owner(by_path: dict[str, _Node], entry: WeightEntry) -> _Node | None:
+def _owner(by_path: dict[str, LayerNode], entry: WeightEntry) -> LayerNode | None:
     path = entry.path
     while path:
         if path in by_path:
@@ -326,16 +113,17 @@ def _owner(by_path: dict[str, _Node], entry: WeightEntry) -> _Node | None:
     return by_path.get(entry.layer)
 
 
-def _weights_by_node(root: _Node, artifact: ModelArtifact) -> dict[_Node, list[WeightEntry]]:
+def _weights_by_node(root: LayerNode, artifact: ModelArtifact
+                     ) -> dict[LayerNode, list[WeightEntry]]:
     by_path = {n.path: n for n in root.walk() if n is not root}
-    grouped: dict[_Node, list[WeightEntry]] = {}
+    grouped: dict[LayerNode, list[WeightEntry]] = {}
     for entry in artifact.weights:
         owner = _owner(by_path, entry) or root
         grouped.setdefault(owner, []).append(entry)
     return grouped
 
 
-def _stat_flags(node: _Node, entries: list[WeightEntry]) -> list[bool]:
+def _stat_flags(node: LayerNode, entries: list[WeightEntry]) -> list[bool]:
     """Which of a layer's weights Keras never trains (BatchNormalization statistics)."""
     if node.weight_class in NON_TRAINABLE_CLASSES:
         return [True] * len(entries)
@@ -346,7 +134,7 @@ def _stat_flags(node: _Node, entries: list[WeightEntry]) -> list[bool]:
     return flags
 
 
-def _count(grouped: dict[_Node, list[WeightEntry]], effective: dict[_Node, bool]
+def _count(grouped: dict[LayerNode, list[WeightEntry]], effective: dict[LayerNode, bool]
            ) -> ParamCounts:
     trainable = non_trainable = 0
     for node, entries in grouped.items():
@@ -358,12 +146,12 @@ def _count(grouped: dict[_Node, list[WeightEntry]], effective: dict[_Node, bool]
     return ParamCounts(trainable, non_trainable)
 
 
-def _params_under(node: _Node, grouped: dict[_Node, list[WeightEntry]]) -> int:
+def _params_under(node: LayerNode, grouped: dict[LayerNode, list[WeightEntry]]) -> int:
     return sum(e.size for inner in node.walk() for e in grouped.get(inner, []))
 
 
-def _rows(root: _Node, new: dict[_Node, bool], before: dict[_Node, bool],
-          after: dict[_Node, bool], params: dict[_Node, int]) -> list[FreezeRow]:
+def _rows(root: LayerNode, new: dict[LayerNode, bool], before: dict[LayerNode, bool],
+          after: dict[LayerNode, bool], params: dict[LayerNode, int]) -> list[FreezeRow]:
     return [FreezeRow(n.path or "(model)", n.class_name, before[n], after[n], params.get(n, 0),
                       n.weight_class in _BATCHNORM)
             for n in root.walk() if new[n] != n.own]
@@ -467,11 +255,12 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
             raise UnsupportedError(problem, path=path,
                                    hint="trainable flags live in the architecture")
         raw = copy.deepcopy(raw)
-        root = _config_node(raw, "", None)
-        top = _top_layers(root, raw.get("class_name") == "Sequential")
-        new, notes = _plan_flags(root, top, layers, until, all_but_last, unfreeze, except_,
+        root = config_tree(raw, "", None)
+        top = top_layers(root, raw.get("class_name") == "Sequential")
+        new, notes = plan_flags(root, top, layers, until, all_but_last, unfreeze, except_,
                                  os.fspath(path))
-        before, after = _effective(root, {n: n.own for n in root.walk()}), _effective(root, new)
+        before = effective_flags(root, {n: n.own for n in root.walk()})
+        after = effective_flags(root, new)
         grouped = _weights_by_node(root, artifact)
         params = {n: _params_under(n, grouped) for n in root.walk()}
         rows = _rows(root, new, before, after, params)
@@ -501,30 +290,19 @@ def _freeze_model(model: Any, layers: list[str], until: str | None, all_but_last
                   unfreeze: list[str], except_: list[str]) -> FreezeReport:
     if not hasattr(model, "layers"):
         raise UnsupportedError(f"expected a path or a Keras model, got {type(model).__name__}")
-    root = _live_node(model, "", None)
+    from ...keras_bridge.trainable import live_counts, live_params, live_tree, set_live_flags
+
+    root = live_tree(model)
     top = list(root.children)
-    new, notes = _plan_flags(root, top, layers, until, all_but_last, unfreeze, except_, None)
-    before, after = _effective(root, {n: n.own for n in root.walk()}), _effective(root, new)
-    params: dict[_Node, int] = {}
-    for node in root.walk():
-        params[node] = sum(int(np.prod(w.shape)) for h in node.holders[:1]
-                           for w in getattr(h, "weights", []))
-    counts_before = _live_counts(model)
-    # Keras' setter recurses into what a layer holds: set the flags top-down so each ends as
-    # planned.
+    new, notes = plan_flags(root, top, layers, until, all_but_last, unfreeze, except_, None)
+    before = effective_flags(root, {n: n.own for n in root.walk()})
+    after = effective_flags(root, new)
+    params = {node: live_params(node) for node in root.walk()}
+    counts_before = ParamCounts(*live_counts(model))
     if any(new[n] != n.own for n in root.walk()):
-        for node in root.walk():
-            for holder in node.holders:
-                holder.trainable = new[node]
+        set_live_flags(root, new)
     rows = _rows(root, new, before, after, params)
     return FreezeReport(source=f"<keras.Model {getattr(model, 'name', '?')}>",
                         kind="keras.Model", output=None, in_place=True, rows=rows,
-                        before=counts_before, after=_live_counts(model),
+                        before=counts_before, after=ParamCounts(*live_counts(model)),
                         notes=[*notes, *_batchnorm_note(rows)])
-
-
-def _live_counts(model: Any) -> ParamCounts:
-    def total(weights: Iterable[Any]) -> int:
-        return sum(int(np.prod(w.shape)) for w in weights)
-
-    return ParamCounts(total(model.trainable_weights), total(model.non_trainable_weights))
