@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from ...artifact import ModelArtifact
+
 #: Keras 1 class names and their Keras 2/3 equivalents.
 CLASS_RENAMES = {
     "Convolution1D": "Conv1D",
@@ -227,3 +229,18 @@ def _base64_code(code: Any) -> Any:
         return code
     except (ValueError, UnicodeEncodeError):
         return base64.b64encode(code.encode("raw_unicode_escape")).decode("ascii")
+
+
+#: File kinds whose weights Keras 1 wrote too (a file without a version is read as Keras 1).
+_LEGACY_WEIGHT_KINDS = frozenset({"h5", "k2-weights"})
+
+
+def keras1_layout(source: ModelArtifact) -> bool:
+    """Whether ``source``'s weights are in Keras 1 layouts: what the file says, or a legacy
+    HDF5 file saying nothing (as Keras reads it)."""
+    version = source.keras_version or ""
+    if version.startswith("1"):
+        return True
+    if source.dialect == 1:
+        return True
+    return not version and source.kind in _LEGACY_WEIGHT_KINDS
