@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...artifact import ModelArtifact, WeightEntry
 from ...errors import ModelToolError, UnsupportedError
@@ -27,10 +27,9 @@ from ...formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ...io import check_output, check_space
 from .plan import LayerNode, config_tree, effective_flags, match_pattern, plan_flags, top_layers
 
-if TYPE_CHECKING:  # pragma: no cover
-    import keras
-
 PathLike = str | os.PathLike[str]
+#: A live ``keras.Model``: ops never import Keras (``keras_bridge`` handles live objects).
+LiveModel = Any
 
 _BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 SUPPORTED_KINDS = ("keras", "h5")
@@ -183,7 +182,7 @@ def _batchnorm_note(rows: list[FreezeRow]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def freeze(path_or_model: PathLike | keras.Model, layers: Iterable[str] = (),
+def freeze(path_or_model: PathLike | LiveModel, layers: Iterable[str] = (),
            until: str | None = None, all_but_last: int | None = None,
            unfreeze: Iterable[str] = (), except_: Iterable[str] = (),
            output: PathLike | None = None, in_place: bool = False,

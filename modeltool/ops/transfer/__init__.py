@@ -28,7 +28,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...artifact import ModelArtifact, WeightStore
 from ...errors import ModelToolError, UnsupportedError
@@ -48,10 +48,9 @@ from .report import (
     WeightMismatch,
 )
 
-if TYPE_CHECKING:  # pragma: no cover
-    import keras
-
 PathLike = str | os.PathLike[str]
+#: A live ``keras.Model``: ops never import Keras (``keras_bridge`` handles live objects).
+LiveModel = Any
 
 __all__ = [
     "COUNT_MISMATCH",
@@ -113,7 +112,7 @@ def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
     return hinted
 
 
-def load_weights_by_name(target: PathLike | keras.Model, source: PathLike | ModelArtifact,
+def load_weights_by_name(target: PathLike | LiveModel, source: PathLike | ModelArtifact,
                          skip_mismatch: bool = False,
                          mapping: Mapping[str, str] | Iterable[str] | None = None,
                          output: PathLike | None = None, kind: str | None = None,
