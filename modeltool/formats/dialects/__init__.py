@@ -12,7 +12,8 @@ of the package uses; the modules hold the rules:
 - ``node_states``: RNN initial states and calls recorded as operations;
 - ``tf_ops``: tf.keras TensorFlow-op layers; ``fidelity``: meanings Keras 3 changed;
 - ``keras_classes``, ``application_layers``: what Keras 3 ships;
-- ``loadable``: the canonical config as Keras 3 loads it from a file;
+- ``loadable``: the canonical config as Keras 3 loads it from a file; ``keras2``: the canonical
+  config in the tf.keras 2.x dialect (for files Keras 2 loads);
 - ``walk``: reading a canonical config (its layers, their names, the model a layer holds);
 - ``trainable``: where a stored config of any dialect keeps each layer's trainable flag.
 """
