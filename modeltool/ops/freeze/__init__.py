@@ -10,6 +10,9 @@ leave them: freezing a layer that holds a model freezes every layer inside it; u
 inside a frozen model makes the enclosing models trainable again and freezes their other layers,
 so nothing else starts training. A frozen BatchNormalization runs in inference mode in Keras, so
 the report flags those layers.
+
+Modules: ``plan`` builds the layer tree and plans the flags; this module counts parameters,
+reports and writes (a live model's flags are set by ``keras_bridge.trainable``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ Weight order inside a layer follows Keras across generations:
 * Bidirectional weights are the forward layer's then the backward layer's; a
   GRU(reset_after=False) and a GRU(reset_after=True) do not fit each other (a shape mismatch
   whose message says so), as in Keras.
+
+Modules: ``plan`` pairs layers and checks shapes, ``mapping`` parses ``--map``, ``report`` holds
+the plan and report types and ``TransferMismatchError``; this module applies the plan (a live
+model's variables are read and assigned by ``keras_bridge.live_weights``).
 """
 
 from __future__ import annotations
