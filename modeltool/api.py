@@ -72,6 +72,7 @@ _LAZY: dict[str, str] = {
     "ConversionReport": "ops.onnx_export", "to_onnx": "ops.onnx_export",
     "SUMMARY_ENGINES": "ops.summary", "Summary": "ops.summary", "summary": "ops.summary",
     "TransferPlan": "ops.transfer", "TransferReport": "ops.transfer",
+    "TransferMismatchError": "ops.transfer",
     "load_weights_by_name": "ops.transfer", "plan_by_name": "ops.transfer",
     "WeightRow": "ops.weights", "WeightsReport": "ops.weights", "tensor_stats": "ops.weights",
     "weights": "ops.weights",
@@ -92,7 +93,13 @@ if TYPE_CHECKING:
     from .ops.plot import PlotReport, layout, plot
     from .ops.report import ModelReport, report
     from .ops.summary import Summary, summary
-    from .ops.transfer import TransferPlan, TransferReport, load_weights_by_name, plan_by_name
+    from .ops.transfer import (
+        TransferMismatchError,
+        TransferPlan,
+        TransferReport,
+        load_weights_by_name,
+        plan_by_name,
+    )
     from .ops.weights import WeightRow, WeightsReport, tensor_stats, weights
 
 
@@ -120,6 +127,7 @@ __all__ = [
     "DiffReport",
     "FreezeReport",
     "Summary",
+    "TransferMismatchError",
     "TransferPlan",
     "TransferReport",
     "WeightRow",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-import yaml
 
 from .. import api
 from ..formats import write_artifact
+from ..formats.config_yaml import dump_config_yaml
 from . import _console
 
 
@@ -52,6 +52,6 @@ def config_command(file: str, output: str | None, fmt: str | None, force: bool) 
     for note in notes:
         _console.info(f"changed: {note}")
     if fmt == "yaml":
-        _console.out.file.write(yaml.safe_dump(data, sort_keys=False))
+        _console.out.file.write(dump_config_yaml(data))
     else:
         _console.out.file.write(json.dumps(data, indent=2) + "\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..errors import WeightMismatchError
 from ..formats import FORMATS
 from ..render.transfer import transfer_dict, transfer_table
 from . import _console
@@ -55,8 +54,8 @@ def load_weights_command(target: str, source: str, by_name: bool, skip_mismatch:
                                               mapping=list(mapping), output=output, kind=kind,
                                               dry_run=dry_run, force=force,
                                               custom_objects=custom_objects)
-    except WeightMismatchError as error:
-        failed = getattr(error, "report", None)
+    except api.TransferMismatchError as error:
+        failed = error.report
         if failed is not None:
             # The report of what does not fit is data: stdout, like any report.
             _console.emit(lambda: transfer_dict(failed), lambda: transfer_table(failed))

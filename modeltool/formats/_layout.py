@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..artifact import MODEL_CLASSES
-from ..layer_classes import NON_TRAINABLE_WEIGHT_NAMES, RNN_CLASSES, WRAPPER_CLASSES, weight_names
+from ..layer_classes import NON_TRAINABLE_WEIGHT_NAMES, RNN_CLASSES, weight_names
+from .dialects.walk import inner_model, is_operation, layer_configs, layer_name
 
 
 def to_snake_case(name: str) -> str:
@@ -21,21 +21,6 @@ def to_snake_case(name: str) -> str:
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
     return name.lower()
-
-
-def layer_configs(model: dict[str, Any]) -> list[dict[str, Any]]:
-    """The layers of a model config (canonical), InputLayer included."""
-    layers = model.get("config", {}).get("layers") or []
-    return [layer for layer in layers if isinstance(layer, dict)]
-
-
-def layer_name(layer: dict[str, Any]) -> str:
-    return str(layer.get("name") or layer.get("config", {}).get("name") or "")
-
-
-def is_operation(layer: dict[str, Any]) -> bool:
-    """A Keras 3 op recorded in a functional graph (``keras.ops.not_equal``): not a layer."""
-    return str(layer.get("module") or "").startswith(("keras.src.ops", "keras.ops"))
 
 
 def saveable_layers(model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -149,17 +134,6 @@ def direction_name(direction: str, inner: dict[str, Any]) -> str:
     for prefix in ("forward_", "backward_"):
         base = base.removeprefix(prefix)
     return f"{direction}_{base}"
-
-
-def inner_model(layer: dict[str, Any]) -> dict[str, Any] | None:
-    """The model config inside a layer: the layer itself, or a wrapper's model."""
-    if layer.get("class_name") in MODEL_CLASSES:
-        return layer
-    if layer.get("class_name") in WRAPPER_CLASSES:
-        inner = (layer.get("config") or {}).get("layer")
-        if isinstance(inner, dict) and inner.get("class_name") in MODEL_CLASSES:
-            return inner
-    return None
 
 
 def split_legacy_weight_name(layer: str, weight_name: str,

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry
 from ..layer_classes import RNN_CLASSES
-from ._layout import inner_model, layer_configs, layer_name
+from .dialects.walk import inner_model, layer_configs, layer_name
 
 Transform = Callable[[list[np.ndarray]], list[np.ndarray]]
 _CONV = ("Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "Conv3DTranspose", "ConvLSTM2D")

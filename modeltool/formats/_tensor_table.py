@@ -27,7 +27,7 @@ import numpy as np
 from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
-from ._layout import layer_configs, layer_name
+from .dialects.walk import layer_configs, layer_name
 
 FORMAT_NAME = "modeltool-weights"
 FORMAT_VERSION = "1"

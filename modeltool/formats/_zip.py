@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
+import shutil
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from ..errors import CorruptFileError, IntegrityError, UnsafeContentError
+from ..io import wrote
 
 _LOCAL_HEADER_MAGIC = b"PK\x03\x04"
 _LOCAL_HEADER_SIZE = 30
@@ -22,6 +25,10 @@ MAX_TEXT_MEMBER = 256 << 20
 MAX_RATIO = 1_000
 #: How much is read at a time when the CRC-32 catches up on bytes nobody asked for yet.
 CRC_CHUNK = 8 << 20
+#: Bit 3 of a member's flags: sizes and CRC trail the data in a descriptor.
+DATA_DESCRIPTOR_FLAG = 0x08
+#: Buffer size of a member copy that cannot run in the kernel.
+COPY_CHUNK = 16 << 20
 
 
 def open_zip(path: str | os.PathLike[str]) -> zipfile.ZipFile:
@@ -373,3 +380,59 @@ class StoredMemberWriter:
         raw.seek(self.archive.start_dir)
         self.archive.filelist.append(self.info)
         self.archive.NameToInfo[self.info.filename] = self.info
+
+
+# -- raw member copy (a new archive with unchanged members copied as stored bytes) --
+
+
+def append_raw_member(new: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo,
+                      display: str | os.PathLike[str]) -> None:
+    """Append ``info``'s local header and data to ``new`` as they are in ``raw``.
+
+    zipfile has no public way to add an already-compressed member; its writer keeps the end of
+    the data in ``start_dir`` and the central directory in ``filelist``/``NameToInfo``, which
+    ``close()`` writes (with zip64 records wherever the new offsets need them).
+    """
+    if info.flag_bits & DATA_DESCRIPTOR_FLAG:
+        # Sizes trail the data in a descriptor: copy through zipfile instead.
+        copy_info = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+        copy_info.compress_type = info.compress_type
+        copy_info.external_attr = info.external_attr
+        copy_info.file_size = info.file_size
+        with zipfile.ZipFile(raw) as archive, archive.open(info) as src, new.open(
+                copy_info, "w", force_zip64=info.file_size > zipfile.ZIP64_LIMIT) as dst:
+            shutil.copyfileobj(src, dst, COPY_CHUNK)
+        return
+    end = stored_data_offset(raw, info, display) + info.compress_size
+    copied = copy.copy(info)
+    out = cast(BinaryIO, new.fp)
+    out.seek(new.start_dir)
+    copied.header_offset = out.tell()
+    _copy_range(raw, out, info.header_offset, end - info.header_offset)
+    wrote(end - info.header_offset)
+    new.start_dir = out.tell()
+    new.filelist.append(copied)
+    new.NameToInfo[copied.filename] = copied
+
+
+def _copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
+    """Copy ``length`` bytes of ``src`` from ``offset`` to ``dst``'s position, in the kernel
+    when it can (``copy_file_range``), else through a buffer."""
+    dst.flush()
+    position = dst.tell()
+    try:
+        while length > 0:
+            done = os.copy_file_range(src.fileno(), dst.fileno(), length, offset, position)
+            if done == 0:
+                break
+            offset, position, length = offset + done, position + done, length - done
+    except (AttributeError, OSError):
+        pass  # no copy_file_range here (or across these file systems): copy the rest below
+    dst.seek(position)
+    src.seek(offset)
+    while length > 0:
+        chunk = src.read(min(length, COPY_CHUNK))
+        if not chunk:
+            raise EOFError("archive ends inside a member")
+        dst.write(chunk)
+        length -= len(chunk)

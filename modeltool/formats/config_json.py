@@ -10,8 +10,8 @@ from typing import Any
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output
-from ._dialects import attach_config, keras_loadable_config
-from ._keras0 import is_keras0_config, keras1_from_keras0
+from .dialects import attach_config, keras_loadable_config
+from .dialects.keras0 import is_keras0_config, keras1_from_keras0
 
 KIND = "json"
 EXTENSIONS = (".json",)

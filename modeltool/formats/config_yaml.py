@@ -132,7 +132,12 @@ def write_config_yaml(artifact: ModelArtifact, path: str | os.PathLike[str], *,
                       force: bool = False) -> Path:
     """Write the architecture as YAML with ``yaml.safe_dump`` (plain lists and maps only)."""
     out = check_output(path, force=force)
-    text = yaml.safe_dump(config_for_file(artifact), sort_keys=False)
+    text = dump_config_yaml(config_for_file(artifact))
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return out
+
+
+def dump_config_yaml(config: dict[str, Any]) -> str:
+    """A config as YAML text: ``yaml.safe_dump`` (plain lists and maps only), keys in order."""
+    return str(yaml.safe_dump(config, sort_keys=False))

@@ -22,18 +22,11 @@ from ..dtypes import is_quantized, policy_name
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
 from . import _h5
-from ._dialects import attach_config, keras_loadable_config
-from ._keras0 import is_keras0_weights, read_keras0_weights
-from ._layout import (
-    canonical_order,
-    inner_model,
-    layer_configs,
-    layer_name,
-    legacy_order,
-    saveable_layers,
-    split_legacy_weight_name,
-)
+from ._layout import canonical_order, legacy_order, saveable_layers, split_legacy_weight_name
 from ._migrate import migrate_weights
+from .dialects import attach_config, keras_loadable_config
+from .dialects.keras0 import is_keras0_weights, read_keras0_weights
+from .dialects.walk import inner_model, layer_configs, layer_name
 
 KIND = "h5"
 WEIGHTS_KIND = "k2-weights"

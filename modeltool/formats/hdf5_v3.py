@@ -24,20 +24,19 @@ from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
 from ..layer_classes import RNN_CLASSES, weight_names
 from . import _h5
-from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
     SUBLAYER_CLASSES,
     SUBLAYERS,
     direction_name,
     generated_names,
-    inner_model,
-    layer_name,
     rnn_cell,
     saveable_layers,
     shared_id,
     stacked_cells,
     to_snake_case,
 )
+from .dialects.keras_classes import KERAS3_LAYER_CLASSES
+from .dialects.walk import inner_model, layer_name
 
 KIND = "k3-weights"
 EXTENSIONS = (".weights.h5",)

@@ -23,7 +23,7 @@ from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space
 from . import _h5, _zip
-from ._dialects import attach_config, keras_loadable_config
+from .dialects import attach_config, keras_loadable_config
 from .hdf5_legacy import WRITES_KERAS_VERSION
 from .hdf5_v3 import read_v3_layers, write_v3_layers
 

@@ -23,8 +23,8 @@ from .. import _optional
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsafeContentError, UnsupportedError
 from ..io import atomic_dir, check_output
-from ._dialects import attach_config
 from ._protobuf import fields as _fields
+from .dialects import attach_config
 
 KIND = "savedmodel"
 EXTENSIONS = ()

@@ -18,8 +18,15 @@ from typing import Any
 
 from ..artifact import MODEL_CLASSES
 from ..errors import CorruptFileError
-from ..formats._dialects import is_tensor_ref
-from ..formats._layout import inner_model, layer_configs, layer_name
+from ..formats.dialects import (
+    inner_model,
+    is_bare_reference,
+    is_tensor_ref,
+    layer_configs,
+    layer_name,
+    nested_node_offset,
+    untuple,
+)
 
 #: A tensor shape, batch dimension included; None entries are unknown dimensions.
 Shape = tuple[int | None, ...]
@@ -140,7 +147,7 @@ def build_graph(config: dict[str, Any], *, dialect: int | None = None,
             cycle, or a config that is not a model.
     """
     try:
-        return _Builder(dialect, path).model(_untuple(config), 0)
+        return _Builder(dialect, path).model(untuple(config, limit=4 * MAX_NESTING), 0)
     except CorruptFileError as err:
         if err.path is None and path is not None:
             raise CorruptFileError(err.problem, path=path, hint=err.hint) from err
@@ -279,22 +286,14 @@ class _Builder:
                 ref = self.resolve(_history(obj), layers, offsets, where)
                 found.append(ref)
                 node.recorded[ref] = _shape(obj.get("config", {}).get("shape"))
-            if not found and self.dialect != 3 and _legacy_ref(value, layers):
-                # tf.keras 2 writes a tensor passed by keyword as a bare [layer, node, tensor]
-                # (TFOpLambda: ``tf.math.multiply(x, y=other)``).
+            if not found and self.dialect != 3 and is_bare_reference(value, layers):
                 found.append(self.resolve(value, layers, offsets, where))
             if found:
                 node.extra[key] = found
 
     def offsets(self, layers: dict[str, LayerInfo], raw_nodes: dict[str, list[Any]],
                 config: dict[str, Any]) -> dict[str, int]:
-        """How the config numbers the calls of each nested model.
-
-        A nested Functional starts with a built-in node that configs leave out, so its first
-        real call is written as node 1; a Sequential's first call is node 0 in the canonical
-        (Keras 3) dialect. Keras 1/2 wrote a nested Sequential with an input from 1 as well:
-        when every reference fits only the other numbering, that one is used.
-        """
+        """How the config numbers the calls of each nested model (``nested_node_offset``)."""
         used: dict[str, list[int]] = {}
         refs = [_history(obj) for nodes in raw_nodes.values()
                 for obj in _tensor_objects(nodes)]
@@ -304,19 +303,9 @@ class _Builder:
             if isinstance(ref, (list, tuple)) and len(ref) >= 3 and isinstance(ref[0], str) \
                     and isinstance(ref[1], int):
                 used.setdefault(ref[0], []).append(ref[1])
-        offsets: dict[str, int] = {}
-        for name, info in layers.items():
-            if info.class_name not in MODEL_CLASSES or name not in used:
-                continue
-            count = len(info.nodes)
-            preferred = 0 if info.class_name == "Sequential" else 1
-            for offset in (preferred, 1 - preferred):
-                if all(0 <= i - offset < count for i in used[name]):
-                    offsets[name] = offset
-                    break
-            else:
-                offsets[name] = preferred  # resolve() reports the bad reference
-        return offsets
+        return {name: nested_node_offset(info.class_name, len(info.nodes), used[name])
+                for name, info in layers.items()
+                if info.class_name in MODEL_CLASSES and name in used}
 
     def resolve(self, ref: tuple[str, int, int] | Any, layers: dict[str, LayerInfo],
                 offsets: dict[str, int], where: str) -> TensorRef:
@@ -363,23 +352,6 @@ class _Builder:
         return order
 
 
-def _untuple(value: Any, depth: int = 0) -> Any:
-    """Configs from a SavedModel's Keras metadata spell tuples ``{"class_name": "__tuple__",
-    "items": [...]}``; they are lists everywhere else. Returns ``value`` itself when unchanged."""
-    if depth > 4 * MAX_NESTING:
-        return value
-    if isinstance(value, dict):
-        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
-            return [_untuple(item, depth + 1) for item in value["items"]]
-        changed = {key: _untuple(item, depth + 1) for key, item in value.items()}
-        same = all(changed[key] is value[key] for key in value)
-        return value if same else changed
-    if isinstance(value, list):
-        items = [_untuple(item, depth + 1) for item in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
-    return value
-
-
 def _tensor_objects(value: Any, depth: int = 0) -> list[dict[str, Any]]:
     """Every ``__keras_tensor__`` object in an argument structure, in order."""
     if depth > 4 * MAX_NESTING:
@@ -395,12 +367,6 @@ def _tensor_objects(value: Any, depth: int = 0) -> list[dict[str, Any]]:
         for item in value:
             found.extend(_tensor_objects(item, depth + 1))
     return found
-
-
-def _legacy_ref(value: Any, layers: dict[str, LayerInfo]) -> bool:
-    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
-            and value[0] in layers and all(isinstance(v, int) and not isinstance(v, bool)
-                                           for v in value[1:]))
 
 
 def _history(value: dict[str, Any]) -> Any:

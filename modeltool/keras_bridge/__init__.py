@@ -37,7 +37,7 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True,
     if artifact.config is None:
         raise UnsupportedError("this file has no architecture to build a model from",
                                path=artifact.path)
-    from ..formats._dialects import keras_loadable_config
+    from ..formats.dialects import keras_loadable_config
     from ..formats.keras_archive import write_keras_archive
 
     if not (with_weights and artifact.weights):
@@ -73,7 +73,7 @@ def _raise_if_missing_class(artifact: ModelArtifact, err: BaseException) -> None
     """When Keras failed on a layer class it cannot find (not in Keras 3, not among the custom
     objects in scope), say so in one line instead of Keras' generic message."""
     keras = _optional.require("keras", "building the model with Keras")
-    from ..formats._dialects import foreign_layers
+    from ..formats.dialects import foreign_layers
 
     for path, class_name, reason in foreign_layers(artifact.config):
         if class_name == "Lambda" or keras.saving.get_registered_object(class_name) is not None:

@@ -75,7 +75,7 @@ def _available(module: str) -> bool:
 def source_reference(artifact: ModelArtifact, *, weights: PathLike | None = None
                      ) -> SourceReference:
     """The reference for ``artifact`` (opened from its file; ``weights`` paired with it)."""
-    from ..formats._dialects import foreign_layers
+    from ..formats.dialects import foreign_layers
 
     if artifact.path is None or artifact.config is None:
         return SourceReference("Keras 3 only", reason="no source file with an architecture")

@@ -94,8 +94,8 @@ def check(path: PathLike, *, weights: PathLike | None = None) -> CheckReport:
 def _risky_content(artifact: ModelArtifact, report: CheckReport) -> None:
     """Findings about what the architecture holds: Python code (Lambda), TF-op layers and
     classes Keras 3 lacks. Nothing is run; the file is not damaged by holding them."""
-    from ..formats._dialects import foreign_layers
-    from ..formats._tf_ops import TF_OP_CLASSES
+    from ..formats.dialects import foreign_layers
+    from ..formats.dialects.tf_ops import TF_OP_CLASSES
 
     for where, class_name, reason in foreign_layers(artifact.config):
         if class_name == "Lambda":

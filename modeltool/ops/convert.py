@@ -235,8 +235,8 @@ def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathL
 def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool,
                      provided: set[str] | None = None) -> None:
     """Refuse to write a Keras model file Keras 3 could not build, unless asked to."""
-    from ..formats._dialects import foreign_layers
-    from ..formats._tf_ops import TF_OP_CLASSES
+    from ..formats.dialects import foreign_layers
+    from ..formats.dialects.tf_ops import TF_OP_CLASSES
 
     if kind not in ("keras", "h5", "savedmodel"):
         return
@@ -260,7 +260,7 @@ def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool,
 
 
 def _has_lambda(artifact: ModelArtifact) -> bool:
-    from ..formats._dialects import foreign_layers
+    from ..formats.dialects import foreign_layers
 
     return any(cls == "Lambda" for _, cls, _ in foreign_layers(artifact.config))
 

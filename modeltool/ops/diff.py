@@ -24,8 +24,7 @@ import numpy as np
 from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
 from ..errors import ModelToolError, UnsupportedError
 from ..formats import open_artifact
-from ..formats._dialects import tensor_refs
-from ..formats._layout import layer_configs, layer_name
+from ..formats.dialects import layer_configs, layer_name, tensor_refs
 from ._blocks import blocks, rows_per_block
 
 PathLike = str | os.PathLike[str]

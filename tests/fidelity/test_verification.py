@@ -33,9 +33,9 @@ def hard_sigmoid_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _without_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modeltool.formats import _dialects
+    from modeltool.formats.dialects import canonical
 
-    monkeypatch.setattr(_dialects, "keep_meaning", lambda *args: None)
+    monkeypatch.setattr(canonical, "keep_meaning", lambda *args: None)
 
 
 def test_convert_catches_a_changed_activation(hard_sigmoid_h5: Path, tmp_path: Path,

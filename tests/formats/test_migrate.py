@@ -237,7 +237,7 @@ def test_keras1_lambda_bytecode_is_kept_as_data(realworld: Path, tmp_path: Path)
 def test_tf_op_lambda_graph_reads(tf_keras: Any, tmp_path: Path) -> None:
     import tensorflow as tf
 
-    from modeltool.formats._dialects import foreign_layers, tensor_refs
+    from modeltool.formats.dialects import foreign_layers, tensor_refs
 
     x = tf_keras.Input((4,), name="x")
     y = tf_keras.layers.Dense(4, name="d")(x)

@@ -52,7 +52,7 @@ def test_realworld_architecture_converts_to_a_keras3_model(row: dict[str, str], 
                                                            tmp_path: Path) -> None:
     import keras
 
-    from modeltool.formats._dialects import foreign_layers
+    from modeltool.formats.dialects import foreign_layers
 
     path = realworld / row["local_name"]
     with modeltool.open(path) as artifact:

@@ -23,7 +23,7 @@ import pytest
 
 import modeltool
 from modeltool.artifact import ModelArtifact, WeightEntry, WeightStore
-from modeltool.formats._dialects import canonical_model_config
+from modeltool.formats.dialects import canonical_model_config
 
 WIDTH = 512  # three Dense layers, about 2 MB of weights
 TEMP = ".modeltool-tmp"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import modeltool
 from modeltool.errors import ModelToolError
-from modeltool.formats._dialects import canonical_model_config
+from modeltool.formats.dialects import canonical_model_config
 from tests.conftest import fixture_path
 
 EXAMPLES = int(os.environ.get("MODELTOOL_FUZZ_EXAMPLES", "150"))

@@ -22,6 +22,7 @@ from modeltool.ops.transfer import (
     LOADED,
     MISSING,
     SHAPE_MISMATCH,
+    TransferMismatchError,
     TransferPlan,
     load_weights_by_name,
     parse_mapping,
@@ -260,7 +261,8 @@ def test_mismatch_without_skip_writes_nothing_and_lists_every_mismatch(tmp_path:
         load_weights_by_name(target, source, mapping=["dense_2=new_dense"], output=out)
     assert info.value.exit_code == 1
     assert "new_dense: shape mismatch: kernel expects (2, 10), source has (2, 3)" in str(info.value)
-    assert info.value.report.failed  # type: ignore[attr-defined]
+    assert isinstance(info.value, TransferMismatchError) and info.value.report is not None
+    assert info.value.report.failed
     assert list(tmp_path.iterdir()) == []
     assert (_sha(target), _sha(source)) == hashes
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import h5py
 
-from ..artifact import WeightEntry
-from ..errors import CorruptFileError
-from . import _h5
+from ...artifact import WeightEntry
+from ...errors import CorruptFileError
+from .. import _h5
 
 #: Keras 0.x arguments that later Keras has no use for.
 _DROPPED = ("cache_enabled", "custom_name", "W_learning_rate_multiplier",

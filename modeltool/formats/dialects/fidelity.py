@@ -1,6 +1,6 @@
 """Rules that keep a Keras 1/2 layer computing what it computed, once Keras 3 reads its config.
 
-``_dialects`` renames classes and arguments; the rules here are about meaning: a name or an
+``keras1`` renames classes and arguments; the rules here are about meaning: a name or an
 omitted default that Keras 3 reads differently. Each rule writes the exact Keras 3 equivalent
 when there is one, and says what it did in ``notes``. The audit behind them (every activation
 name and every default checked against tf_keras and Keras 3) is ``docs/migration.md``.
@@ -46,7 +46,7 @@ def is_legacy_hard_sigmoid(value: Any) -> bool:
 def keep_meaning(class_name: str, config: dict[str, Any], name: Any, notes: list[str]) -> None:
     """Rewrite one Keras 1/2 layer config (in place) so Keras 3 computes what the original did.
 
-    Called by ``_dialects`` for every layer of a Keras 1/2 config, after its class and argument
+    Called by ``canonical`` for every layer of a Keras 1/2 config, after its class and argument
     names were made Keras 3 names.
     """
     for key in _ACTIVATION_KEYS:
