@@ -56,7 +56,7 @@ def config(path: PathLike) -> dict[str, Any]:
 
     with open(path) as artifact:
         if artifact.config is None:
-            problem = artifact.metadata.get("config_error") or "this file holds no architecture"
+            problem = artifact.config_error or "this file holds no architecture"
             raise UnsupportedError(problem, path=path,
                                    hint="weights-only files carry no architecture")
         return config_for_file(artifact)

@@ -22,6 +22,7 @@ import numpy as np
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
+from ..kinds import Kind
 from . import _h5
 from ._keras_classes import KERAS3_LAYER_CLASSES
 from ._layout import (
@@ -40,7 +41,7 @@ from ._layout import (
     weight_names,
 )
 
-KIND = "k3-weights"
+KIND = Kind.K3_WEIGHTS
 EXTENSIONS = (".weights.h5",)
 
 
@@ -77,7 +78,7 @@ def read_weights_h5(path: str | os.PathLike[str],
     artifact = ModelArtifact(kind=KIND, path=Path(path), config=config,
                              weights=WeightStore(layers, closer=handle.close), dialect=3)
     if "optimizer" in handle:
-        artifact.metadata["optimizer_weights"] = True
+        artifact.optimizer_weights = True
     return artifact
 
 

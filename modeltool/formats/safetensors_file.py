@@ -17,9 +17,10 @@ import numpy as np
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, MissingDependencyError
 from ..io import atomic_path, check_output
+from ..kinds import Kind
 from . import _tensor_table
 
-KIND = "safetensors"
+KIND = Kind.SAFETENSORS
 EXTENSIONS = (".safetensors",)
 #: safetensors' own limit on the JSON header.
 _MAX_HEADER = 100 << 20

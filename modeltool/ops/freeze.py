@@ -39,6 +39,7 @@ from ..errors import CorruptFileError, IntegrityError, ModelToolError, Unsupport
 from ..formats import _zip
 from ..formats._layout import NON_TRAINABLE_CLASSES, NON_TRAINABLE_WEIGHT_NAMES
 from ..io import atomic_path, check_output, check_space, wrote
+from ..kinds import Kind
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -51,7 +52,7 @@ _BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 _CONFIG_MEMBER = "config.json"
 _COPY_CHUNK = 16 << 20
 _DATA_DESCRIPTOR_FLAG = 0x08
-SUPPORTED_KINDS = ("keras", "h5")
+SUPPORTED_KINDS = (Kind.KERAS, Kind.H5)
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,7 @@ def _optimizer_note(artifact: ModelArtifact, rows: list[FreezeRow]) -> list[str]
     """A compiled model's optimizer state is kept as bytes, but its variables follow the
     trainable weights: once those change, Keras does not restore it (it warns and starts the
     optimizer afresh). Say so rather than let it go quietly."""
-    if not artifact.metadata.get("optimizer_weights") or not rows:
+    if not artifact.optimizer_weights or not rows:
         return []
     return ["the file holds optimizer state (a compiled model): with the trainable weights "
             "changed, Keras will not restore it on load and the optimizer starts afresh"]
@@ -470,7 +471,7 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
                                    hint=to_keras_archive(artifact, path))
         raw = artifact.source_config
         if artifact.config is None or not isinstance(raw, dict):
-            problem = artifact.metadata.get("config_error") or "this file has no architecture"
+            problem = artifact.config_error or "this file has no architecture"
             raise UnsupportedError(problem, path=path,
                                    hint="trainable flags live in the architecture")
         raw = copy.deepcopy(raw)
@@ -729,7 +730,7 @@ def _freeze_model(model: Any, layers: list[str], until: str | None, all_but_last
                 holder.trainable = new[node]
     rows = _rows(root, new, before, after, params)
     return FreezeReport(source=f"<keras.Model {getattr(model, 'name', '?')}>",
-                        kind="keras.Model", output=None, in_place=True, rows=rows,
+                        kind=Kind.KERAS_MODEL, output=None, in_place=True, rows=rows,
                         before=counts_before, after=_live_counts(model),
                         notes=[*notes, *_batchnorm_note(rows)])
 

@@ -43,6 +43,7 @@ from ..formats._layout import (
     legacy_order,
     nested_trainable_flags,
 )
+from ..kinds import LEGACY_HDF5_KINDS, Kind
 from ._custom import CustomObjects, custom_scope
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +57,7 @@ COUNT_MISMATCH = "count_mismatch"
 MISSING = "missing"
 STATUSES = (LOADED, SHAPE_MISMATCH, COUNT_MISMATCH, MISSING)
 _REGEX_PREFIX = "re:"
-_LEGACY_KINDS = frozenset({"h5", "k2-weights"})
+_LEGACY_KINDS = LEGACY_HDF5_KINDS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,8 +554,7 @@ def transferred_artifact(target: ModelArtifact, plan: TransferPlan) -> ModelArti
     replaced = {id(t): t_new for p in plan.loaded for t, t_new in p.pairs}
     layers = {name: [replaced.get(id(e), e) for e in entries]
               for name, entries in target.weights.layers.items()}
-    return dataclasses.replace(target, weights=WeightStore(layers), notes=list(target.notes),
-                               metadata=dict(target.metadata))
+    return dataclasses.replace(target, weights=WeightStore(layers), notes=list(target.notes))
 
 
 def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
@@ -570,7 +570,7 @@ def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
         refuse_kind_conflict(output, kind)
         return kind
     hinted = kind_from_extension(output)
-    if hinted is None or hinted == target_kind or {hinted, target_kind} <= {"h5", "k2-weights"}:
+    if hinted is None or hinted == target_kind or {hinted, target_kind} <= LEGACY_HDF5_KINDS:
         return target_kind
     return hinted
 
@@ -730,7 +730,7 @@ def _artifact_from_live(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]
                 location=short, loader=_variable_reader(variable)))
         layers[layer.name] = entries
         variables[layer.name] = list(layer.weights)
-    artifact = ModelArtifact(kind="keras.Model", path=None, config=config,
+    artifact = ModelArtifact(kind=Kind.KERAS_MODEL, path=None, config=config,
                              weights=WeightStore(layers), dialect=3)
     return artifact, variables
 
@@ -768,7 +768,7 @@ def _into_model(model: Any, source: ModelArtifact, source_name: str, skip_mismat
     target_art, variables = _artifact_from_live(model)
     plan = plan_by_name(target_art, source, mapping)
     label = f"<keras.Model {getattr(model, 'name', '?')}>"
-    report = TransferReport(target=label, source=source_name, target_kind="keras.Model",
+    report = TransferReport(target=label, source=source_name, target_kind=Kind.KERAS_MODEL,
                             source_kind=source.kind, output=None, output_kind=None,
                             dry_run=dry_run, skip_mismatch=skip_mismatch, plan=plan)
     if plan.mismatched and not skip_mismatch:
