@@ -12,6 +12,8 @@ from .errors import UnsupportedError
 if TYPE_CHECKING:
     from .artifact import ModelArtifact, WeightEntry, WeightStore
     from .errors import ModelToolError
+    from .formats.onnx_file import OnnxSummary
+    from .ops._custom import CustomObjects
 
 PathLike = str | os.PathLike[str]
 
@@ -62,6 +64,44 @@ def config(path: PathLike) -> dict[str, Any]:
         return config_for_file(artifact)
 
 
+def summary(path: PathLike, *, expand_nested: bool = False, depth: int | None = None,
+            engine: str | None = None, custom_objects: CustomObjects = None,
+            batch_size: int | None = None,
+            weights: PathLike | None = None) -> Summary | OnnxSummary:
+    """Summarize a model file: one row per layer call (shapes, params, MACs), or, for an
+    ``.onnx`` file, its interface, opsets and nodes with inferred shapes.
+
+    Args:
+        path: any file kind ``modeltool.open`` reads, or an ``.onnx`` file.
+        expand_nested, depth, engine, custom_objects, batch_size, weights: as
+            ``modeltool summary`` (see ``modeltool.ops.summary.summary``); an ONNX file
+            takes none of them.
+
+    Returns:
+        A Summary, or an OnnxSummary for an ONNX file.
+
+    Raises:
+        ModelToolError: unreadable input, a damaged graph, or a Keras failure with
+            ``engine="keras"``.
+
+    Example:
+        >>> s = modeltool.summary("model.h5")  # doctest: +SKIP
+        >>> s.totals.params, s.rows[0].output_shapes
+        >>> modeltool.summary("model.onnx").opsets  # doctest: +SKIP
+    """
+    from .formats.onnx_file import sniff_kind as sniff_onnx
+
+    if sniff_onnx(path):
+        from .formats.onnx_file import summarize_onnx
+
+        return summarize_onnx(path)
+    from .ops.summary import summary as summarize_file
+
+    return summarize_file(path, expand_nested=expand_nested, depth=depth, engine=engine,
+                          custom_objects=custom_objects, batch_size=batch_size,
+                          weights=weights)
+
+
 # The verbs implemented in ops/, re-exported here so the API is one module. They load on first
 # use (PEP 562), so a command that needs one verb does not pay for importing every other one.
 _LAZY: dict[str, str] = {
@@ -70,7 +110,7 @@ _LAZY: dict[str, str] = {
     "ConvertReport": "ops.convert", "attach_weights": "ops.convert", "convert": "ops.convert",
     "FreezeReport": "ops.freeze", "freeze": "ops.freeze",
     "ConversionReport": "ops.onnx_export", "to_onnx": "ops.onnx_export",
-    "Summary": "ops.summary", "summary": "ops.summary",
+    "Summary": "ops.summary", "OnnxSummary": "formats.onnx_file",
     "TransferPlan": "ops.transfer", "TransferReport": "ops.transfer",
     "load_weights_by_name": "ops.transfer", "plan_by_name": "ops.transfer",
     "WeightRow": "ops.weights", "WeightsReport": "ops.weights", "tensor_stats": "ops.weights",
@@ -91,7 +131,7 @@ if TYPE_CHECKING:
     from .ops.onnx_export import ConversionReport, to_onnx
     from .ops.plot import PlotReport, layout, plot
     from .ops.report import ModelReport, report
-    from .ops.summary import Summary, summary
+    from .ops.summary import Summary
     from .ops.transfer import TransferPlan, TransferReport, load_weights_by_name, plan_by_name
     from .ops.weights import WeightRow, WeightsReport, tensor_stats, weights
 
@@ -126,6 +166,7 @@ __all__ = [
     "WeightsReport",
     "Layout",
     "ModelReport",
+    "OnnxSummary",
     "PlotReport",
     "attach_weights",
     "check",

@@ -43,24 +43,17 @@ def summary(file: str, weights: str | None, expand_nested: bool, depth: int | No
       modeltool summary custom.keras --engine keras --custom-objects my_layers.py
       modeltool summary arch.json --weights weights.h5
     """
-    from ..formats.onnx_file import sniff_kind as sniff_onnx
-
-    if sniff_onnx(file):
-        _summary_onnx(file, no_shapes)
-        return
     with _console.progress(f"reading {file}"):
         report = api.summary(file, expand_nested=expand_nested, depth=depth, engine=engine,
                              weights=weights, batch_size=batch_size,
                              custom_objects=custom_objects)
-    _console.emit(lambda: summary_dict(report),
-                  lambda: summary_table(report, show_shapes=not no_shapes))
+    if isinstance(report, api.OnnxSummary):
+        from ..render.onnx import onnx_summary_dict, onnx_summary_table
 
-
-def _summary_onnx(file: str, no_shapes: bool) -> None:
-    from ..formats.onnx_file import summarize_onnx
-    from ..render.onnx import onnx_summary_dict, onnx_summary_table
-
-    with _console.progress(f"reading {file}"):
-        onnx_summary = summarize_onnx(file)
-    _console.emit(lambda: onnx_summary_dict(onnx_summary),
-                  lambda: onnx_summary_table(onnx_summary, show_shapes=not no_shapes))
+        onnx_summary = report
+        _console.emit(lambda: onnx_summary_dict(onnx_summary),
+                      lambda: onnx_summary_table(onnx_summary, show_shapes=not no_shapes))
+        return
+    keras_summary = report
+    _console.emit(lambda: summary_dict(keras_summary),
+                  lambda: summary_table(keras_summary, show_shapes=not no_shapes))
