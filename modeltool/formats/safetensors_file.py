@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _optional
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, MissingDependencyError
 from ..io import atomic_path, check_output
@@ -36,7 +37,7 @@ def _safetensors() -> Any:
         import safetensors.numpy
     except ImportError as err:
         raise MissingDependencyError("reading or writing safetensors needs the safetensors "
-                                     "package", hint="pip install safetensors") from err
+                                     "package", hint=_optional.install_hint("safetensors")) from err
     return safetensors
 
 

@@ -260,6 +260,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     source_path = None if _is_model(path_or_model) else Path(os.fspath(path_or_model))
     if source_path is not None and not os.path.lexists(source_path):
         raise InputNotFoundError("no such file or directory", path=source_path)
+    _optional.require_extra("export", "to-onnx")
     out_path = check_output(out, force=force,
                             inputs=(source_path,) if source_path is not None else ())
     _resolve_batch(batch)
