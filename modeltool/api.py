@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .artifact import ModelArtifact, WeightEntry, WeightStore
     from .errors import ModelToolError
     from .formats.onnx_file import OnnxSummary
-    from .ops._custom import CustomObjects
+    from .keras_bridge.custom_objects import CustomObjects
 
 PathLike = str | os.PathLike[str]
 
