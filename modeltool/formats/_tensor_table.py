@@ -53,7 +53,7 @@ def metadata_for(artifact: ModelArtifact) -> dict[str, str]:
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "writer": f"modeltool {__version__}",
-        "source_kind": artifact.kind,
+        "source_kind": str(artifact.kind),
         "keras_version": artifact.keras_version or "",
         "dtype": ",".join(dtypes),
         "layer_classes": json.dumps(layer_classes(artifact.config)),
