@@ -1,6 +1,8 @@
 """Lazy access to the heavy packages (TensorFlow, Keras, tf2onnx, onnx, onnxruntime).
 
-Nothing here imports them at module level: call the function when the work needs it.
+Nothing here imports them at module level: call the function when the work needs it. A missing
+package is reported in one line naming the extra that installs it (the version ranges live in
+pyproject.toml only).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -15,14 +18,32 @@ from types import ModuleType
 
 from .errors import MissingDependencyError
 
-_PIP_NAMES = {
-    "tensorflow": "tensorflow-cpu==2.21.0",
-    "keras": "tensorflow-cpu==2.21.0",
-    "tf_keras": "tf-keras==2.21.0",
-    "tf2onnx": "tf2onnx==1.17.0",
+#: The extra (``pip install 'modeltool[EXTRA]'``) that installs each optional module.
+EXTRA_OF_MODULE = {
+    "tensorflow": "keras",
+    "keras": "keras",
+    "tf_keras": "keras",
     "onnx": "onnx",
-    "onnxruntime": "onnxruntime",
+    "tf2onnx": "export",
+    "onnxruntime": "export",
+    "onnxslim": "export",
+    "onnxconverter_common": "export",
+    "safetensors": "safetensors",
+    "cairosvg": "png",
 }
+#: What an extra must provide for the work it is named after (checked up front, so a command
+#: names the one extra it needs instead of its first missing module).
+MODULES_OF_EXTRA = {
+    "keras": ("tensorflow", "keras"),
+    "onnx": ("onnx",),
+    "export": ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
+}
+
+
+def install_hint(module: str) -> str:
+    """How to install ``module``: the modeltool extra that brings it (or the package itself)."""
+    extra = EXTRA_OF_MODULE.get(module)
+    return f"pip install 'modeltool[{extra}]'" if extra else f"pip install {module}"
 
 
 @contextlib.contextmanager
@@ -79,9 +100,19 @@ def require(module: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingDependencyError(
-            f"{purpose} needs {module}, which is not installed",
-            hint=f"pip install '{_PIP_NAMES.get(module, module)}'",
+            f"{purpose} needs {module}, which is not installed", hint=install_hint(module),
         ) from err
+
+
+def require_extra(extra: str, purpose: str) -> None:
+    """Raise MissingDependencyError naming ``extra`` when any module it provides is missing
+    (looked up without importing anything)."""
+    missing = [name for name in MODULES_OF_EXTRA[extra]
+               if name not in sys.modules and importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingDependencyError(
+            f"{purpose} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'}"
+            f" not installed", hint=f"pip install 'modeltool[{extra}]'")
 
 
 def keras() -> ModuleType:

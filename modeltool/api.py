@@ -12,6 +12,7 @@ from .errors import UnsupportedError
 if TYPE_CHECKING:
     from .artifact import ModelArtifact, WeightEntry, WeightStore
     from .errors import ModelToolError
+    from .formats.onnx_file import OnnxSummary
 
 PathLike = str | os.PathLike[str]
 
@@ -56,7 +57,7 @@ def config(path: PathLike) -> dict[str, Any]:
 
     with open(path) as artifact:
         if artifact.config is None:
-            problem = artifact.metadata.get("config_error") or "this file holds no architecture"
+            problem = artifact.config_error or "this file holds no architecture"
             raise UnsupportedError(problem, path=path,
                                    hint="weights-only files carry no architecture")
         return config_for_file(artifact)
@@ -71,6 +72,7 @@ _LAZY: dict[str, str] = {
     "FreezeReport": "ops.freeze", "freeze": "ops.freeze",
     "ConversionReport": "ops.onnx_export", "to_onnx": "ops.onnx_export",
     "SUMMARY_ENGINES": "ops.summary", "Summary": "ops.summary", "summary": "ops.summary",
+    "OnnxSummary": "formats.onnx_file",
     "TransferPlan": "ops.transfer", "TransferReport": "ops.transfer",
     "TransferMismatchError": "ops.transfer",
     "load_weights_by_name": "ops.transfer", "plan_by_name": "ops.transfer",
@@ -134,6 +136,7 @@ __all__ = [
     "WeightsReport",
     "Layout",
     "ModelReport",
+    "OnnxSummary",
     "PlotReport",
     "attach_weights",
     "check",

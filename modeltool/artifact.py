@@ -7,12 +7,14 @@ asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+from .kinds import Kind
 
 #: Classes whose config holds a whole model (a model used as a layer).
 MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
@@ -63,6 +65,14 @@ def _itemsize(dtype: str) -> int:
         import ml_dtypes
 
         return np.dtype(getattr(ml_dtypes, dtype)).itemsize
+
+
+class LoadedSavedModel(Protocol):
+    """What ``tf.saved_model.load`` returns, as far as modeltool uses it (kept so that
+    ``to-onnx`` runs the SavedModel the reader already loaded)."""
+
+    signatures: Mapping[str, Any]
+    variables: Sequence[Any]
 
 
 class WeightStore:
@@ -122,8 +132,7 @@ class ModelArtifact:
     """A model file read as data.
 
     Attributes:
-        kind: the file kind id (``h5``, ``k2-weights``, ``k3-weights``, ``keras``, ``json``,
-            ``yaml``, ``savedmodel``).
+        kind: the file kind.
         path: where it was read from (None for an artifact built in memory).
         config: the architecture in the canonical Keras 3 dialect, or None (weights-only).
         weights: the lazy WeightStore (empty for a config file).
@@ -131,9 +140,16 @@ class ModelArtifact:
         dialect: the Keras generation the stored config was written in (1, 2 or 3).
         source_config: the config exactly as stored, before canonicalisation.
         notes: what the reader changed or noticed, one sentence each (the migration log).
+        config_error: why the stored architecture could not be used (``config`` is then None).
+        optimizer_weights: the file also stores optimizer state (writers leave it out).
+        writer_info: what the file says about the program that wrote it (a ``.keras``
+            archive's metadata.json; a flat weights file's ``writer`` and ``source_kind``).
+        layer_classes: a flat weights file's record of each top-level layer's class.
+        recorded_by_modeltool: a SavedModel carries modeltool's ``keras_config.json``.
+        saved_model_object: the SavedModel as TensorFlow loaded it, when the reader did.
     """
 
-    kind: str
+    kind: Kind
     path: Path | None
     config: dict[str, Any] | None = None
     weights: WeightStore = field(default_factory=WeightStore)
@@ -144,7 +160,12 @@ class ModelArtifact:
     training_config: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     signatures: dict[str, Any] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    config_error: str | None = None
+    optimizer_weights: bool = False
+    writer_info: dict[str, Any] = field(default_factory=dict)
+    layer_classes: dict[str, str] = field(default_factory=dict)
+    recorded_by_modeltool: bool = False
+    saved_model_object: LoadedSavedModel | None = None
     #: Files a layer keeps beside its weights (a TextVectorization vocabulary), by their
     #: ``.keras`` member name (``assets/layers/...``), read on demand.
     assets: dict[str, Callable[[], bytes]] = field(default_factory=dict)

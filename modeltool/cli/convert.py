@@ -16,7 +16,7 @@ from ._options import custom_objects_option
 @click.argument("source", type=click.Path(path_type=str))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
               help="Output path; its name gives the kind unless --to is given.")
-@click.option("--to", "kind", type=click.Choice(list(FORMATS)), default=None,
+@click.option("--to", "kind", type=click.Choice([str(kind) for kind in FORMATS]), default=None,
               help="Output kind.")
 @click.option("--weights", type=click.Path(path_type=str), default=None,
               help="Weights file to pair with an architecture-only SOURCE.")

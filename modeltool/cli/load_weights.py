@@ -24,7 +24,7 @@ from ._options import custom_objects_option
 @click.option("--dry-run", is_flag=True, help="Report what would be loaded; write nothing.")
 @click.option("-o", "--output", type=click.Path(path_type=str), default=None,
               help="Output file (required unless --dry-run).")
-@click.option("--to", "kind", type=click.Choice(list(FORMATS)), default=None,
+@click.option("--to", "kind", type=click.Choice([str(kind) for kind in FORMATS]), default=None,
               help="Output kind (default: TARGET's kind unless OUT's name says otherwise).")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 @custom_objects_option

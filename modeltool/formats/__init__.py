@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..artifact import ModelArtifact
 from ..errors import InputNotFoundError, ModelToolError, UnknownFormatError, UnsupportedError
+from ..kinds import LEGACY_HDF5_KINDS, Kind
 from . import (
     _h5,
     config_json,
@@ -28,7 +29,7 @@ from . import (
 class Format:
     """One file kind: how to read it, write it, and what it is called."""
 
-    kind: str
+    kind: Kind
     description: str
     extensions: tuple[str, ...]
     read: Callable[[Path], ModelArtifact]
@@ -37,26 +38,26 @@ class Format:
     holds_weights: bool
 
 
-FORMATS: dict[str, Format] = {f.kind: f for f in (
-    Format("keras", "Keras 3 .keras archive", (".keras",), keras_archive.read_keras_archive,
+FORMATS: dict[Kind, Format] = {f.kind: f for f in (
+    Format(Kind.KERAS, "Keras 3 .keras archive", (".keras",), keras_archive.read_keras_archive,
            keras_archive.write_keras_archive, True, True),
-    Format("h5", "legacy HDF5 full model", (".h5", ".hdf5"), hdf5_legacy.read_hdf5_legacy,
+    Format(Kind.H5, "legacy HDF5 full model", (".h5", ".hdf5"), hdf5_legacy.read_hdf5_legacy,
            hdf5_legacy.write_hdf5_legacy, True, True),
-    Format("k3-weights", "Keras 3 .weights.h5", (".weights.h5",), hdf5_v3.read_weights_h5,
+    Format(Kind.K3_WEIGHTS, "Keras 3 .weights.h5", (".weights.h5",), hdf5_v3.read_weights_h5,
            hdf5_v3.write_weights_h5, False, True),
-    Format("k2-weights", "Keras 2 weights-only HDF5", (".h5", ".hdf5"),
+    Format(Kind.K2_WEIGHTS, "Keras 2 weights-only HDF5", (".h5", ".hdf5"),
            hdf5_legacy.read_hdf5_legacy, hdf5_legacy.write_k2_weights, False, True),
-    Format("json", "architecture JSON", (".json",), config_json.read_config_json,
+    Format(Kind.JSON, "architecture JSON", (".json",), config_json.read_config_json,
            config_json.write_config_json, True, False),
-    Format("yaml", "architecture YAML", (".yaml", ".yml"), config_yaml.read_config_yaml,
+    Format(Kind.YAML, "architecture YAML", (".yaml", ".yml"), config_yaml.read_config_yaml,
            config_yaml.write_config_yaml, True, False),
-    Format("savedmodel", "TF SavedModel directory", (), savedmodel.read_savedmodel,
+    Format(Kind.SAVEDMODEL, "TF SavedModel directory", (), savedmodel.read_savedmodel,
            savedmodel.write_savedmodel, True, True),
-    Format("k2-h5", "Keras 2 (tf.keras / tf_keras) legacy HDF5 full model", (),
+    Format(Kind.K2_H5, "Keras 2 (tf.keras / tf_keras) legacy HDF5 full model", (),
            hdf5_legacy.read_hdf5_legacy, hdf5_keras2.write_hdf5_keras2, True, True),
-    Format("safetensors", "safetensors weights (Keras paths as keys)", (".safetensors",),
+    Format(Kind.SAFETENSORS, "safetensors weights (Keras paths as keys)", (".safetensors",),
            safetensors_file.read_safetensors, safetensors_file.write_safetensors, False, True),
-    Format("npz", "NumPy .npz weights (Keras paths as keys)", (".npz",), npz_file.read_npz,
+    Format(Kind.NPZ, "NumPy .npz weights (Keras paths as keys)", (".npz",), npz_file.read_npz,
            npz_file.write_npz, False, True),
 )}
 
@@ -65,7 +66,7 @@ _SNIFFERS = (keras_archive.sniff_kind, hdf5_legacy.sniff_kind, hdf5_v3.sniff_kin
              config_json.sniff_kind, config_yaml.sniff_kind)
 
 
-def detect_kind(path: str | os.PathLike[str]) -> str:
+def detect_kind(path: str | os.PathLike[str]) -> Kind:
     """The kind of the file at ``path``, from its content.
 
     Raises:
@@ -81,7 +82,7 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
             if kind is None:
                 raise UnknownFormatError("directory is not a SavedModel (no saved_model.pb)",
                                          path=p)
-            return kind
+            return Kind(kind)
         if not p.is_file():
             raise UnknownFormatError("not a regular file", path=p)
         with open(p, "rb") as handle:
@@ -95,7 +96,7 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
     for sniff in _SNIFFERS:
         kind = sniff(p)
         if kind is not None:
-            return kind
+            return Kind(kind)
     raise UnknownFormatError(f"not a Keras model file ({_describe(p, head)})", path=p)
 
 
@@ -110,18 +111,18 @@ def _describe(path: Path, head: bytes) -> str:
     return f"starts with bytes {head[:8]!r}"
 
 
-def kind_from_extension(path: str | os.PathLike[str]) -> str | None:
+def kind_from_extension(path: str | os.PathLike[str]) -> Kind | None:
     """The kind an output name suggests (``.weights.h5`` before ``.h5``)."""
     name = Path(path).name.lower()
     if name.endswith(".weights.h5"):
-        return "k3-weights"
+        return Kind.K3_WEIGHTS
     for fmt in FORMATS.values():
-        if fmt.kind == "k2-weights":
+        if fmt.kind == Kind.K2_WEIGHTS:
             continue
         if any(name.endswith(ext) for ext in fmt.extensions):
             return fmt.kind
     if not Path(path).suffix:
-        return "savedmodel"
+        return Kind.SAVEDMODEL
     return None
 
 
@@ -133,7 +134,7 @@ def open_artifact(path: str | os.PathLike[str]) -> ModelArtifact:
     kind = detect_kind(path)
     hinted = kind_from_extension(path)
     if hinted is not None and hinted != kind and not (
-            {hinted, kind} <= {"h5", "k2-weights"} or Path(path).is_dir()):
+            {hinted, kind} <= LEGACY_HDF5_KINDS or Path(path).is_dir()):
         warnings.warn(f"{os.fspath(path)}: extension suggests {hinted} but the content is "
                       f"{kind}; reading it as {kind}", stacklevel=2)
     return FORMATS[kind].read(Path(path))
@@ -147,6 +148,6 @@ def write_artifact(artifact: ModelArtifact, path: str | os.PathLike[str],
         raise UnsupportedError("cannot tell the output kind from the name", path=path,
                                hint=f"pass --to with one of: {', '.join(FORMATS)}")
     if kind not in FORMATS:
-        raise UnsupportedError(f"unknown kind {kind!r}", path=path,
+        raise UnsupportedError(f"unknown kind {str(kind)!r}", path=path,
                                hint=f"choose one of: {', '.join(FORMATS)}")
-    return FORMATS[kind].write(artifact, path, force=force)
+    return FORMATS[Kind(kind)].write(artifact, path, force=force)

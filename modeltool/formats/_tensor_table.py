@@ -53,7 +53,7 @@ def metadata_for(artifact: ModelArtifact) -> dict[str, str]:
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "writer": f"modeltool {__version__}",
-        "source_kind": artifact.kind,
+        "source_kind": str(artifact.kind),
         "keras_version": artifact.keras_version or "",
         "dtype": ",".join(dtypes),
         "layer_classes": json.dumps(layer_classes(artifact.config)),
@@ -135,11 +135,11 @@ def artifact_fields(artifact: ModelArtifact, metadata: dict[str, str] | None) ->
     if not metadata or metadata.get("format") != FORMAT_NAME:
         return
     artifact.keras_version = metadata.get("keras_version") or None
-    artifact.metadata.update({"source_kind": metadata.get("source_kind"),
-                              "writer": metadata.get("writer")})
+    artifact.writer_info.update({"source_kind": metadata.get("source_kind"),
+                                 "writer": metadata.get("writer")})
     try:
         classes = json.loads(metadata.get("layer_classes") or "{}")
     except (json.JSONDecodeError, RecursionError):
         classes = {}
     if isinstance(classes, dict):
-        artifact.metadata["layer_classes"] = classes
+        artifact.layer_classes = {str(k): str(v) for k, v in classes.items()}

@@ -10,10 +10,11 @@ from typing import Any
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output
+from ..kinds import Kind
 from .dialects import attach_config, keras_loadable_config
 from .dialects.keras0 import is_keras0_config, keras1_from_keras0
 
-KIND = "json"
+KIND = Kind.JSON
 EXTENSIONS = (".json",)
 _MAX_BYTES = 256 << 20
 
@@ -70,7 +71,7 @@ def read_config_json(path: str | os.PathLike[str]) -> ModelArtifact:
     return artifact_from_raw(raw, KIND, Path(path))
 
 
-def artifact_from_raw(raw: Any, kind: str, path: Path) -> ModelArtifact:
+def artifact_from_raw(raw: Any, kind: Kind, path: Path) -> ModelArtifact:
     """A config-only artifact from decoded JSON/YAML content."""
     display = os.fspath(path)
     if is_keras0_config(raw):
@@ -83,7 +84,7 @@ def artifact_from_raw(raw: Any, kind: str, path: Path) -> ModelArtifact:
                              backend=_str_or_none(raw.get("backend")))
     attach_config(artifact, raw, display)
     if artifact.config is None:
-        raise UnsupportedError(artifact.metadata.get("config_error", "architecture not usable"),
+        raise UnsupportedError(artifact.config_error or "architecture not usable",
                                path=display)
     return artifact
 

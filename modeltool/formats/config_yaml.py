@@ -18,9 +18,10 @@ import yaml
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, UnsafeContentError
 from ..io import atomic_path, check_output
+from ..kinds import Kind
 from .config_json import artifact_from_raw, config_for_file, load_text
 
-KIND = "yaml"
+KIND = Kind.YAML
 EXTENSIONS = (".yaml", ".yml")
 
 #: Tags Keras wrote for plain sequences (``yaml.dump`` of a tuple).

@@ -22,10 +22,11 @@ import h5py
 from ..artifact import ModelArtifact
 from ..errors import UnsupportedError, UnsupportedLayerError
 from ..io import atomic_path, check_output
+from ..kinds import Kind
 from .dialects.keras2 import keras2_config
 from .hdf5_legacy import _write_weight_groups
 
-KIND = "k2-h5"
+KIND = Kind.K2_H5
 #: The Keras 2 release whose format is written (what tf_keras 2.21 reads as its own).
 WRITES_KERAS_VERSION = "2.21.0"
 

@@ -21,6 +21,7 @@ from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..dtypes import is_quantized, policy_name
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
+from ..kinds import Kind
 from . import _h5
 from ._layout import canonical_order, legacy_order, saveable_layers, split_legacy_weight_name
 from ._migrate import migrate_weights
@@ -28,8 +29,8 @@ from .dialects import attach_config, keras_loadable_config
 from .dialects.keras0 import is_keras0_weights, read_keras0_weights
 from .dialects.walk import inner_model, layer_configs, layer_name
 
-KIND = "h5"
-WEIGHTS_KIND = "k2-weights"
+KIND = Kind.H5
+WEIGHTS_KIND = Kind.K2_WEIGHTS
 EXTENSIONS = (".h5", ".hdf5", ".keras.h5")
 #: The Keras version whose legacy format modeltool writes.
 WRITES_KERAS_VERSION = "3.15.1"
@@ -123,7 +124,7 @@ def _read_open(handle: h5py.File, path: Path, display: str,
     artifact.weights = WeightStore(layers, closer=handle.close)
     migrate_weights(artifact, weights_version=keras_version, weights_backend=backend)
     if "optimizer_weights" in handle:
-        artifact.metadata["optimizer_weights"] = True
+        artifact.optimizer_weights = True
     return artifact
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
+from ..kinds import Kind
 from ..layer_classes import RNN_CLASSES, weight_names
 from . import _h5
 from ._layout import (
@@ -38,7 +39,7 @@ from ._layout import (
 from .dialects.keras_classes import KERAS3_LAYER_CLASSES
 from .dialects.walk import inner_model, layer_name
 
-KIND = "k3-weights"
+KIND = Kind.K3_WEIGHTS
 EXTENSIONS = (".weights.h5",)
 
 
@@ -75,7 +76,7 @@ def read_weights_h5(path: str | os.PathLike[str],
     artifact = ModelArtifact(kind=KIND, path=Path(path), config=config,
                              weights=WeightStore(layers, closer=handle.close), dialect=3)
     if "optimizer" in handle:
-        artifact.metadata["optimizer_weights"] = True
+        artifact.optimizer_weights = True
     return artifact
 
 

@@ -22,12 +22,13 @@ from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space
+from ..kinds import Kind
 from . import _h5, _zip
 from .dialects import attach_config, keras_loadable_config
 from .hdf5_legacy import WRITES_KERAS_VERSION
 from .hdf5_v3 import read_v3_layers, write_v3_layers
 
-KIND = "keras"
+KIND = Kind.KERAS
 EXTENSIONS = (".keras",)
 _CONFIG_FILENAME = "config.json"
 _METADATA_FILENAME = "metadata.json"
@@ -76,7 +77,7 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
                                        path=display) from err
             if isinstance(metadata, dict):
                 artifact.keras_version = str(metadata.get("keras_version") or "") or None
-                artifact.metadata.update(metadata)
+                artifact.writer_info.update(metadata)
         try:
             raw = json.loads(_zip.read_text(archive, _CONFIG_FILENAME, display))
         except (json.JSONDecodeError, RecursionError) as err:
@@ -100,7 +101,7 @@ def read_keras_archive(path: str | os.PathLike[str]) -> ModelArtifact:
                 verifier = partial(member.verify, describe)
             artifact.weights = WeightStore(layers, closer=close, verifier=verifier)
             if "optimizer" in weights_file:
-                artifact.metadata["optimizer_weights"] = True
+                artifact.optimizer_weights = True
         else:
             artifact.notes.append(f"archive has no {_WEIGHTS_FILENAME}: architecture only")
             artifact.weights = WeightStore({}, closer=close)

@@ -21,9 +21,10 @@ import numpy as np
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, UnsafeContentError
 from ..io import atomic_path, check_output
+from ..kinds import Kind
 from . import _tensor_table, _zip
 
-KIND = "npz"
+KIND = Kind.NPZ
 EXTENSIONS = (".npz",)
 METADATA_MEMBER = "__metadata__"
 _NPY = ".npy"

@@ -16,9 +16,10 @@ from typing import Any
 
 from .. import _optional
 from ..errors import CorruptFileError, InputNotFoundError
+from ..kinds import Kind
 from ._protobuf import varint
 
-KIND = "onnx"
+KIND = Kind.ONNX
 EXTENSIONS = (".onnx",)
 
 #: ModelProto field numbers and their wire types (onnx.proto3): ir_version, producer_name,

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import _optional
 from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, MissingDependencyError
 from ..io import atomic_path, check_output
+from ..kinds import Kind
 from . import _tensor_table
 
-KIND = "safetensors"
+KIND = Kind.SAFETENSORS
 EXTENSIONS = (".safetensors",)
 #: safetensors' own limit on the JSON header.
 _MAX_HEADER = 100 << 20
@@ -35,7 +37,7 @@ def _safetensors() -> Any:
         import safetensors.numpy
     except ImportError as err:
         raise MissingDependencyError("reading or writing safetensors needs the safetensors "
-                                     "package", hint="pip install safetensors") from err
+                                     "package", hint=_optional.install_hint("safetensors")) from err
     return safetensors
 
 

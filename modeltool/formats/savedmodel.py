@@ -23,10 +23,11 @@ from .. import _optional
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsafeContentError, UnsupportedError
 from ..io import atomic_dir, check_output
+from ..kinds import Kind
 from ._protobuf import fields as _fields
 from .dialects import attach_config
 
-KIND = "savedmodel"
+KIND = Kind.SAVEDMODEL
 EXTENSIONS = ()
 _PB = "saved_model.pb"
 _KERAS_METADATA = "keras_metadata.pb"
@@ -94,22 +95,30 @@ def read_savedmodel(path: str | os.PathLike[str], *, with_tf: bool = True) -> Mo
         with_tf: also read signatures and variables (imports TensorFlow).
     """
     p = Path(path)
-    if not (p / _PB).is_file():
-        raise CorruptFileError(f"directory has no {_PB}", path=p,
+    artifact, locations = _read_config(p)
+    if with_tf:
+        _read_with_tf(artifact, p, locations)
+    return artifact
+
+
+def _read_config(path: Path) -> tuple[ModelArtifact, Any]:
+    """The artifact with its Keras config (when one is recorded), and the variable locations
+    modeltool's writer recorded beside it (None when it did not write this SavedModel)."""
+    if not (path / _PB).is_file():
+        raise CorruptFileError(f"directory has no {_PB}", path=path,
                                hint="this is not a SavedModel directory")
-    artifact = ModelArtifact(kind=KIND, path=p)
-    raw = keras_metadata_config(p)
+    artifact = ModelArtifact(kind=KIND, path=path)
+    locations = None
+    raw = keras_metadata_config(path)
     if raw is None:
-        raw = _config_asset(p)
-        artifact.metadata["recorded_by_modeltool"] = raw is not None
+        raw = _config_asset(path)
+        artifact.recorded_by_modeltool = raw is not None
     if raw is not None:
-        artifact.metadata["variable_locations"] = raw.pop("variables", None)
+        locations = raw.pop("variables", None)
         artifact.keras_version = raw.pop("keras_version", None)
         artifact.source_config = raw
-        attach_config(artifact, raw, os.fspath(p))
-    if with_tf:
-        _read_with_tf(artifact, p)
-    return artifact
+        attach_config(artifact, raw, os.fspath(path))
+    return artifact, locations
 
 
 def read_savedmodel_light(path: str | os.PathLike[str]) -> ModelArtifact:
@@ -120,13 +129,13 @@ def read_savedmodel_light(path: str | os.PathLike[str]) -> ModelArtifact:
     from .savedmodel_pb import read_pb
 
     p = Path(path)
-    artifact = read_savedmodel(p, with_tf=False)
+    artifact, recorded = _read_config(p)
     try:
         if (p / _PB).stat().st_size > _MAX_PB:
             raise ValueError("too large for the wire reader")
         signatures, variables = read_pb(p)
     except (OSError, ValueError):
-        _read_with_tf(artifact, p)
+        _read_with_tf(artifact, p, recorded)
         return artifact
     artifact.signatures = {
         s.name: {"inputs": {t.key: {"shape": t.shape, "dtype": t.dtype} for t in s.inputs},
@@ -136,7 +145,7 @@ def read_savedmodel_light(path: str | os.PathLike[str]) -> ModelArtifact:
     for variable in variables:
         unique.setdefault(variable.name, variable)
     kept = [v for v in unique.values()]
-    locations = _recorded_locations(artifact.metadata.pop("variable_locations", None), kept)
+    locations = _recorded_locations(recorded, kept)
     layers: dict[str, list[WeightEntry]] = {}
     for variable, location in zip(kept, locations):
         place = location or _place_by_name(variable.name)
@@ -160,7 +169,7 @@ def _value_with_tf(path: Path, name: str) -> np.ndarray:
     raise CorruptFileError(f"variable {name!r} is not in the SavedModel", path=path)
 
 
-def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
+def _read_with_tf(artifact: ModelArtifact, path: Path, recorded: Any) -> None:
     tf = _optional.require("tensorflow", "reading a SavedModel's signatures and variables")
     try:
         loaded = tf.saved_model.load(os.fspath(path))
@@ -179,7 +188,7 @@ def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
         }
     artifact.signatures = signatures
     variables = list(getattr(loaded, "variables", []))
-    locations = _recorded_locations(artifact.metadata.pop("variable_locations", None), variables)
+    locations = _recorded_locations(recorded, variables)
     layers: dict[str, list[WeightEntry]] = {}
     for variable, location in zip(variables, locations):
         full = variable.name.split(":")[0]
@@ -193,7 +202,7 @@ def _read_with_tf(artifact: ModelArtifact, path: Path) -> None:
             dtype=variable.dtype.name, location=variable.name,
             loader=partial(_variable_value, variable)))
     artifact.weights = WeightStore(layers)
-    artifact.metadata["saved_model_object"] = loaded
+    artifact.saved_model_object = loaded
 
 
 def _recorded_locations(recorded: Any, variables: list[Any]) -> list[tuple[str, str, str] | None]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..formats.dialects import canonical_model_config
+from ..kinds import Kind
 
 
 def live_weights_view(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]]:
@@ -45,7 +46,7 @@ def live_weights_view(model: Any) -> tuple[ModelArtifact, dict[str, list[Any]]]:
                 location=short, loader=_variable_reader(variable)))
         layers[layer.name] = entries
         variables[layer.name] = list(layer.weights)
-    artifact = ModelArtifact(kind="keras.Model", path=None, config=config,
+    artifact = ModelArtifact(kind=Kind.KERAS_MODEL, path=None, config=config,
                              weights=WeightStore(layers), dialect=3)
     return artifact, variables
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _optional
 from ..artifact import ModelArtifact
+from ..kinds import Kind
 
 PathLike = str | os.PathLike[str]
 Predict = Callable[[list[np.ndarray]], list[np.ndarray]]
@@ -105,8 +106,8 @@ def _keras1_reference(artifact: ModelArtifact, weights: PathLike | None) -> Sour
     from .keras1_reference import Keras1ReferenceError, keras1_model
 
     weights_path = weights if weights is not None else artifact.path
-    if weights_path is None or artifact.kind not in ("h5", "json") or (
-            artifact.kind == "json" and weights is None):
+    if weights_path is None or artifact.kind not in (Kind.H5, Kind.JSON) or (
+            artifact.kind == Kind.JSON and weights is None):
         return SourceReference("Keras 3 only", reason="no Keras 1 weights file to compute from")
     try:
         backend = _stored_backend(weights_path)
@@ -143,15 +144,15 @@ def _stored_backend(path: PathLike) -> str | None:
 def _tf_keras_reference(artifact: ModelArtifact, weights: PathLike | None) -> SourceReference:
     if not _available("tf_keras"):
         return SourceReference("Keras 3 only", reason="tf_keras is not installed")
-    if artifact.kind not in ("h5", "keras", "json"):
+    if artifact.kind not in (Kind.H5, Kind.KERAS, Kind.JSON):
         return SourceReference("Keras 3 only",
                                reason=f"tf_keras is not run on a {artifact.kind} source")
-    if artifact.kind == "json" and weights is None:
+    if artifact.kind == Kind.JSON and weights is None:
         return SourceReference("Keras 3 only", reason="an architecture without weights")
     weights_file = weights if weights is not None else artifact.path
     backend = artifact.backend if weights is None else (
         _stored_backend(weights) if str(weights).endswith((".h5", ".hdf5")) else None)
-    if (backend or "") == "theano" or (weights_file and artifact.kind != "keras"
+    if (backend or "") == "theano" or (weights_file and artifact.kind != Kind.KERAS
                                        and _stored_backend(weights_file) == "theano"):
         return SourceReference("Keras 3 only", reason="the weights were trained with Theano and "
                                                       "tf_keras ignores that (Keras 2 flipped "
@@ -159,10 +160,10 @@ def _tf_keras_reference(artifact: ModelArtifact, weights: PathLike | None) -> So
     tf_keras = _optional.require("tf_keras", "checking against the source")
     path = os.fspath(artifact.path or "")
     try:
-        if artifact.kind == "json":
+        if artifact.kind == Kind.JSON:
             model = tf_keras.models.model_from_json(Path(path).read_text())
             model.load_weights(os.fspath(weights or ""))
-        elif artifact.kind == "keras":
+        elif artifact.kind == Kind.KERAS:
             model = tf_keras.models.load_model(path, compile=False, safe_mode=True)
         else:
             model = tf_keras.models.load_model(path, compile=False)

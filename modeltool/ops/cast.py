@@ -149,8 +149,7 @@ def cast_artifact(artifact: ModelArtifact, dtype: str) -> ModelArtifact:
                                                    loader=_caster(entry, _numpy(dtype))))
         layers[name] = new_entries
     result = dataclasses.replace(artifact, config=config,
-                                 weights=WeightStore(layers), notes=list(artifact.notes),
-                                 metadata=dict(artifact.metadata))
+                                 weights=WeightStore(layers), notes=list(artifact.notes))
     result.notes.append(f"{cast_count} float weight tensors cast to {dtype}")
     if kept:
         result.notes.append(f"kept float32 (policy mixed_{dtype}): {', '.join(sorted(kept))}")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..artifact import ModelArtifact
 from ..errors import IntegrityError, ModelToolError
+from ..kinds import CONFIG_KINDS, Kind
 
 PathLike = str | os.PathLike[str]
 
@@ -78,13 +79,13 @@ def check(path: PathLike, *, weights: PathLike | None = None) -> CheckReport:
         report = CheckReport(os.fspath(path), artifact.kind, artifact.keras_version,
                              artifact.has_architecture, notes=list(artifact.notes))
         _risky_content(artifact, report)
-        if artifact.metadata.get("config_error"):
+        if artifact.config_error:
             report.problems.append(Problem("config", "architecture",
-                                           str(artifact.metadata["config_error"])))
+                                           str(artifact.config_error)))
         if artifact.config is not None:
             _check_against_architecture(artifact, report)
         _check_values(artifact, report)
-        if artifact.kind == "keras":
+        if artifact.kind == Kind.KERAS:
             # The weights member's CRC-32 was computed while its tensors were read.
             _check_archive(path, report, skip=("model.weights.h5",)
                            if artifact.weights.checksummed else ())
@@ -134,7 +135,7 @@ def _check_against_architecture(artifact: ModelArtifact, report: CheckReport) ->
         report.problems.append(Problem(
             "mismatch", where, f"the file holds {found:,} values, the config implies "
             f"{expected:,}"))
-    if not artifact.weights or artifact.kind in ("json", "yaml"):
+    if not artifact.weights or artifact.kind in CONFIG_KINDS:
         return
     top_level = {row.path: row for row in summary.rows if row.depth == 0}
     for name, row in top_level.items():

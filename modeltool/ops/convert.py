@@ -20,6 +20,7 @@ from ..errors import (
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
 from ..formats._layout import holds_no_weights
 from ..io import check_output, scratch_writes
+from ..kinds import CONFIG_KINDS, HDF5_KINDS, LEGACY_HDF5_KINDS, Kind
 from ._custom import CustomObjects, custom_scope
 
 PathLike = str | os.PathLike[str]
@@ -98,6 +99,7 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
     if out_kind is None or out_kind not in FORMATS:
         raise UnsupportedError("cannot tell the output kind", path=output,
                                hint=f"pass --to with one of: {', '.join(FORMATS)}")
+    out_kind = Kind(out_kind)
     refuse_kind_conflict(output, kind)
     if init and weights is not None:
         raise UnsupportedError("--init (fresh weights) and --weights FILE contradict each other",
@@ -116,7 +118,7 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
 
             raise UnsupportedError(
                 f"the source holds no architecture, and a {out_kind} file needs one",
-                path=source, hint=weights_alone(source, pairable=artifact.kind != "savedmodel"))
+                path=source, hint=weights_alone(source, pairable=artifact.kind != Kind.SAVEDMODEL))
         if needs_weights and not artifact.weights and artifact.config is not None \
                 and not holds_no_weights(artifact.config):
             if not init:
@@ -144,13 +146,14 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
             report.verification = compare_predictions(original, artifact)
         initialised = any(note == "weights freshly initialised by Keras"
                           for note in artifact.notes)
-        if verify and dtype is None and out_kind in ("keras", "h5", "k2-h5") and not initialised:
+        if verify and dtype is None and out_kind in (Kind.KERAS, Kind.H5, Kind.K2_H5) \
+                and not initialised:
             # checked on a scratch copy first: a model that predicts differently from its
             # source is never written, and never takes the place of a file
             check_output(output, force=force)
             scratch = Path(tempfile.mkdtemp(prefix="modeltool-check-"))
             try:
-                suffix = ".keras" if out_kind == "keras" else ".h5"
+                suffix = ".keras" if out_kind == Kind.KERAS else ".h5"
                 try:
                     with scratch_writes():
                         staged = write_artifact(artifact, scratch / f"model{suffix}", out_kind)
@@ -164,7 +167,7 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
                 shutil.rmtree(scratch, ignore_errors=True)
         written = write_artifact(artifact, output, out_kind, force=force)
         report.output = os.fspath(written)
-        if unsafe_lambda and out_kind in ("keras", "h5") and _has_lambda(artifact):
+        if unsafe_lambda and out_kind in (Kind.KERAS, Kind.H5) and _has_lambda(artifact):
             _rebuild_or_remove(written)
             report.notes.append("Lambda layers rebuilt by Keras (safe_mode=False)")
         if needs_weights:
@@ -175,18 +178,14 @@ def _convert(source: PathLike, output: PathLike, kind: str | None, *, force: boo
             report.notes.append(f"{out_kind} holds no weights: only the architecture was written")
         if not lost.holds_architecture and artifact.config is not None:
             report.notes.append(f"{out_kind} holds no architecture: only weights were written")
-        if artifact.assets and out_kind != "keras":
+        if artifact.assets and out_kind != Kind.KERAS:
             report.notes.append(f"{len(artifact.assets)} asset file(s) (vocabularies) were not "
                                 "carried over: only a .keras archive holds them")
-        if artifact.metadata.get("optimizer_weights"):
+        if artifact.optimizer_weights:
             report.notes.append("optimizer state was not carried over")
         if artifact.training_config:
             report.notes.append("training config (loss, metrics) was not carried over")
         return report
-
-
-#: Kinds stored as HDF5: an ``.h5`` name fits any of them.
-_HDF5_KINDS = frozenset({"h5", "k2-h5", "k2-weights", "k3-weights"})
 
 
 def refuse_kind_conflict(output: PathLike, kind: str | None) -> None:
@@ -196,7 +195,7 @@ def refuse_kind_conflict(output: PathLike, kind: str | None) -> None:
     if kind is None or not Path(output).suffix:
         return
     named = kind_from_extension(output)
-    if named is None or named == kind or {named, kind} <= _HDF5_KINDS:
+    if named is None or named == kind or {named, kind} <= HDF5_KINDS:
         return
     raise UnsupportedError(f"the name says {named} but --to says {kind}", path=output,
                            hint="rename the output or drop --to")
@@ -207,7 +206,7 @@ def _check_against_source(artifact: ModelArtifact, written: Path, weights: PathL
     """Compare the written model with the library that wrote the source (Keras 1/2 sources)."""
     import importlib.util
 
-    keras2 = report.output_kind == "k2-h5"
+    keras2 = report.output_kind == Kind.K2_H5
     if artifact.path is None or not artifact.weights or (
             artifact.dialect not in (1, 2) and not keras2):
         return  # a Keras 3 source written for Keras 3: nothing was migrated
@@ -238,14 +237,14 @@ def _check_buildable(artifact: ModelArtifact, kind: str, allow_missing: bool,
     from ..formats.dialects import foreign_layers
     from ..formats.dialects.tf_ops import TF_OP_CLASSES
 
-    if kind not in ("keras", "h5", "savedmodel"):
+    if kind not in (Kind.KERAS, Kind.H5, Kind.SAVEDMODEL):
         return
     found = [(path, cls, reason) for path, cls, reason in foreign_layers(artifact.config)
              if cls != "Lambda" and cls not in (provided or set())]
     missing = [(path, cls) for path, cls, _ in found]
     if not missing:
         return
-    if allow_missing and kind != "savedmodel":
+    if allow_missing and kind != Kind.SAVEDMODEL:
         artifact.notes.append("written with layers Keras 3 lacks (load with custom_objects): "
                               + ", ".join(f"{p} ({c})" for p, c in missing))
         return
@@ -279,7 +278,7 @@ def _check_weights_fit(artifact: ModelArtifact, kind: str) -> None:
     """Refuse to write a model whose graph is broken or whose weights do not fit it."""
     from .summary import summarize
 
-    if artifact.config is None or kind in ("json", "yaml"):
+    if artifact.config is None or kind in CONFIG_KINDS:
         return
     report = summarize(artifact, engine="fast")
     if report.weight_mismatches:
@@ -313,17 +312,17 @@ def attach_weights(artifact: ModelArtifact, weights: PathLike) -> ModelArtifact:
     from ..formats.hdf5_legacy import read_hdf5_legacy
 
     kind = detect_kind(weights)
-    if kind == "k3-weights":
+    if kind == Kind.K3_WEIGHTS:
         source = read_weights_h5(weights, artifact.config)
-    elif kind in ("h5", "k2-weights"):
+    elif kind in LEGACY_HDF5_KINDS:
         # a weights-only file is read against the architecture (nested names, migration)
-        source = read_hdf5_legacy(weights, artifact if kind == "k2-weights" else None)
+        source = read_hdf5_legacy(weights, artifact if kind == Kind.K2_WEIGHTS else None)
     else:
         source = open_artifact(weights)
     artifact.weights = source.weights
-    if kind == "k2-weights":
+    if kind == Kind.K2_WEIGHTS:
         artifact.notes.extend(note for note in source.notes if note not in artifact.notes)
-    elif source.kind != "k3-weights":
+    elif source.kind != Kind.K3_WEIGHTS:
         migrate_weights(artifact, weights_version=source.keras_version,
                         weights_backend=source.backend)
     return artifact

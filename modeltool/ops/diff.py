@@ -25,6 +25,7 @@ from ..artifact import MODEL_CLASSES, ModelArtifact, WeightEntry
 from ..errors import ModelToolError, UnsupportedError
 from ..formats import open_artifact
 from ..formats.dialects import layer_configs, layer_name, tensor_refs
+from ..kinds import Kind
 from ._blocks import blocks, rows_per_block
 
 PathLike = str | os.PathLike[str]
@@ -571,11 +572,10 @@ def _against_architecture(weights_only: ModelArtifact, other: ModelArtifact) -> 
     from ..artifact import WeightStore
     from .convert import attach_weights
 
-    if weights_only.kind not in ("k2-weights", "k3-weights") or other.config is None \
+    if weights_only.kind not in (Kind.K2_WEIGHTS, Kind.K3_WEIGHTS) or other.config is None \
             or weights_only.path is None:
         return weights_only
-    shell = dataclasses.replace(other, weights=WeightStore(), notes=[],
-                                metadata=dict(other.metadata))
+    shell = dataclasses.replace(other, weights=WeightStore(), notes=[])
     try:
         paired = attach_weights(shell, weights_only.path)
     except ModelToolError:

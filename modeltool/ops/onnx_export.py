@@ -260,6 +260,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     source_path = None if _is_model(path_or_model) else Path(os.fspath(path_or_model))
     if source_path is not None and not os.path.lexists(source_path):
         raise InputNotFoundError("no such file or directory", path=source_path)
+    _optional.require_extra("export", "to-onnx")
     out_path = check_output(out, force=force,
                             inputs=(source_path,) if source_path is not None else ())
     _resolve_batch(batch)
@@ -374,7 +375,7 @@ def _load(path_or_model: PathLike | Any, weights: PathLike | None,
     artifact = open_artifact(path)
     try:
         if artifact.kind == "savedmodel" and not (
-                artifact.metadata.get("recorded_by_modeltool") and artifact.config is not None):
+                artifact.recorded_by_modeltool and artifact.config is not None):
             return _savedmodel_source(artifact, path)
         if weights is not None:
             from .convert import attach_weights
@@ -540,7 +541,7 @@ def _layer_refs(refs: Any) -> list[str]:
 
 def _savedmodel_source(artifact: Any, path: Path) -> _Source:
     """A SavedModel's ``serving_default`` signature as the model (names are the signature's)."""
-    loaded = artifact.metadata.get("saved_model_object")
+    loaded = artifact.saved_model_object
     signatures = getattr(loaded, "signatures", {}) if loaded is not None else {}
     if "serving_default" not in signatures:
         raise UnsupportedError("this SavedModel has no serving_default signature", path=path,

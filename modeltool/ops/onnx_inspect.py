@@ -12,11 +12,12 @@ import numpy as np
 
 from ..errors import CorruptFileError
 from ..formats.onnx_file import load_onnx_model
+from ..kinds import Kind
 from .check import CheckReport, Problem, value_problems
 from .weights import WeightRow, WeightsReport, array_stats
 
 PathLike = str | os.PathLike[str]
-KIND = "onnx"
+KIND = Kind.ONNX
 
 
 def _initializers(onnx: Any, model: Any, path: PathLike) -> Iterator[tuple[Any, Any | None]]:

@@ -146,7 +146,7 @@ def optimize_onnxslim(src: Path, dst: Path) -> None:
         import onnxslim
     except ImportError as err:
         raise MissingDependencyError("--optimize onnxslim needs onnxslim",
-                                     hint="pip install 'modeltool[tf]'") from err
+                                     hint=_optional.install_hint("onnxslim")) from err
     onnx = _optional.require("onnx", "ONNX optimization")
     with _quiet():
         slim = onnxslim.slim(onnx.load_model(os.fspath(src)))
@@ -159,7 +159,7 @@ def to_float16(src: Path, dst: Path) -> None:
         from onnxconverter_common import float16
     except ImportError as err:
         raise MissingDependencyError("--float16 needs onnxconverter-common",
-                                     hint="pip install 'modeltool[tf]'") from err
+                                     hint=_optional.install_hint("onnxconverter_common")) from err
     onnx = _optional.require("onnx", "float16 conversion")
     with _quiet():
         model = float16.convert_float_to_float16(onnx.load_model(os.fspath(src)),

@@ -136,7 +136,7 @@ def plot_graph(artifact: ModelArtifact) -> tuple[PlotGraph, list[str]]:
     from .summary import summarize
 
     if artifact.config is None:
-        problem = artifact.metadata.get("config_error") or "this file holds no architecture"
+        problem = artifact.config_error or "this file holds no architecture"
         raise UnsupportedError(f"nothing to draw: {problem}", path=artifact.path,
                                hint="a weights-only file (or a SavedModel without Keras "
                                     "metadata) has no layer graph; draw the file that holds "

@@ -18,6 +18,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ..graph.layout import NEST_PAD, NEST_TITLE, Layout
+from ..kinds import Kind
 
 if TYPE_CHECKING:
     from ..ops.plot import PlotGraph, PlotReport
@@ -157,7 +158,7 @@ def report_page(report: ModelReport) -> str:
     data["weights"] = weights
     summary = report.summary
     name = getattr(summary, "model_name", None) or getattr(summary, "graph_name", None) or ""
-    cls = getattr(summary, "model_class", None) or ("ONNX" if report.kind == "onnx" else "")
+    cls = getattr(summary, "model_class", None) or ("ONNX" if report.kind == Kind.ONNX else "")
     parts = [f"<header><h1>{escape(str(name) or 'weights only')} <small>{escape(str(cls))}"
              f"</small></h1><p class=\"file\">{escape(report.path)} ({escape(report.kind)}"
              + (f", Keras {escape(str(summary.keras_version))}"
@@ -202,7 +203,7 @@ def _totals_html(report: ModelReport) -> str:
 
     summary = report.summary
     items: list[str] = []
-    if report.kind == "onnx":
+    if report.kind == Kind.ONNX:
         items.append(f"{len(summary.nodes):,} operators, {_count(summary.params)} params "
                      f"({human_bytes(summary.initializer_bytes)})")
     else:
@@ -221,7 +222,7 @@ def _summary_html(report: ModelReport) -> str:
 
     summary = report.summary
     out = ['<section id="summary"><h2>Summary</h2>']
-    if report.kind == "onnx":
+    if report.kind == Kind.ONNX:
         out.append("<table><thead><tr><th>Node</th><th>Op</th><th>Output shapes</th></tr>"
                    "</thead><tbody>")
         for node in summary.nodes:

@@ -60,9 +60,8 @@ def test_safetensors_keys_are_keras_paths(tmp_path, keras):
     for key, value in expected.items():
         assert loaded[key].tobytes() == value.tobytes(), key
     with modeltool.open(out) as flat:
-        meta = flat.metadata
-    assert meta["source_kind"] == "keras" and meta["layer_classes"]["vision_model"] == \
-        "Sequential"
+        writer, classes = flat.writer_info, flat.layer_classes
+    assert writer["source_kind"] == "keras" and classes["vision_model"] == "Sequential"
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".npz"])

@@ -244,7 +244,7 @@ def test_tf_op_lambda_graph_reads(tf_keras: Any, tmp_path: Path) -> None:
     model = tf_keras.Model(x, tf.nn.relu6(y) + y)
     model.save(tmp_path / "tfop.h5")
     artifact = modeltool.open(tmp_path / "tfop.h5")
-    assert artifact.config is not None, artifact.metadata.get("config_error")
+    assert artifact.config is not None, artifact.config_error
     layers = {layer["name"]: layer for layer in artifact.config["config"]["layers"]}
     # The TFOpLambda layers became Keras 3 operation nodes, their inputs kept.
     ops = [layer for layer in layers.values() if layer["module"].startswith("keras.src.ops")]

@@ -23,7 +23,7 @@ def test_realworld_file_opens(row: dict[str, str], realworld: Path) -> None:
         carries_architecture = row["kind"] in ("full-h5", "keras-zip", "json-config",
                                                "yaml-config")
         if carries_architecture:
-            assert artifact.config is not None, artifact.metadata.get("config_error")
+            assert artifact.config is not None, artifact.config_error
             assert artifact.config["config"]["layers"]
         if row["kind"] not in ("json-config", "yaml-config"):
             entries = list(artifact.weights)

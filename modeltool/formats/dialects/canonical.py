@@ -56,7 +56,7 @@ def attach_config(artifact: ModelArtifact, raw: Any, display: str) -> None:
         config, notes, dialect = canonical_model_config(raw, keras_version=artifact.keras_version,
                                                         path=display)
     except ModelToolError as err:
-        artifact.metadata["config_error"] = err.problem
+        artifact.config_error = err.problem
         artifact.notes.append(f"architecture not usable: {err.problem}")
         return
     artifact.config, artifact.dialect = config, dialect

@@ -28,6 +28,7 @@ from ...artifact import ModelArtifact, WeightEntry
 from ...errors import ModelToolError, UnsupportedError
 from ...graph.params import Params, never_trained
 from ...io import check_output, check_space
+from ...kinds import Kind
 from ...layer_classes import BATCHNORM_CLASSES
 from .plan import LayerNode, config_tree, effective_flags, match_pattern, plan_flags, top_layers
 
@@ -35,7 +36,7 @@ PathLike = str | os.PathLike[str]
 #: A live ``keras.Model``: ops never import Keras (``keras_bridge`` handles live objects).
 LiveModel = Any
 
-SUPPORTED_KINDS = ("keras", "h5")
+SUPPORTED_KINDS = (Kind.KERAS, Kind.H5)
 
 __all__ = ["SUPPORTED_KINDS", "FreezeReport", "FreezeRow", "freeze", "match_pattern"]
 
@@ -145,7 +146,7 @@ def _optimizer_note(artifact: ModelArtifact, rows: list[FreezeRow]) -> list[str]
     """A compiled model's optimizer state is kept as bytes, but its variables follow the
     trainable weights: once those change, Keras does not restore it (it warns and starts the
     optimizer afresh). Say so rather than let it go quietly."""
-    if not artifact.metadata.get("optimizer_weights") or not rows:
+    if not artifact.optimizer_weights or not rows:
         return []
     return ["the file holds optimizer state (a compiled model): with the trainable weights "
             "changed, Keras will not restore it on load and the optimizer starts afresh"]
@@ -235,7 +236,7 @@ def _freeze_file(path: Path, layers: list[str], until: str | None, all_but_last:
                                    hint=to_keras_archive(artifact, path))
         raw = artifact.source_config
         if artifact.config is None or not isinstance(raw, dict):
-            problem = artifact.metadata.get("config_error") or "this file has no architecture"
+            problem = artifact.config_error or "this file has no architecture"
             raise UnsupportedError(problem, path=path,
                                    hint="trainable flags live in the architecture")
         raw = copy.deepcopy(raw)
@@ -287,7 +288,7 @@ def _freeze_model(model: Any, layers: list[str], until: str | None, all_but_last
         set_live_flags(root, new)
     rows = _rows(root, new, before, after, params)
     return FreezeReport(source=f"<keras.Model {getattr(model, 'name', '?')}>",
-                        kind="keras.Model", output=None, in_place=True, rows=rows,
+                        kind=Kind.KERAS_MODEL, output=None, in_place=True, rows=rows,
                         before=counts_before, after=_params(*live_counts(model)),
                         notes=[*notes, *_batchnorm_note(rows)])
 

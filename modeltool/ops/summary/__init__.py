@@ -190,7 +190,7 @@ def _weights_only(artifact: ModelArtifact) -> Summary:
     by_dtype: dict[str, int] = {}
     for entry in artifact.weights:
         by_dtype[entry.dtype] = by_dtype.get(entry.dtype, 0) + entry.nbytes
-    problem = artifact.metadata.get("config_error")
+    problem = artifact.config_error
     note = ("this file holds no architecture (weights only): the weights are listed instead"
             if not problem else f"the architecture is not usable ({problem}): "
             "the weights are listed instead")

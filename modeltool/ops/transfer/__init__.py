@@ -36,6 +36,7 @@ from typing import Any
 
 from ...artifact import ModelArtifact, WeightStore
 from ...errors import ModelToolError, UnsupportedError
+from ...kinds import LEGACY_HDF5_KINDS, Kind
 from .._custom import CustomObjects, custom_scope
 from .mapping import parse_mapping
 from .plan import plan_by_name
@@ -94,8 +95,7 @@ def transferred_artifact(target: ModelArtifact, plan: TransferPlan) -> ModelArti
     replaced = {id(t): t_new for p in plan.loaded for t, t_new in p.pairs}
     layers = {name: [replaced.get(id(e), e) for e in entries]
               for name, entries in target.weights.layers.items()}
-    return dataclasses.replace(target, weights=WeightStore(layers), notes=list(target.notes),
-                               metadata=dict(target.metadata))
+    return dataclasses.replace(target, weights=WeightStore(layers), notes=list(target.notes))
 
 
 def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
@@ -111,7 +111,7 @@ def _output_kind(target_kind: str, output: PathLike, kind: str | None) -> str:
         refuse_kind_conflict(output, kind)
         return kind
     hinted = kind_from_extension(output)
-    if hinted is None or hinted == target_kind or {hinted, target_kind} <= {"h5", "k2-weights"}:
+    if hinted is None or hinted == target_kind or {hinted, target_kind} <= LEGACY_HDF5_KINDS:
         return target_kind
     return hinted
 
@@ -242,7 +242,7 @@ def _into_model(model: Any, source: ModelArtifact, source_name: str, skip_mismat
     target_art, variables = live_weights_view(model)
     plan = plan_by_name(target_art, source, mapping)
     label = f"<keras.Model {getattr(model, 'name', '?')}>"
-    report = TransferReport(target=label, source=source_name, target_kind="keras.Model",
+    report = TransferReport(target=label, source=source_name, target_kind=Kind.KERAS_MODEL,
                             source_kind=source.kind, output=None, output_kind=None,
                             dry_run=dry_run, skip_mismatch=skip_mismatch, plan=plan)
     if plan.mismatched and not skip_mismatch:

@@ -16,6 +16,7 @@ from ...artifact import ModelArtifact, WeightEntry
 from ...errors import ModelToolError
 from ...formats._layout import legacy_order, nested_trainable_flags
 from ...formats.dialects import inner_model, keras1_layout, layer_configs, layer_name
+from ...kinds import LEGACY_HDF5_KINDS
 from ...layer_classes import WRAPPER_CLASSES
 from .mapping import parse_mapping, rename_layers
 from .report import (
@@ -28,7 +29,7 @@ from .report import (
     WeightMismatch,
 )
 
-_LEGACY_KINDS = frozenset({"h5", "k2-weights"})
+_LEGACY_KINDS = LEGACY_HDF5_KINDS
 
 
 def plan_by_name(target: ModelArtifact, source: ModelArtifact,
