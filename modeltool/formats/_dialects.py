@@ -23,6 +23,13 @@ from ._application_layers import APPLICATION_LAYER_MODULES, is_application_layer
 from ._fidelity import keep_meaning
 from ._keras1_classes import expand_maxout, merged_sequential, simple_class
 from ._keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
+from ._legacy_layers import (
+    LEGACY_LAYER_CLASSES,
+    cosine_merge_config,
+    is_modeltool_layer,
+    legacy_layer_config,
+)
+from ._legacy_layers import registered as legacy_registered
 from ._node_states import (
     called_like_op,
     needs_dict_form,
@@ -413,8 +420,13 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         if class_name.startswith("CuDNN"):
             _cudnn_settings(new, config)
         class_name = new
+    modeltool_class = dialect < 3 and class_name in LEGACY_LAYER_CLASSES
+    if modeltool_class:  # Highway, LocallyConnected*: modeltool's registered Keras 3 layers
+        config = legacy_layer_config(class_name, config, name, notes)
+        keep_meaning(class_name, config, name, notes)
     if class_name == "Merge":
         class_name = _merge_class(config, name, notes)
+        modeltool_class = class_name == "CosineMerge"
     if class_name == "Lambda" and dialect < 3:
         _lambda_config(config, name, notes)
     if dialect < 3 and class_name in KERAS3_LAYER_CLASSES:  # custom classes keep their args
@@ -461,6 +473,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
             # A custom class: no module (Keras finds it among the user's custom objects by
             # its registered name), never keras.layers, where it does not exist.
             module, registered = None, registered or class_name
+    if modeltool_class:
+        module, registered = legacy_registered(class_name).values()
     result: dict[str, Any] = {
         "module": module,
         "class_name": class_name,
@@ -527,7 +541,8 @@ def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
         path = f"{prefix}{name}"
         module = str(layer.get("module") or "")
         if module.startswith(("keras.src.ops", "keras.ops")) \
-                or is_application_layer(class_name, module):
+                or is_application_layer(class_name, module) \
+                or is_modeltool_layer(class_name, module):
             return
         if class_name == "Lambda":
             found.append((path, class_name, "a Lambda layer carries Python code"))
@@ -561,16 +576,21 @@ def _cudnn_settings(new_class: str, config: dict[str, Any]) -> None:
 def _merge_class(config: dict[str, Any], name: Any, notes: list[str]) -> str:
     mode = config.pop("mode", "sum")
     table = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average",
-             "max": "Maximum", "dot": "Dot", "cos": "Dot"}
+             "max": "Maximum", "dot": "Dot", "cos": "CosineMerge"}
     if not isinstance(mode, str) or mode not in table:
         notes.append(f"layer {name!r}: Merge with mode {mode!r} has no Keras 3 equivalent")
         return "Merge"
     new = table[mode]
+    if new == "CosineMerge":
+        replacement = cosine_merge_config(dict(config), name, notes)
+        config.clear()
+        config.update(replacement)
+        return new
     if new == "Concatenate":
         config["axis"] = config.pop("concat_axis", -1)
     if new == "Dot":
         config["axes"] = config.pop("dot_axes", -1)
-        config["normalize"] = mode == "cos"
+        config["normalize"] = False
     for key in ("concat_axis", "dot_axes", "mode_type", "output_shape", "output_shape_type",
                 "output_mask", "output_mask_type", "arguments", "layers"):
         config.pop(key, None)
