@@ -25,6 +25,9 @@ LEGACY_LAYER_CLASSES = {"Highway": "Highway", "LocallyConnected1D": "LocallyConn
 MODELTOOL_CLASSES = frozenset({"Highway", "LocallyConnected1D", "LocallyConnected2D",
                                "CosineMerge"})
 
+#: The ones tf.keras 2.x still has, under the same name and arguments (the ``k2-h5`` target).
+KERAS2_LEGACY_LAYERS = frozenset({"LocallyConnected1D", "LocallyConnected2D"})
+
 _TRAINING_ONLY = ("kernel_initializer", "bias_initializer", "init", "kernel_regularizer",
                   "bias_regularizer", "W_regularizer", "b_regularizer", "activity_regularizer",
                   "kernel_constraint", "bias_constraint", "W_constraint", "b_constraint")
@@ -55,7 +58,8 @@ def legacy_layer_config(class_name: str, config: dict[str, Any], name: Any,
                         notes: list[str]) -> dict[str, Any]:
     """The config of the modeltool layer for a Keras 1/2 ``class_name`` layer config."""
     new: dict[str, Any] = {key: config[key] for key in _BASE_KEYS if key in config}
-    dropped = sorted(key for key in _TRAINING_ONLY if config.get(key) not in (None, {}))
+    dropped = sorted(key for key in _TRAINING_ONLY if config.get(key) not in (None, {})
+                     and "init" not in key)  # initializers do not matter once trained
     new["activation"] = config.get("activation") or "linear"
     new["use_bias"] = bool(config.get("use_bias", config.get("bias", True)))
     if class_name.startswith("LocallyConnected"):

@@ -25,6 +25,7 @@ from ..errors import UnsupportedError, UnsupportedLayerError
 from ..io import atomic_path, check_output
 from ._dialects import tensor_refs
 from ._fidelity import LEGACY_HARD_SIGMOID
+from ._legacy_layers import KERAS2_LEGACY_LAYERS, LEGACY_LAYER_MODULE
 from .hdf5_legacy import _write_weight_groups
 
 KIND = "k2-h5"
@@ -172,6 +173,8 @@ def _layer(layer: dict[str, Any], with_nodes: bool, shifted: set[str]) -> dict[s
         result["config"]["name"] = name
     else:
         module = str(layer.get("module") or "keras.layers")
+        if module == LEGACY_LAYER_MODULE and class_name in KERAS2_LEGACY_LAYERS:
+            module = "keras.layers"  # tf.keras has it, with the same arguments and weights
         if not module.startswith("keras") or class_name in _KERAS3_ONLY_CLASSES:
             raise _Unexpressible(name, f"class {class_name} does not exist in Keras 2")
         if module.startswith(("keras.src.ops", "keras.ops")):

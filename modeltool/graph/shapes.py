@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..artifact import MODEL_CLASSES
+from ..formats._legacy_layers import LEGACY_LAYER_MODULE
 from .model import Graph, LayerInfo, Node, Shape, TensorRef
 
 Outputs = list[Shape | None] | None
@@ -870,6 +871,10 @@ def rule_for(class_name: str, module: Any = None) -> Rule | None:
     layers keras.applications and ``keras.ops`` define outside ``keras.layers``.
     """
     module = module if isinstance(module, str) else ""
+    if module == LEGACY_LAYER_MODULE:  # modeltool's registered Keras 1/2 layers
+        from .legacy_shapes import RULES
+
+        return RULES.get(class_name)
     is_op = class_name in _OP_UNARY | _OP_BINARY | _OP_REDUCE
     if module.startswith(("keras.src.ops", "keras.ops")):
         return _keras_op if is_op else None
@@ -968,6 +973,10 @@ def _config_params(class_name: str, config: dict[str, Any], x: Shape | None,
                    extra: dict[str, list[Shape | None]]) -> Params | None:
     if rule_for(class_name, module) is None and class_name not in _CONV_RANK:
         return None
+    if module == LEGACY_LAYER_MODULE:
+        from .legacy_shapes import legacy_params
+
+        return legacy_params(class_name, config, x)
     bias = _bias(config)
     if class_name == "Dense":
         units = int(config["units"])
