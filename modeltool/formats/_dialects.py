@@ -160,8 +160,8 @@ def detect_dialect(raw: JSON, keras_version: str | None = None) -> int:
     """The Keras generation (1, 2 or 3) a model config was written in."""
     if keras_version:
         match = re.match(r"\s*(\d+)", keras_version)
-        if match and match.group(1) in ("1", "2", "3"):
-            return int(match.group(1))
+        if match and match.group(1) in ("0", "1", "2", "3"):
+            return max(int(match.group(1)), 1)  # Keras 0.x configs are read as Keras 1
     if not isinstance(raw, dict):
         return 1
     if raw.get("module") or raw.get("registered_name"):

@@ -11,13 +11,18 @@ them like any Keras 1 model.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from ..errors import CorruptFileError
+import h5py
+
+from ..artifact import WeightEntry
+from ..errors import CorruptFileError, UnsupportedError
+from . import _h5
 
 #: Keras 0.x arguments that later Keras has no use for.
 _DROPPED = ("cache_enabled", "custom_name", "W_learning_rate_multiplier",
-            "b_learning_rate_multiplier", "learning_rate_multipliers")
+            "b_learning_rate_multiplier", "learning_rate_multipliers", "truncate_gradient")
 
 
 def is_keras0_graph(raw: Any) -> bool:
@@ -108,3 +113,64 @@ def keras1_from_keras0_graph(raw: dict[str, Any]) -> dict[str, Any]:
             "config": {"name": "graph", "layers": layers,
                        "input_layers": [_ref(n) for n in input_order],
                        "output_layers": [_ref(outputs[n]) for n in order]}}
+
+
+#: How many arrays Keras 0.x ``get_weights()`` returned per layer class (weightless classes: 0).
+_ARRAYS_PER_CLASS = {"Dense": 2, "TimeDistributedDense": 2, "MaxoutDense": 2,
+                     "Convolution1D": 2, "Convolution2D": 2, "Embedding": 1, "SimpleRNN": 3,
+                     "GRU": 9, "LSTM": 12}
+_WEIGHTLESS = frozenset({
+    "InputLayer", "Merge", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
+    "RepeatVector", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+    "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D", "UpSampling2D", "GaussianNoise",
+    "GaussianDropout", "LeakyReLU", "ThresholdedReLU", "TimeDistributedMerge"})
+
+
+def is_keras0_graph_weights(handle: h5py.Group) -> bool:
+    """True for a Keras 0.x ``Graph.save_weights`` file (``graph/param_<j>``, ``nb_params``)."""
+    group = handle.get("graph") if "layer_names" not in handle.attrs else None
+    return isinstance(group, h5py.Group) and "nb_params" in group.attrs
+
+
+def read_keras0_graph_weights(handle: h5py.Group, display: str,
+                              architecture: dict[str, Any] | None
+                              ) -> dict[str, list[WeightEntry]]:
+    """The flat ``graph/param_<j>`` arrays, split over the layers of ``architecture`` (the
+    Keras 1 form of the Graph) in node order, as Keras 0.x ``Graph.get_weights`` listed them.
+    Without an architecture they stay one list, under ``graph``."""
+    group = _h5.group(handle, "graph", display)
+    try:
+        count = int(group.attrs["nb_params"])
+    except (TypeError, ValueError) as err:
+        raise CorruptFileError("graph: nb_params is not a number", path=display) from err
+    if count < 0 or count > 1_000_000:
+        raise CorruptFileError(f"graph: nb_params={count} is implausible", path=display)
+    arrays = []
+    for index in range(count):
+        ds = _h5.dataset(group, f"param_{index}", display)
+        arrays.append((f"param_{index}", ds))
+    if architecture is None:
+        return {"graph": [_entry("graph", name, ds, display) for name, ds in arrays]}
+    layers: dict[str, list[WeightEntry]] = {}
+    position = 0
+    for layer in (architecture.get("config") or {}).get("layers") or []:
+        class_name, name = str(layer.get("class_name")), str(layer.get("name"))
+        taken = _ARRAYS_PER_CLASS.get(class_name, 0 if class_name in _WEIGHTLESS else None)
+        if taken is None:
+            raise UnsupportedError(f"Keras 0.x Graph weights: cannot tell which of the {count} "
+                                   f"stored arrays belong to layer {name!r} ({class_name})",
+                                   path=display)
+        if taken:
+            layers[name] = [_entry(name, f"param_{j}", ds, display)
+                            for j, (_, ds) in enumerate(arrays[position:position + taken])]
+        position += taken
+    if position != count:
+        raise CorruptFileError(f"Keras 0.x Graph weights hold {count} arrays; the architecture's "
+                               f"layers take {position}", path=display)
+    return layers
+
+
+def _entry(layer: str, name: str, ds: h5py.Dataset, display: str) -> WeightEntry:
+    return WeightEntry(layer=layer, path=layer, name=name,
+                       shape=tuple(int(d) for d in ds.shape), dtype=str(ds.dtype),
+                       location=ds.name, loader=partial(_h5.read_array, ds, display))
