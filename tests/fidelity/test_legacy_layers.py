@@ -250,3 +250,37 @@ def test_keras1_merge_cos_is_keras1s_formula(tmp_path: Path) -> None:
     np.testing.assert_allclose(_onnx(tmp_path / "k3.onnx", [a, b])[0], formula, atol=1e-6)
     assert np.abs(Keras1Model(arch, {}, theano=False).predict([a, b])[0] - formula).max() \
         <= 1e-6
+
+
+def test_keras2_legacy_highway(tmp_path: Path) -> None:
+    """Keras 2.0-2.2 kept Highway in ``keras.legacy`` (weights ``highway_1/W:0`` ...). tf_keras
+    cannot load it, so the check is against the formula here, and the report says Keras 3
+    only."""
+    import h5py
+
+    rng = np.random.default_rng(14)
+    arrays = {name: rng.normal(size=(3, 3) if name.startswith("W") else (3,)).astype("float32")
+              for name in ("W", "W_carry", "b", "b_carry")}
+    layer = {"class_name": "Highway", "config": {
+        "name": "highway_1", "trainable": True, "batch_input_shape": [None, 3],
+        "dtype": "float32", "init": "glorot_uniform", "activation": "tanh",
+        "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None,
+        "W_constraint": None, "b_constraint": None, "bias": True, "input_dim": 3}}
+    source = tmp_path / "k2.h5"
+    with h5py.File(source, "w") as handle:
+        handle.attrs["keras_version"] = "2.2.4"
+        handle.attrs["backend"] = "tensorflow"
+        handle.attrs["model_config"] = json.dumps(
+            {"class_name": "Sequential", "config": {"name": "s", "layers": [layer]}})
+        weights = handle.create_group("model_weights")
+        weights.attrs["layer_names"] = [b"highway_1"]
+        group = weights.create_group("highway_1")
+        group.attrs["weight_names"] = [f"highway_1/{n}:0".encode() for n in arrays]
+        for name, value in arrays.items():
+            group.create_dataset(f"highway_1/{name}:0", data=value)
+    report = modeltool.convert(source, tmp_path / "k3.keras")
+    assert report.reference.startswith("Keras 3 only")
+    x = rng.normal(size=(4, 3)).astype("float32")
+    gate = _sigmoid(x @ arrays["W_carry"] + arrays["b_carry"])
+    want = np.tanh(x @ arrays["W"] + arrays["b"]) * gate + (1 - gate) * x
+    np.testing.assert_allclose(np.asarray(_keras3(tmp_path / "k3.keras")(x)), want, atol=ATOL)
