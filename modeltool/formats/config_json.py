@@ -13,6 +13,7 @@ from ..io import atomic_path, check_output
 from ..kinds import Kind
 from .dialects import attach_config, keras_loadable_config
 from .dialects.keras0 import is_keras0_config, keras1_from_keras0
+from .dialects.keras0_graph import is_keras0_graph, keras1_from_keras0_graph
 
 KIND = Kind.JSON
 EXTENSIONS = (".json",)
@@ -33,7 +34,8 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
 
 def _keras0_head(head: bytes) -> bool:
     """A Keras 0.x architecture: ``"name": "Sequential"`` and a layer list, no class_name."""
-    return b'"name": "Sequential"' in head and b'"layers"' in head
+    return (b'"name": "Sequential"' in head and b'"layers"' in head) \
+        or b'"node_config"' in head or b'"name": "Graph"' in head
 
 
 def load_text(path: str | os.PathLike[str]) -> str:
@@ -76,6 +78,11 @@ def artifact_from_raw(raw: Any, kind: Kind, path: Path) -> ModelArtifact:
     display = os.fspath(path)
     if is_keras0_config(raw):
         raw = keras1_from_keras0(raw)
+    elif is_keras0_graph(raw):
+        try:
+            raw = keras1_from_keras0_graph(raw)
+        except CorruptFileError as err:
+            raise CorruptFileError(err.problem, path=display) from None
     if not isinstance(raw, dict) or "class_name" not in raw:
         raise CorruptFileError("no Keras model architecture here (no top-level class_name)",
                                path=display)

@@ -27,6 +27,7 @@ from ._layout import canonical_order, legacy_order, saveable_layers, split_legac
 from ._migrate import migrate_weights
 from .dialects import attach_config, keras_loadable_config
 from .dialects.keras0 import is_keras0_weights, read_keras0_weights
+from .dialects.keras0_graph import is_keras0_graph_weights, read_keras0_graph_weights
 from .dialects.walk import inner_model, layer_configs, layer_name
 
 KIND = Kind.H5
@@ -45,7 +46,7 @@ def sniff_kind(path: str | os.PathLike[str]) -> str | None:
             if "model_config" in handle.attrs:
                 return KIND
             if "layer_names" in handle.attrs or "layer_names0" in handle.attrs \
-                    or is_keras0_weights(handle):
+                    or is_keras0_weights(handle) or is_keras0_graph_weights(handle):
                 return WEIGHTS_KIND
             if "model_weights" in handle and "layers" not in handle:
                 return KIND
@@ -111,7 +112,14 @@ def _read_open(handle: h5py.File, path: Path, display: str,
                                        closer=handle.close)
         artifact.notes.append("Keras 0.x weights (nb_layers/layer_k/param_j), placed by "
                               "position")
-        return artifact
+        return _keras0_migrated(artifact, architecture, keras_version, backend)
+    if layer_names is None and is_keras0_graph_weights(weights_root):
+        graph = architecture.source_config if architecture is not None else None
+        artifact.weights = WeightStore(read_keras0_graph_weights(weights_root, display, graph),
+                                       closer=handle.close)
+        artifact.notes.append("Keras 0.x Graph weights (graph/param_j), split over the layers "
+                              "in node order")
+        return _keras0_migrated(artifact, architecture, keras_version, backend)
     if layer_names is None:
         if kind == WEIGHTS_KIND:
             raise CorruptFileError("HDF5 file has no layer_names", path=display)
@@ -125,6 +133,19 @@ def _read_open(handle: h5py.File, path: Path, display: str,
     migrate_weights(artifact, weights_version=keras_version, weights_backend=backend)
     if "optimizer_weights" in handle:
         artifact.optimizer_weights = True
+    return artifact
+
+
+def _keras0_migrated(artifact: ModelArtifact, architecture: ModelArtifact | None,
+                     keras_version: str | None, backend: str | None) -> ModelArtifact:
+    """Keras 0.x weights read against their architecture are in the Keras 1 layout (per-gate
+    RNN arrays, ``th`` kernels): migrated like Keras 1 weights."""
+    if architecture is None or architecture.config is None:
+        return artifact
+    artifact.config = architecture.config
+    artifact.dialect = architecture.dialect
+    artifact.source_config = architecture.source_config
+    migrate_weights(artifact, weights_version=keras_version, weights_backend=backend)
     return artifact
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..formats.dialects.legacy_layers import LEGACY_LAYER_MODULE
 from ..layer_classes import (
     ANY_CONV_RANK,
     BATCHNORM_CLASSES,
@@ -343,5 +344,9 @@ _PARAM_RULES: dict[str, ParamRule] = {
 def _config_params(call: Call) -> Params | None:
     if rule_for(call.class_name, call.module) is None and call.class_name not in ANY_CONV_RANK:
         return None
+    if call.module == LEGACY_LAYER_MODULE:
+        from .shapes.legacy import legacy_params
+
+        return legacy_params(call.class_name, call.config, call.x)
     rule = _PARAM_RULES.get(call.class_name)
     return ZERO if rule is None else rule(call)

@@ -31,9 +31,9 @@ def model_from_artifact(artifact: ModelArtifact, *, with_weights: bool = True,
     With ``with_weights`` and a weightless artifact the model keeps fresh initial weights.
     """
     keras = _optional.require("keras", "building the model with Keras")
-    from .legacy_activations import register
+    from .legacy_layers import register
 
-    register()  # migrated configs name modeltool>legacy_hard_sigmoid
+    register()  # migrated configs name modeltool>legacy_hard_sigmoid, modeltool>Highway, ...
     if artifact.config is None:
         raise UnsupportedError("this file has no architecture to build a model from",
                                path=artifact.path)
@@ -91,7 +91,7 @@ def rebuild_lambdas(path: str | os.PathLike[str]) -> None:
     explicit request (``--unsafe-lambda``).
     """
     keras = _optional.require("keras", "rebuilding Lambda layers")
-    from .legacy_activations import register
+    from .legacy_layers import register
 
     register()
     try:

@@ -153,6 +153,10 @@ class Keras1Model:
             return self._dense(cfg["layer"]["config"], weights, xs[0])
         if kind == "Merge":
             return self._merge(cfg, xs)
+        if kind == "Highway":
+            return self._highway(cfg, weights, xs[0])
+        if kind in ("LocallyConnected1D", "LocallyConnected2D"):
+            return self._locally_connected(kind, cfg, weights, xs[0])
         raise Keras1ReferenceError(f"layer class {kind}")
 
     @staticmethod
@@ -265,8 +269,60 @@ class Keras1Model:
         return merged[mode]
 
     @staticmethod
+    def _highway(cfg: dict[str, Any], weights: Arrays, x: np.ndarray) -> np.ndarray:
+        """Keras 1: ``T = sigmoid(x.W_carry + b_carry)``, ``T * act(x.W + b) + (1 - T) * x``."""
+        carry = x @ _pick(weights, "W_carry")
+        hidden = x @ _pick(weights, "W")
+        if cfg.get("bias", True):
+            carry = carry + _pick(weights, "b_carry")
+            hidden = hidden + _pick(weights, "b")
+        gate = 1 / (1 + np.exp(-carry))
+        return _activation(cfg.get("activation") or "linear")(hidden) * gate + (1 - gate) * x
+
+    @staticmethod
+    def _locally_connected(kind: str, cfg: dict[str, Any], weights: Arrays,
+                           x: np.ndarray) -> np.ndarray:
+        """Keras 1: each output position multiplies its own window, flattened in the input's
+        axis order, by its own kernel ``W[position]``; the bias ``b`` (positions..., filters)
+        is added after a reshape to the output's layout (a reshape also under ``th``)."""
+        if cfg.get("border_mode", "valid") != "valid":
+            raise Keras1ReferenceError(f"{kind} with border_mode {cfg.get('border_mode')!r}")
+        kernel = _pick(weights, "W")
+        th = kind == "LocallyConnected2D" and cfg.get("dim_ordering", "th") == "th"
+        if kind == "LocallyConnected1D":
+            sizes = [int(cfg["filter_length"])]
+            strides = [int(cfg.get("subsample_length", 1))]
+        else:
+            sizes = [int(cfg["nb_row"]), int(cfg["nb_col"])]
+            strides = [int(s) for s in cfg.get("subsample", (1, 1))]
+        spatial = x.shape[2:] if th else x.shape[1:-1]
+        counts = [(n - k) // s + 1 for n, k, s in zip(spatial, sizes, strides)]
+        filters = kernel.shape[-1]
+        columns = []
+        for position, starts in enumerate(np.ndindex(*counts)):
+            window = tuple(slice(p * s, p * s + k) for p, s, k in zip(starts, strides, sizes))
+            patch = x[(slice(None), slice(None), *window)] if th \
+                else x[(slice(None), *window, slice(None))]
+            columns.append(patch.reshape(x.shape[0], -1) @ kernel[position])
+        out = np.stack(columns, axis=1).reshape(x.shape[0], *counts, filters)
+        if th:
+            out = np.moveaxis(out, -1, 1)
+        if cfg.get("bias", True):
+            bias = _pick(weights, "b")
+            out = out + (bias.reshape(1, filters, *counts) if th else bias[None])
+        return _activation(cfg.get("activation") or "linear")(out)
+
+    @staticmethod
     def _merge(cfg: dict[str, Any], xs: list[np.ndarray]) -> np.ndarray:
         mode = cfg.get("mode", "sum")
+        if mode == "cos":
+            if len(xs) != 2 or xs[0].ndim != 2 or xs[1].ndim != 2:
+                raise Keras1ReferenceError("Merge mode 'cos' of other than two vectors")
+            a, b = (v.astype(np.float32) for v in xs)
+            dot = (a * b).sum(axis=1, keepdims=True)
+            norms = np.sqrt((a * a).sum(axis=1, keepdims=True) * (b * b).sum(axis=1,
+                                                                           keepdims=True))
+            return dot / np.maximum(norms, np.float32(1e-7))  # Keras 1's K.epsilon()
         if mode == "concat":
             return np.concatenate(xs, axis=cfg.get("concat_axis", -1))
         stacked = np.stack(xs)

@@ -264,7 +264,7 @@ def check_keras_file(source: ModelArtifact, written: PathLike, *,
         return SourceCheck("Keras 3 only", note=f"not checked against the source: "
                                                 f"{reference.reason}")
     keras = _optional.require("keras", "checking against the source")
-    from .legacy_activations import register
+    from .legacy_layers import register
 
     register()
     try:

@@ -469,14 +469,29 @@ def test_keras1_merge_modes(mode: str, keras: Any, tmp_path: Path) -> None:
 
 
 def test_keras1_layers_without_keras3_equivalent_are_named(tmp_path: Path) -> None:
-    from modeltool.errors import UnsupportedLayerError
-    from tests.formats.test_migrate import _keras1_file
+    """A Merge whose mode is a Python function (marshalled bytecode) stays refused, in one
+    line naming the layer."""
+    import json
 
-    layers = [{"class_name": "Highway", "config": {"name": "highway_1", "activation": "relu",
-                                                   "batch_input_shape": [None, 3]}}]
-    source = _keras1_file(tmp_path / "k1.h5", layers, {}, backend=None)
-    with pytest.raises(UnsupportedLayerError, match="highway_1.*Highway"):
-        modeltool.convert(source, tmp_path / "k3.keras")
+    from modeltool.errors import UnsupportedLayerError
+
+    def input_layer(name: str) -> dict[str, Any]:
+        return {"class_name": "InputLayer", "name": name, "inbound_nodes": [],
+                "config": {"batch_input_shape": [None, 3], "input_dtype": "float32",
+                           "sparse": False, "name": name}}
+
+    merge = {"class_name": "Merge", "name": "merge_1",
+             "config": {"name": "merge_1", "mode": ["4wEAAAB", None, None],
+                        "mode_type": "lambda", "output_shape": [3],
+                        "output_shape_type": "raw", "arguments": {}},
+             "inbound_nodes": [[["a", 0, 0], ["b", 0, 0]]]}
+    arch = {"class_name": "Model", "keras_version": "1.2.2",
+            "config": {"name": "m", "layers": [input_layer("a"), input_layer("b"), merge],
+                       "input_layers": [["a", 0, 0], ["b", 0, 0]],
+                       "output_layers": [["merge_1", 0, 0]]}}
+    (tmp_path / "k1.json").write_text(json.dumps(arch))
+    with pytest.raises(UnsupportedLayerError, match="merge_1.*Merge"):
+        modeltool.convert(tmp_path / "k1.json", tmp_path / "k3.keras", init=True)
 
 
 # --- Keras 3 files through every writer ----------------------------------------------------

@@ -30,6 +30,12 @@ from .keras1 import (
 )
 from .keras1_classes import expand_maxout, merged_sequential, simple_class
 from .keras_classes import KERAS3_LAYER_CLASSES, KERAS3_OP_MODULES
+from .legacy_layers import (
+    LEGACY_LAYER_CLASSES,
+    is_modeltool_layer,
+    legacy_layer_config,
+)
+from .legacy_layers import registered as legacy_registered
 from .node_states import called_like_op, split_initial_states
 from .references import (
     canonical_nodes,
@@ -70,8 +76,8 @@ def detect_dialect(raw: JSON, keras_version: str | None = None) -> int:
     """The Keras generation (1, 2 or 3) a model config was written in."""
     if keras_version:
         match = re.match(r"\s*(\d+)", keras_version)
-        if match and match.group(1) in ("1", "2", "3"):
-            return int(match.group(1))
+        if match and match.group(1) in ("0", "1", "2", "3"):
+            return max(int(match.group(1)), 1)  # Keras 0.x configs are read as Keras 1
     if not isinstance(raw, dict):
         return 1
     if raw.get("module") or raw.get("registered_name"):
@@ -266,8 +272,13 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
         if class_name.startswith("CuDNN"):
             cudnn_settings(new, config)
         class_name = new
+    modeltool_class = dialect < 3 and class_name in LEGACY_LAYER_CLASSES
+    if modeltool_class:  # Highway, LocallyConnected*: modeltool's registered Keras 3 layers
+        config = legacy_layer_config(class_name, config, name, notes)
+        keep_meaning(class_name, config, name, notes)
     if class_name == "Merge":
         class_name = merge_class(config, name, notes)
+        modeltool_class = class_name == "CosineMerge"
     if class_name == "Lambda" and dialect < 3:
         lambda_config(config, name, notes)
     if dialect < 3 and class_name in KERAS3_LAYER_CLASSES:  # custom classes keep their args
@@ -314,6 +325,8 @@ def _canonical_layer(layer: Any, notes: list[str], path: str | None, dialect: in
             # A custom class: no module (Keras finds it among the user's custom objects by
             # its registered name), never keras.layers, where it does not exist.
             module, registered = None, registered or class_name
+    if modeltool_class:
+        module, registered = legacy_registered(class_name).values()
     result: dict[str, Any] = {
         "module": module,
         "class_name": class_name,
@@ -346,7 +359,8 @@ def foreign_layers(config: dict[str, Any] | None) -> list[tuple[str, str, str]]:
         path = f"{prefix}{name}"
         module = str(layer.get("module") or "")
         if module.startswith(("keras.src.ops", "keras.ops")) \
-                or is_application_layer(class_name, module):
+                or is_application_layer(class_name, module) \
+                or is_modeltool_layer(class_name, module):
             return
         if class_name == "Lambda":
             found.append((path, class_name, "a Lambda layer carries Python code"))

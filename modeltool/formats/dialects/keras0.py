@@ -21,7 +21,7 @@ from .. import _h5
 
 #: Keras 0.x arguments that later Keras has no use for.
 _DROPPED = ("cache_enabled", "custom_name", "W_learning_rate_multiplier",
-            "b_learning_rate_multiplier", "learning_rate_multipliers")
+            "b_learning_rate_multiplier", "learning_rate_multipliers", "truncate_gradient")
 
 
 def is_keras0_config(raw: Any) -> bool:

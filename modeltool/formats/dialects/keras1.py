@@ -11,6 +11,7 @@ from typing import Any
 
 from ...artifact import ModelArtifact
 from ...layer_classes import ALL_CONV_CLASSES
+from .legacy_layers import cosine_merge_config
 
 #: Keras 1 class names and their Keras 2/3 equivalents.
 CLASS_RENAMES = {
@@ -115,16 +116,21 @@ def cudnn_settings(new_class: str, config: dict[str, Any]) -> None:
 def merge_class(config: dict[str, Any], name: Any, notes: list[str]) -> str:
     mode = config.pop("mode", "sum")
     table = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average",
-             "max": "Maximum", "dot": "Dot", "cos": "Dot"}
+             "max": "Maximum", "dot": "Dot", "cos": "CosineMerge"}
     if not isinstance(mode, str) or mode not in table:
         notes.append(f"layer {name!r}: Merge with mode {mode!r} has no Keras 3 equivalent")
         return "Merge"
     new = table[mode]
+    if new == "CosineMerge":
+        replacement = cosine_merge_config(dict(config), name, notes)
+        config.clear()
+        config.update(replacement)
+        return new
     if new == "Concatenate":
         config["axis"] = config.pop("concat_axis", -1)
     if new == "Dot":
         config["axes"] = config.pop("dot_axes", -1)
-        config["normalize"] = mode == "cos"
+        config["normalize"] = False
     for key in ("concat_axis", "dot_axes", "mode_type", "output_shape", "output_shape_type",
                 "output_mask", "output_mask_type", "arguments", "layers"):
         config.pop(key, None)

@@ -11,8 +11,8 @@ MaxoutDense            ``EinsumDense("ab,kbc->akc")`` (kernel ``(nb_feature, in,
                        ``GlobalMaxPooling1D`` named ``<name>_maxout`` (the max over features)
 Deconvolution2D        ``Conv2DTranspose`` (renamed elsewhere); ``output_shape`` dropped:
                        Keras computes it
-Highway,               no Keras 3 layer computes them: named in one line, kept as data
-LocallyConnected1D/2D
+Highway,               modeltool's registered Keras 3 layers (``legacy_layers``,
+LocallyConnected1D/2D  ``keras_bridge.legacy_layers``); the weights go across unchanged
 =====================  ==============================================================
 """
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ...errors import UnsupportedLayerError
 from .fidelity import LEGACY_HARD_SIGMOID
+from .legacy_layers import KERAS2_LEGACY_LAYERS, LEGACY_LAYER_MODULE
 from .references import tensor_refs
 
 #: Layer classes of Keras 3.15 that tf_keras 2.21 does not have.
@@ -156,6 +157,8 @@ def _layer(layer: dict[str, Any], with_nodes: bool, shifted: set[str]) -> dict[s
         result["config"]["name"] = name
     else:
         module = str(layer.get("module") or "keras.layers")
+        if module == LEGACY_LAYER_MODULE and class_name in KERAS2_LEGACY_LAYERS:
+            module = "keras.layers"  # tf.keras has it, with the same arguments and weights
         if not module.startswith("keras") or class_name in _KERAS3_ONLY_CLASSES:
             raise _Unexpressible(name, f"class {class_name} does not exist in Keras 2")
         if module.startswith(("keras.src.ops", "keras.ops")):

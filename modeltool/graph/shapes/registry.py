@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...artifact import MODEL_CLASSES
+from ...formats.dialects.legacy_layers import LEGACY_LAYER_MODULE
 from ..model import Shape
 from .attention import attention, multi_head_attention
 from .call import Call, Outputs, Rule, run_rule
@@ -138,6 +139,10 @@ def rule_for(class_name: str, module: Any = None) -> Rule | None:
     layers keras.applications and ``keras.ops`` define outside ``keras.layers``.
     """
     module = module if isinstance(module, str) else ""
+    if module == LEGACY_LAYER_MODULE:  # modeltool's registered Keras 1/2 layers
+        from .legacy import RULES
+
+        return RULES.get(class_name)
     is_op = class_name in OP_UNARY | OP_BINARY | OP_REDUCE
     if module.startswith(("keras.src.ops", "keras.ops")):
         return keras_op if is_op else None
