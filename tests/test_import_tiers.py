@@ -99,11 +99,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset({
     ("ops.summary", "private attribute: _inbound_nodes"),
     ("ops.summary", "private module: formats._layout"),
     ("ops.summary", "up the tiers: render.summary"),
-    # No redesign branch owns these: plot and report render their file inside the verb
-    # (follow-up: the writing step belongs above ops, or the SVG/HTML builders below render).
-    ("ops.plot", "up the tiers: render.html"),
-    ("ops.plot", "up the tiers: render.svg"),
-    ("ops.report", "up the tiers: render.html"),
 })
 
 

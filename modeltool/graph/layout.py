@@ -21,6 +21,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 #: Space between two boxes of one rank, between two ranks, and reserved for a passing edge.
+#: Label metrics: a monospace font, so text widths are known without a font library.
+FONT_SIZE = 12.0
+CHAR_WIDTH = FONT_SIZE * 0.6
+LINE_HEIGHT = 15.0
+BOX_PAD_X = 9.0
+BOX_PAD_Y = 6.0
+MIN_BOX_WIDTH = 70.0
+
 NODE_GAP = 18.0
 RANK_GAP = 34.0
 EDGE_SLOT = 6.0

@@ -4,7 +4,7 @@
 once per call, as summary rows are), the model's inputs and named outputs as nodes of their
 own, one edge per connection, and a nested model's graph inside its node. ``draw`` lays it out
 (``graph.layout``), expanding nested models down to the depth asked for. Writing the picture
-is ``render.svg`` / ``render.html``; this module returns report objects and never prints.
+is ``formats.svg`` / ``formats.html_page``; this module returns report objects and never prints.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from ..artifact import ModelArtifact
 from ..errors import MissingDependencyError, UnsupportedError
 from ..formatting import shape_text
 from ..graph.attributes import layer_attributes
-from ..graph.layout import Layout, expand, layered_layout
+from ..graph.layout import (
+    BOX_PAD_X,
+    BOX_PAD_Y,
+    CHAR_WIDTH,
+    LINE_HEIGHT,
+    MIN_BOX_WIDTH,
+    Layout,
+    expand,
+    layered_layout,
+)
 from ..graph.model import Graph, Shape, build_graph
 
 PathLike = str | os.PathLike[str]
@@ -28,13 +37,6 @@ SHOW_OPTIONS = ("shapes", "dtype", "trainable", "activations", "params", "macs")
 #: Output formats, by file extension.
 FORMATS = ("svg", "html", "png", "dot")
 
-#: Label metrics: a monospace font, so text widths are known without a font library.
-FONT_SIZE = 12.0
-CHAR_WIDTH = FONT_SIZE * 0.6
-LINE_HEIGHT = 15.0
-BOX_PAD_X = 9.0
-BOX_PAD_Y = 6.0
-MIN_BOX_WIDTH = 70.0
 
 
 @dataclass
@@ -445,6 +447,17 @@ def _format_for(output: PathLike | None, fmt: str | None) -> str:
     return suffix
 
 
+def levels_of(graph: PlotGraph, labels: dict[str, list[str]], rankdir: str = "TB"
+              ) -> dict[str, Layout]:
+    """The closed layout of every level: ``""`` for the model, a nested node's id for the
+    graph inside it."""
+    levels: dict[str, Layout] = {"": level_layout(graph, labels, rankdir)}
+    for node, _ in graph.walk():
+        if node.inner is not None and node.inner.nodes:
+            levels[node.id] = level_layout(node.inner, labels, rankdir)
+    return levels
+
+
 def write_plot(report: PlotReport, output: PathLike, fmt: str) -> None:
     """Write the picture of ``report`` to ``output`` (atomically)."""
     from ..io import atomic_path
@@ -455,17 +468,17 @@ def write_plot(report: PlotReport, output: PathLike, fmt: str) -> None:
             tmp.write_bytes(data)
         return
     if fmt == "svg":
-        from ..render.svg import svg_document
+        from ..formats.svg import svg_document
 
         text = svg_document(report.graph, report.layout, report.labels)
     elif fmt == "dot":
-        from ..render.svg import dot_document
+        from ..formats.svg import dot_document
 
         text = dot_document(report.graph, report.labels, report.options)
     else:
-        from ..render.html import plot_page
+        from ..formats.html_page import plot_page
 
-        text = plot_page(report)
+        text = plot_page(report, levels_of(report.graph, report.labels, report.options.rankdir))
     with atomic_path(output) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -473,7 +486,7 @@ def write_plot(report: PlotReport, output: PathLike, fmt: str) -> None:
 def png_bytes(report: PlotReport) -> bytes:
     """The picture as PNG, through cairosvg (the optional ``png`` extra)."""
     from .. import _optional
-    from ..render.svg import svg_document
+    from ..formats.svg import svg_document
 
     try:
         cairosvg = _optional.require("cairosvg", "PNG output (SVG, HTML and DOT need nothing)")

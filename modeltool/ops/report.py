@@ -18,7 +18,7 @@ import numpy as np
 
 from ..artifact import WeightEntry
 from ..graph.layout import Layout
-from .plot import PlotGraph, PlotNode, PlotOptions, level_layout, node_label
+from .plot import PlotGraph, PlotNode, PlotOptions, levels_of, node_label
 
 PathLike = str | os.PathLike[str]
 
@@ -79,17 +79,6 @@ def report_label(node: PlotNode) -> list[str]:
     elif node.output_shapes:
         lines.append(f"{len(node.output_shapes)} outputs")
     return lines
-
-
-def levels_of(graph: PlotGraph, labels: dict[str, list[str]], rankdir: str = "TB"
-              ) -> dict[str, Layout]:
-    """The closed layout of every level: ``""`` for the model, a nested node's id for the
-    graph inside it."""
-    levels: dict[str, Layout] = {"": level_layout(graph, labels, rankdir)}
-    for node, _ in graph.walk():
-        if node.inner is not None and node.inner.nodes:
-            levels[node.id] = level_layout(node.inner, labels, rankdir)
-    return levels
 
 
 def tensor_stats_streaming(entry: WeightEntry, bins: int = HISTOGRAM_BINS) -> TensorStats:
@@ -180,8 +169,8 @@ def report(path: PathLike, output: PathLike | None = None, *, force: bool = Fals
     else:
         result = _keras_report(path, rankdir)
     if output is not None:
+        from ..formats.html_page import report_page
         from ..io import atomic_path
-        from ..render.html import report_page
 
         text = report_page(result)
         with atomic_path(output) as tmp:

@@ -43,7 +43,7 @@ def layout_dict(layout: Layout) -> dict[str, Any]:
 
 
 def _shape_list(shapes: Any) -> list[str]:
-    from ..ops.plot import shape_text
+    from ..formatting import shape_text
 
     if shapes is None:
         return ["?"]
@@ -58,7 +58,7 @@ def _config_text(config: dict[str, Any]) -> str:
 def graph_data(graph: PlotGraph, levels: dict[str, Layout], labels: dict[str, list[str]],
                expanded: list[str]) -> dict[str, Any]:
     """The JSON the viewer reads: levels, nodes (labels and details), what starts open."""
-    from ..ops.plot import BOX_PAD_X, BOX_PAD_Y, FONT_SIZE, LINE_HEIGHT
+    from ..graph.layout import BOX_PAD_X, BOX_PAD_Y, FONT_SIZE, LINE_HEIGHT
     from .svg import family
 
     nodes: dict[str, Any] = {}
@@ -129,11 +129,8 @@ def _viewer(with_details: bool = True) -> str:
             f'<g id="viewport"></g></svg></div>{details}</div></section>')
 
 
-def plot_page(report: PlotReport) -> str:
-    """The interactive graph of ``plot -o x.html``."""
-    from ..ops.report import levels_of
-
-    levels = levels_of(report.graph, report.labels, report.options.rankdir)
+def plot_page(report: PlotReport, levels: dict[str, Layout]) -> str:
+    """The interactive graph of ``plot -o x.html`` (``levels``: the layout of each level)."""
     expanded = [node.id for node, depth in report.graph.walk()
                 if node.inner is not None and depth < report.options.expand_depth]
     data = graph_data(report.graph, levels, report.labels, expanded)
@@ -217,8 +214,8 @@ def _totals_html(report: ModelReport) -> str:
 
 
 def _summary_html(report: ModelReport) -> str:
+    from ..formatting import shape_text
     from ..graph.attributes import attributes_text
-    from ..ops.plot import shape_text
 
     summary = report.summary
     out = ['<section id="summary"><h2>Summary</h2>']

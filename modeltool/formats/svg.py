@@ -113,7 +113,7 @@ def _edge(route: Route) -> str:
 
 
 def _node(box: Box, node: PlotNode, lines: list[str]) -> str:
-    from ..ops.plot import BOX_PAD_X, BOX_PAD_Y, FONT_SIZE, LINE_HEIGHT
+    from ..graph.layout import BOX_PAD_X, BOX_PAD_Y, FONT_SIZE, LINE_HEIGHT
 
     fam, fill = family(node.class_name, node.kind)
     classes = f"node {node.kind} {fam}" + ("" if node.trainable else " frozen")
