@@ -1235,28 +1235,6 @@ def _write_initializer(handle: Any, name: str, array: Any) -> int:
     return len(prefix) + body
 
 
-def _optimize_file(path: Path) -> str:
-    """Rewrite ``path`` with onnxruntime's basic optimizations (standard ONNX ops only)."""
-    ort = _optional.require("onnxruntime", "ONNX optimization")
-    onnx = _optional.require("onnx", "ONNX optimization")
-    before = sum(1 for _ in _all_nodes(onnx.load_model(os.fspath(path)).graph))
-    optimized = path.with_name(path.name + ".opt")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    options.optimized_model_filepath = os.fspath(optimized)
-    try:
-        ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
-        os.replace(optimized, path)
-    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
-        raise VerificationError(f"onnxruntime cannot optimize the converted model: "
-                                f"{_first_line(err)}") from err
-    finally:
-        with contextlib.suppress(OSError):
-            optimized.unlink()
-    after = sum(1 for _ in _all_nodes(onnx.load_model(os.fspath(path)).graph))
-    return f"optimized with onnxruntime's basic graph optimizations: {before} -> {after} nodes"
-
-
 def _check_file(path: Path, source: _Source) -> VerificationError | None:
     """onnx.checker with the full check (shape inference too); the error, or None if valid."""
     onnx = _optional.require("onnx", "ONNX export")
