@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..ops import onnx_export
+from .. import api
 from ..render.onnx import conversion_dict, conversion_table
 from . import _console
 from ._options import custom_objects_option
@@ -88,12 +88,10 @@ def to_onnx_command(file: str, output: str, opset: int | None, batch: str,
       modeltool to-onnx model.keras -o model.onnx --optimize --int8 --calibration calib.npz
       modeltool to-onnx text.keras -o text.onnx --input-range tokens=1,500
     """
-    from ..ops.onnx_inputs import parse_input_range
-
-    shapes = dict(onnx_export.parse_input_shape(text) for text in input_shapes)
-    ranges = dict(parse_input_range(text) for text in input_ranges)
+    shapes = dict(api.parse_input_shape(text) for text in input_shapes)
+    ranges = dict(api.parse_input_range(text) for text in input_ranges)
     with _console.progress("converting") as progress:
-        report = onnx_export.to_onnx(
+        report = api.to_onnx(
             file, output, opset=opset, batch=_batch(batch), input_shapes=shapes or None,
             verify=not no_verify, atol=atol, rtol=rtol, optimize=optimize or False,
             keep_failed=keep_failed, weights=weights, force=force, progress=progress,

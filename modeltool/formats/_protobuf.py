@@ -1,5 +1,7 @@
-"""A minimal protobuf wire-format reader: enough to find fields without the proto classes
-(tf.keras' keras_metadata.pb, an ONNX file's header). Malformed input raises ValueError."""
+"""A minimal protobuf wire-format reader and writer: enough to find fields without the proto
+classes (tf.keras' keras_metadata.pb, an ONNX file's header) and to frame length-delimited
+fields around bytes written elsewhere (ONNX initializers streamed into a file). Malformed input
+raises ValueError."""
 
 from __future__ import annotations
 
@@ -43,3 +45,21 @@ def fields(data: bytes) -> list[tuple[int, int, Any]]:
             raise ValueError(f"unsupported wire type {wire}")
         found.append((number, wire, value))
     return found
+
+
+def encode_varint(value: int) -> bytes:
+    """``value`` (not negative) as a base-128 varint."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def field_key(field_number: int) -> bytes:
+    """The key of a length-delimited field (wire type 2): a message, bytes or a string."""
+    return encode_varint(field_number << 3 | 2)

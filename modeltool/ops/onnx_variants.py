@@ -230,7 +230,7 @@ class _CalibrationReader:
 def measure(path: Path, name: str, input_names: Sequence[str], output_names: Sequence[str],
             runs: Sequence[Any], tolerance: str) -> VariantReport:
     """Run ``path`` in onnxruntime on every run's inputs; compare with the source outputs."""
-    from .onnx_export import _median_ms
+    from .onnx_export import median_ms
 
     ort = _optional.require("onnxruntime", "verifying the ONNX model")
     report = VariantReport(name=name, file_size=path.stat().st_size, latency_ms=None,
@@ -285,7 +285,7 @@ def measure(path: Path, name: str, input_names: Sequence[str], output_names: Seq
     if runs:
         named = dict(zip(input_names, runs[0].feeds))
         timed = timing_session(path)
-        report.latency_ms = _median_ms(lambda: timed.run(None, named))
+        report.latency_ms = median_ms(lambda: timed.run(None, named))
     return report
 
 

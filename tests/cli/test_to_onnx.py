@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modeltool.ops import onnx_export
+from modeltool.ops.onnx_export import verify as verify_steps
 from tests.conftest import HEAVY, fixture_path, run_fresh
 
 
@@ -86,13 +86,13 @@ def test_weights_and_input_shape_options(main: Any, tmp_path: Path) -> None:
 def test_failed_check_exits_1_with_one_line_and_no_file(main: Any, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
-    real_verify_compare = onnx_export._compare
+    real_verify_compare = verify_steps.compare
 
     def skewed(name: str, batch: int, got: np.ndarray, want: np.ndarray, atol: float,
                rtol: float) -> Any:
         return real_verify_compare(name, batch, got + 0.01, want, atol, rtol)
 
-    monkeypatch.setattr(onnx_export, "_compare", skewed)
+    monkeypatch.setattr(verify_steps, "compare", skewed)
     out = tmp_path / "bad.onnx"
     source = fixture_path("gru_model", "k3.keras")
     result = _run(main, str(source), "-o", str(out))

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from modeltool.errors import ModelToolError, UnsupportedError, VerificationError
+from modeltool.keras_bridge import onnx_source
 from modeltool.ops import onnx_export
-from modeltool.ops.onnx_export import ConversionReport, to_onnx
+from modeltool.ops.onnx_export import ConversionReport, OnnxVerificationError, to_onnx
+from modeltool.ops.onnx_export import export as export_steps
 from tests.conftest import MANIFEST, fixture_path, sample_inputs
 
 pytestmark = pytest.mark.tf
@@ -100,7 +102,7 @@ def test_lifted_weights_route(model: str, tmp_path: Path, monkeypatch: pytest.Mo
                               ) -> None:
     """Large weights skip tf2onnx (graph inputs while converting, initializers streamed into
     the file after, their layout ops folded): forced here onto every liftable weight."""
-    monkeypatch.setattr(onnx_export, "_LIFT_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(onnx_source, "_LIFT_MIN_ELEMENTS", 1)
     out = tmp_path / "lifted.onnx"
     report = to_onnx(fixture_path(model, "k3.keras"), out)
     assert report.passed
@@ -258,7 +260,7 @@ def _perturb_first_bias(monkeypatch: pytest.MonkeyPatch) -> None:
     in a softmax)."""
     from onnx import numpy_helper
 
-    real_save = onnx_export._save
+    real_save = export_steps.write_onnx_model
 
     def save(model_proto: Any, path: Path, *args: Any) -> None:
         for index, init in enumerate(model_proto.graph.initializer):
@@ -270,7 +272,7 @@ def _perturb_first_bias(monkeypatch: pytest.MonkeyPatch) -> None:
                 break
         real_save(model_proto, path, *args)
 
-    monkeypatch.setattr(onnx_export, "_save", save)
+    monkeypatch.setattr(export_steps, "write_onnx_model", save)
 
 
 def test_failed_verification_writes_nothing(tmp_path: Path,
@@ -284,7 +286,8 @@ def test_failed_verification_writes_nothing(tmp_path: Path,
     assert "output 'dense_2' differs from Keras at batch 1: max abs diff" in message
     assert "(atol 0.0001)" in message and "--keep-failed" in message
     assert list(tmp_path.iterdir()) == []
-    report = caught.value.report  # type: ignore[attr-defined]
+    assert isinstance(caught.value, OnnxVerificationError)
+    report = caught.value.report
     assert isinstance(report, ConversionReport) and not report.passed
 
     with pytest.raises(VerificationError, match="kept at"):
