@@ -23,6 +23,11 @@ MAX_RATIO = 1_000
 #: How much is read at a time when the CRC-32 catches up on bytes nobody asked for yet.
 CRC_CHUNK = 8 << 20
 
+try:  # ISA-L's CRC-32 (the zip polynomial, same values) runs 4x faster than zlib's
+    from isal.isal_zlib import crc32 as crc32
+except ImportError:  # pragma: no cover - a platform without isal wheels
+    from zlib import crc32 as crc32
+
 
 def open_zip(path: str | os.PathLike[str]) -> zipfile.ZipFile:
     """Open a zip archive and check its directory, translating errors."""
@@ -211,7 +216,7 @@ class StoredMember(_Window):
     def _extend_crc(self, offset: int, data: memoryview | bytes) -> None:
         if self.verified or not offset <= self.crc_position < offset + len(data):
             return
-        self.crc = zlib.crc32(data[self.crc_position - offset:], self.crc)
+        self.crc = crc32(data[self.crc_position - offset:], self.crc)
         self.crc_position = offset + len(data)
 
     def read_range(self, offset: int, buffer: Any) -> None:
@@ -360,7 +365,7 @@ class StoredMemberWriter:
             chunk = raw.read(min(left, 16 << 20))
             if not chunk:
                 raise OSError("the member's bytes cannot be read back")
-            crc = zlib.crc32(chunk, crc)
+            crc = crc32(chunk, crc)
             left -= len(chunk)
         self.info.CRC = crc
         self.info.file_size = self.info.compress_size = size

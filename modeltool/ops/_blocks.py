@@ -1,14 +1,16 @@
 """Reading one weight tensor in blocks of rows, so that big tensors never sit in memory whole
 (``diff``) or are read once into their final form (``convert --dtype``).
 
-Tensors stored in HDF5 (every Keras file kind) are sliced by rows through the guarded dataset;
+Tensors of a ``.keras`` archive are read by rows straight from the archive (its CRC-32 checked
+as they stream by); other tensors stored in HDF5 are sliced by rows through the guarded dataset;
 other sources are read whole and split.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import cast
 
 import h5py
 import numpy as np
@@ -40,12 +42,33 @@ def dataset_of(entry: WeightEntry) -> h5py.Dataset | None:
     return None
 
 
+def row_reader(entry: WeightEntry) -> Callable[[int, int, np.ndarray | None], np.ndarray] | None:
+    """``read_rows(start, stop, out)`` when ``entry`` streams from a ``.keras`` archive's
+    contiguous dataset (see formats.keras_archive.StreamingLoader), else None."""
+    read_rows = getattr(entry.loader, "read_rows", None)
+    if read_rows is None or not getattr(entry.loader, "contiguous", False):
+        return None
+    return cast(Callable[[int, int, "np.ndarray | None"], np.ndarray], read_rows)
+
+
 def blocks(entry: WeightEntry, rows: int) -> Iterator[np.ndarray]:
-    """The tensor in blocks of ``rows`` rows (the whole tensor when it is that small)."""
-    dataset = dataset_of(entry)
+    """The tensor in blocks of ``rows`` rows (the whole tensor when it is that small).
+
+    A block may be overwritten by the next one: use it before asking for the next."""
     if not entry.shape or entry.shape[0] <= rows:
         yield np.asarray(entry.read())
         return
+    read_rows = row_reader(entry)
+    if read_rows is not None:
+        buffer: np.ndarray | None = None
+        for start in range(0, entry.shape[0], rows):
+            stop = min(start + rows, entry.shape[0])
+            if buffer is None or stop - start != len(buffer):
+                buffer = None  # the last, shorter block gets its own array
+            buffer = read_rows(start, stop, buffer)
+            yield buffer
+        return
+    dataset = dataset_of(entry)
     if dataset is None:
         whole = np.asarray(entry.read())
         for start in range(0, entry.shape[0], rows):
@@ -62,15 +85,29 @@ def blocks(entry: WeightEntry, rows: int) -> Iterator[np.ndarray]:
                                    path=entry.location) from err
 
 
+def cast_into(source: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = source`` converted, float32 -> float16 through the fast exact path."""
+    if source.dtype == np.float32 and out.dtype == np.float16 and source.flags.c_contiguous \
+            and out.flags.c_contiguous:
+        from ._half import float32_to_float16
+
+        float32_to_float16(source, out)
+    else:
+        np.copyto(out, source, casting="unsafe")
+
+
 def read_as(entry: WeightEntry, dtype: np.dtype[np.generic]) -> np.ndarray:
     """The tensor converted to ``dtype``, read block by block into the result (the source
-    tensor is never whole in memory)."""
-    if dataset_of(entry) is None or entry.nbytes <= BLOCK_BYTES:
-        return np.asarray(entry.read()).astype(dtype)
+    tensor is never whole in memory; a ``.keras`` archive's blocks are read into one reused
+    buffer)."""
+    if entry.nbytes <= BLOCK_BYTES or (row_reader(entry) is None and dataset_of(entry) is None):
+        source = np.ascontiguousarray(entry.read())
+        out = np.empty(source.shape, dtype)
+        cast_into(source, out)
+        return out
     out = np.empty(entry.shape, dtype)
-    rows = rows_per_block(entry)
     start = 0
-    for block in blocks(entry, rows):
-        out[start:start + len(block)] = block
+    for block in blocks(entry, rows_per_block(entry)):
+        cast_into(block, out[start:start + len(block)])
         start += len(block)
     return out
