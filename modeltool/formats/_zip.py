@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import mmap
 import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
 from ..errors import CorruptFileError, IntegrityError, UnsafeContentError
@@ -231,6 +233,27 @@ class StoredMember(_Window):
                                    path=self._display, hint="the file may be truncated")
         self._extend_crc(offset, view)
 
+    @contextlib.contextmanager
+    def mapped(self, offset: int, size: int) -> Iterator[memoryview]:
+        """The member's bytes ``[offset, offset + size)`` mapped read-only from the archive
+        (no copy into a buffer; the checksum catches up to ``offset``, then covers them). The
+        view is valid inside the ``with`` only."""
+        self.advance(offset)
+        if offset + size > self._size:
+            raise CorruptFileError(f"archive member {self.name} is cut short",
+                                   path=self._display, hint="the file may be truncated")
+        start = self._start + offset
+        aligned = start - start % mmap.ALLOCATIONGRANULARITY
+        if os.fstat(self._file.fileno()).st_size < start + size:
+            raise CorruptFileError(f"archive member {self.name} is cut short",
+                                   path=self._display, hint="the file may be truncated")
+        with mapped_range(self._file.fileno(), aligned, start - aligned + size) as whole:
+            view = whole[start - aligned:]
+            self._extend_crc(offset, view)
+            yield view
+            with contextlib.suppress(BufferError):
+                view.release()
+
     def advance(self, upto: int) -> None:
         """Extend the checksum to ``upto`` by reading forward (no-op when already past it)."""
         upto = min(upto, self._size)
@@ -262,6 +285,56 @@ class StoredMember(_Window):
     def close(self) -> None:
         self._file.close()
         super().close()
+
+
+@contextlib.contextmanager
+def mapped_range(fileno: int, offset: int, size: int) -> Iterator[memoryview]:
+    """``size`` bytes of a file from ``offset`` (a multiple of ALLOCATIONGRANULARITY), mapped
+    read-only and read in at once (MAP_POPULATE where there is one); unmapped on exit."""
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    mapping = mmap.mmap(fileno, size, flags=flags, prot=mmap.PROT_READ, offset=offset)
+    view = memoryview(mapping)
+    try:
+        yield view
+    finally:
+        try:
+            view.release()
+            mapping.close()
+        except BufferError:
+            pass  # an array over it is still held: unmapped when the last one goes
+
+
+#: Bytes mapped at a time when a written member's CRC-32 is computed.
+_MAP_BLOCK = 64 << 20
+
+
+def _written_crc(raw: Any, start: int, size: int) -> int:
+    """The CRC-32 of ``size`` bytes just written at ``start`` of ``raw``: mapped from the file
+    in blocks (no copy into buffers), or read back where the file cannot be mapped."""
+    raw.flush()
+    crc = 0
+    try:
+        fileno = raw.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        fileno = None
+    if fileno is not None and size:
+        position = start - start % mmap.ALLOCATIONGRANULARITY
+        end = start + size
+        while position < end:
+            length = min(_MAP_BLOCK, end - position)
+            with mapped_range(fileno, position, length) as view:
+                crc = crc32(view[max(0, start - position):], crc)
+            position += length
+        return crc
+    raw.seek(start)
+    left = size
+    while left:
+        chunk = raw.read(min(left, 16 << 20))
+        if not chunk:
+            raise OSError("the member's bytes cannot be read back")
+        crc = crc32(chunk, crc)
+        left -= len(chunk)
+    return crc
 
 
 def stored_data_offset(raw: BinaryIO, info: zipfile.ZipInfo,
@@ -358,16 +431,7 @@ class StoredMemberWriter:
         if raw is None:
             raise ValueError("the archive is closed")
         start, size = self.info.header_offset + self._header_size, self.window.size
-        crc = 0
-        raw.seek(start)
-        left = size
-        while left:
-            chunk = raw.read(min(left, 16 << 20))
-            if not chunk:
-                raise OSError("the member's bytes cannot be read back")
-            crc = crc32(chunk, crc)
-            left -= len(chunk)
-        self.info.CRC = crc
+        self.info.CRC = _written_crc(raw, start, size)
         self.info.file_size = self.info.compress_size = size
         header = self.info.FileHeader(zip64=True)
         if len(header) != self._header_size:

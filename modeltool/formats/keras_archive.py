@@ -6,10 +6,11 @@ it), so opening an archive reads no weight bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -222,6 +223,21 @@ class StreamingLoader:
             self._member.read_range(offset, array.reshape(-1).view(np.uint8))
         self._done(self.entry)
         return array
+
+    @contextlib.contextmanager
+    def mapped_rows(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """Rows ``[start, stop)`` of a contiguous dataset as a read-only array over the archive
+        file mapped in memory (no copy; valid inside the ``with`` only: ``convert --dtype``
+        casts from it straight into its result)."""
+        ds, offset, dtype = self._dataset()
+        if offset is None:
+            raise ValueError("not a contiguous dataset")
+        shape = (stop - start, *self.entry.shape[1:])
+        row_bytes = int(np.prod(self.entry.shape[1:], dtype=np.int64)) * dtype.itemsize
+        with self._member.mapped(offset + start * row_bytes, (stop - start) * row_bytes) as view:
+            yield np.frombuffer(view, dtype=dtype).reshape(shape)
+        if stop >= self.entry.shape[0]:
+            self._done(self.entry)
 
     def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows ``[start, stop)`` of a contiguous dataset (``out``: a C-contiguous array of

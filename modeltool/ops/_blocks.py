@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from typing import cast
+from typing import Any, cast
 
 import h5py
 import numpy as np
@@ -106,8 +106,57 @@ def read_as(entry: WeightEntry, dtype: np.dtype[np.generic]) -> np.ndarray:
         cast_into(source, out)
         return out
     out = np.empty(entry.shape, dtype)
+    rows = rows_per_block(entry)
+    mapped_rows = getattr(entry.loader, "mapped_rows", None)
+    if mapped_rows is not None and row_reader(entry) is not None:
+        # cast straight from the archive mapped in memory: no copy of the source bytes
+        for start in range(0, entry.shape[0], rows):
+            stop = min(start + rows, entry.shape[0])
+            with mapped_rows(start, stop) as block:
+                cast_into(block, out[start:stop])
+                del block  # the mapping goes with the with
+        return out
     start = 0
-    for block in blocks(entry, rows_per_block(entry)):
+    for block in blocks(entry, rows):
         cast_into(block, out[start:start + len(block)])
         start += len(block)
     return out
+
+
+class CastLoader:
+    """The loader of a cast tensor: called, the whole tensor converted (``read_as``);
+    ``write_into(dataset)`` converts a big tensor block by block into one reused buffer and
+    writes each block to the new HDF5 dataset (the cast tensor is never whole in memory, and
+    each block is written while it is still in the CPU cache)."""
+
+    def __init__(self, entry: WeightEntry, dtype: np.dtype[Any]) -> None:
+        self.entry, self.dtype = entry, dtype
+
+    def __call__(self) -> np.ndarray:
+        return read_as(self.entry, self.dtype)
+
+    def write_into(self, dataset: h5py.Dataset) -> None:
+        """Fill ``dataset`` (the entry's shape, this dtype) with the converted tensor."""
+        entry = self.entry
+        mapped_rows = getattr(entry.loader, "mapped_rows", None) \
+            if row_reader(entry) is not None else None
+        if entry.nbytes <= BLOCK_BYTES or (mapped_rows is None and dataset_of(entry) is None):
+            dataset[...] = self()
+            return
+        rows = rows_per_block(entry)
+        buffer = np.empty((rows, *entry.shape[1:]), self.dtype)
+        if mapped_rows is not None:
+            for start in range(0, entry.shape[0], rows):
+                stop = min(start + rows, entry.shape[0])
+                out = buffer[:stop - start]
+                with mapped_rows(start, stop) as block:
+                    cast_into(block, out)
+                    del block  # the mapping goes with the with
+                dataset[start:stop] = out
+            return
+        start = 0
+        for block in blocks(entry, rows):
+            out = buffer[:len(block)]
+            cast_into(block, out)
+            dataset[start:start + len(block)] = out
+            start += len(block)
