@@ -54,9 +54,10 @@ def float32_to_float16(source: np.ndarray, out: np.ndarray) -> np.ndarray:
     bits = source.reshape(-1).view(np.uint32)
     halves = out.reshape(-1).view(np.uint16)
     scratch = _Scratch()
-    for start in range(0, bits.size, CHUNK):
-        stop = min(bits.size, start + CHUNK)
-        _convert_chunk(bits[start:stop], halves[start:stop], scratch, stop - start)
+    with np.errstate(invalid="ignore"):  # signalling NaNs in the float32 addition
+        for start in range(0, bits.size, CHUNK):
+            stop = min(bits.size, start + CHUNK)
+            _convert_chunk(bits[start:stop], halves[start:stop], scratch, stop - start)
     return out
 
 
