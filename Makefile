@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lint browser test test-zoo test-fidelity test-onnx-layers fixtures clean
+.PHONY: setup demo lint browser test test-zoo test-fidelity test-onnx-layers test-slow fixtures clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,6 +43,9 @@ test-fidelity: $(STAMP)
 
 test-onnx-layers: $(STAMP)
 	$(PY) -m pytest -q -m onnx_layers tests/ops/test_onnx_layers.py
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
 
 fixtures: $(STAMP)
 	$(PY) fixtures/generate.py

@@ -6,11 +6,14 @@
    Target: at most 1.5x.
 2. ``modeltool diff`` of two 1 GB ``.keras`` files (4 x 8192x8192 float32 + head, two random
    initialisations): wall time and peak RSS (bounded: tensors are compared in 16 MB blocks).
-3. ``modeltool convert --dtype float16 --no-verify`` of the 1 GB model against ``cp`` of it.
-   Target: at most 3x. The same with verification (Keras builds both models and predicts) is
-   printed for information.
+3. ``modeltool convert --dtype float16|bfloat16 --no-verify`` of the 1 GB model against ``cp``
+   of it (GNU cp copies inside the kernel: ``copy_file_range``, page cache to page cache).
+   Target: at most 3x, for ``--no-verify``: the default verification builds both models in
+   Keras and predicts (about a minute and 3 GB for this model); it is printed once for
+   information.
 
-Each command runs in a fresh process (wall time, peak RSS). Models are built into the cache of
+Each command runs in a fresh process (wall time, CPU time, peak RSS); the least time of
+``--repeat`` runs is printed (the machine may be shared). Models are built into the cache of
 ``bench/transfer.py`` (``bench/.cache``; ``MODELTOOL_BENCH_CACHE`` or ``--cache``).
 
 Usage:
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,14 +70,15 @@ def timed(cmd: list[str], what: str) -> tuple[float, float, float]:
 
 def repeat(cmd: list[str], what: str, times: int,
            cleanup: Path | None = None) -> tuple[float, float, float]:
-    """Medians of wall and CPU time over ``times`` runs, and the largest peak RSS."""
+    """The least wall and CPU time over ``times`` runs (the run least disturbed by a shared
+    machine), and the largest peak RSS."""
     runs = []
     for _ in range(times):
         settle()
         runs.append(timed(cmd, what))
         if cleanup is not None:
             cleanup.unlink(missing_ok=True)
-    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+    return (min(r[0] for r in runs), min(r[1] for r in runs),
             max(r[2] for r in runs))
 
 
@@ -125,7 +128,7 @@ def main() -> int:
                     "modeltool diff ResNet50", times)
     size = files["resnet_a"].stat().st_size / 1e6
     print(f"\n1. diff of two ResNet50 .keras files ({size:.0f} MB each; two random "
-          f"initialisations), median of {times}")
+          f"initialisations), min of {times}")
     print(HEADER)
     print(row("read both files' weights once", read))
     print(row("modeltool diff (CLI)", diffed))
@@ -138,7 +141,7 @@ def main() -> int:
                  "modeltool diff 1 GB", times)
     big_size = files["big"].stat().st_size / 1e9
     print(f"\n2. diff of two {big_size:.2f} GB .keras files (every tensor differs), "
-          f"median of {times}")
+          f"min of {times}")
     print(HEADER)
     print(row("modeltool diff (CLI)", big))
     print(f"   peak RSS {big[2]:.0f} MB = {big[2] / (2 * big_size * 1e3):.2f}x of the two "
@@ -158,7 +161,7 @@ def main() -> int:
             "modeltool convert --dtype (verified)", 1)
         half_size = out_mt.stat().st_size / 1e9
     print(f"\n3. convert --dtype of the {big_size:.2f} GB .keras (-> {half_size:.2f} GB), "
-          f"median of {times}")
+          f"min of {times}")
     print(HEADER)
     print(row("cp", cp))
     for dtype, result in casts.items():

@@ -210,6 +210,28 @@ def write_array(group: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset
     return ds
 
 
+def write_entry(group: h5py.Group, name: str, entry: Any,
+                display: str | os.PathLike[str] | None) -> int:
+    """Store one weight (a WeightEntry) as ``write_array`` does; returns its bytes.
+
+    A loader with a ``write_into(dataset)`` method (``convert --dtype``'s cast of a big tensor)
+    fills the new dataset block by block: the tensor is never whole in memory."""
+    write_into = getattr(entry.loader, "write_into", None)
+    if write_into is not None:
+        dtype = bfloat16() if entry.dtype == "bfloat16" else np.dtype(entry.dtype)
+        ds = group.create_dataset(name, shape=tuple(entry.shape), dtype=dtype)
+        if entry.dtype == "bfloat16":
+            ds.attrs["dtype"] = "bfloat16"
+        write_into(ds)
+        return int(entry.nbytes)
+    array = np.asarray(entry.read())
+    if tuple(array.shape) != tuple(entry.shape):
+        raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
+                               f"expected {entry.shape}", path=display)
+    write_array(group, name, array)
+    return int(array.nbytes)
+
+
 def as_bfloat16(ds: h5py.Dataset, array: np.ndarray) -> np.ndarray:
     """``array`` read from ``ds`` as its values' dtype (bfloat16 for Keras' opaque type)."""
     dtype = value_dtype(ds)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import numpy as np
 
 from .. import __version__
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
@@ -258,12 +257,7 @@ def _write_weight_groups(root: h5py.Group, artifact: ModelArtifact) -> None:
                     f"layer {entry.path!r} stores bfloat16 weights, which Keras cannot load "
                     "from a legacy HDF5 file", path=artifact.path,
                     hint="write .keras or .weights.h5 instead")
-            array = np.asarray(entry.read())
-            if tuple(array.shape) != tuple(entry.shape):
-                raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
-                                       f"expected {entry.shape}", path=artifact.path)
-            _h5.write_array(group, weight_name, array)
-            wrote(array.nbytes)
+            wrote(_h5.write_entry(group, weight_name, entry, artifact.path))
 
 
 def _stored_name(entry: WeightEntry) -> str:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import numpy as np
 
 from ..artifact import ModelArtifact, WeightEntry, WeightStore
 from ..errors import CorruptFileError, UnsupportedError
@@ -469,12 +468,7 @@ class _Writer:
 
     def vars(self, group: h5py.Group, entries: list[WeightEntry]) -> None:
         for index, entry in enumerate(entries):
-            array = np.asarray(entry.read())
-            if tuple(array.shape) != tuple(entry.shape):
-                raise CorruptFileError(f"weight {entry.key} has shape {array.shape}, "
-                                       f"expected {entry.shape}", path=self.artifact.path)
-            _h5.write_array(group, str(index), array)
-            wrote(array.nbytes)
+            wrote(_h5.write_entry(group, str(index), entry, self.artifact.path))
             self.stored[entry.layer] = self.stored.get(entry.layer, 0) + 1
 
 

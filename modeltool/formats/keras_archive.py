@@ -6,10 +6,11 @@ it), so opening an archive reads no weight bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -157,42 +158,102 @@ def _streaming_loaders(layers: dict[str, list[WeightEntry]], member: _zip.Stored
     A contiguous, unfiltered dataset (what Keras writes) is read straight from the archive:
     the checksum catches up to its first byte, then covers its bytes as they are read, and they
     become the array. Anything else is read through h5py, whose reads feed the checksum where
-    they reach its frontier. Once every tensor has been read, the rest of the member is
-    checksummed and compared, before the last read returns: a writer that reads every tensor
-    never renames a copy of damaged bytes into place.
+    they reach its frontier. Once every tensor has been read (whole, or its last rows through
+    ``StreamingLoader.read_rows``), the rest of the member is checksummed and compared, before
+    the last read returns: a writer that reads every tensor never renames a copy of damaged
+    bytes into place.
     """
     pending = {id(entry) for entries in layers.values() for entry in entries}
 
-    def loader(entry: WeightEntry) -> Callable[[], np.ndarray]:
-        def load() -> np.ndarray:
-            array = _read_streaming(member, weights_file, entry, display)
-            pending.discard(id(entry))
-            if not pending:
-                member.verify(describe)
-            return array
-        return load
+    def done(entry: WeightEntry) -> None:
+        pending.discard(id(entry))
+        if not pending:
+            member.verify(describe)
 
-    return {name: [replace(entry, loader=loader(entry)) for entry in entries]
+    return {name: [replace(entry, loader=StreamingLoader(member, weights_file, entry, display,
+                                                         done))
+                   for entry in entries]
             for name, entries in layers.items()}
 
 
-def _read_streaming(member: _zip.StoredMember, weights_file: h5py.File, entry: WeightEntry,
-                    display: str) -> np.ndarray:
-    try:
-        ds = weights_file[entry.location]
-        offset = ds.id.get_offset()
-        dtype = _h5.value_dtype(ds)
-        contiguous = offset is not None and ds.chunks is None and ds.external is None \
-            and ds.id.get_storage_size() == entry.size * dtype.itemsize
-    except _h5.READ_ERRORS as err:
-        raise CorruptFileError(f"cannot read the weights of layer {entry.path!r} "
-                               f"({_h5.short(err)})", path=display) from err
-    if not contiguous:
-        return entry.read()
-    _h5.check_dataset(ds, display, entry.path)
-    array = np.empty(entry.shape, dtype=dtype)  # not zero-filled: the read fills it
-    member.read_range(int(offset), array.reshape(-1).view(np.uint8))
-    return array
+class StreamingLoader:
+    """The loader of one tensor of a ``.keras`` archive read through a checksummed member.
+
+    Called, it reads the whole tensor; ``read_rows(start, stop, out)`` reads rows
+    ``[start, stop)`` of a contiguous dataset into ``out`` (``diff`` and ``convert --dtype``
+    go through a big tensor in bounded blocks this way, the CRC-32 still checked as the bytes
+    stream by)."""
+
+    def __init__(self, member: _zip.StoredMember, weights_file: h5py.File, entry: WeightEntry,
+                 display: str, done: Callable[[WeightEntry], None]) -> None:
+        self._member, self._file, self._display = member, weights_file, display
+        self._done = done
+        # the entry before this loader replaced its loader: shape, dtype, path, location
+        self.entry = entry
+        self._layout: tuple[h5py.Dataset, int | None, np.dtype] | None = None
+
+    def _dataset(self) -> tuple[h5py.Dataset, int | None, np.dtype]:
+        """The dataset, the offset of its bytes in the member when they are stored
+        contiguously (None otherwise) and its values' dtype."""
+        if self._layout is None:
+            entry = self.entry
+            try:
+                ds = self._file[entry.location]
+                offset = ds.id.get_offset()
+                dtype = _h5.value_dtype(ds)
+                contiguous = offset is not None and ds.chunks is None and ds.external is None \
+                    and ds.id.get_storage_size() == entry.size * dtype.itemsize
+            except _h5.READ_ERRORS as err:
+                raise CorruptFileError(f"cannot read the weights of layer {entry.path!r} "
+                                       f"({_h5.short(err)})", path=self._display) from err
+            _h5.check_dataset(ds, self._display, entry.path)
+            self._layout = (ds, int(offset) if contiguous else None, dtype)
+        return self._layout
+
+    @property
+    def contiguous(self) -> bool:
+        """True when rows can be read straight from the archive (``read_rows``)."""
+        return self._dataset()[1] is not None
+
+    def __call__(self) -> np.ndarray:
+        ds, offset, dtype = self._dataset()
+        if offset is None:
+            array = self.entry.read()
+        else:
+            array = np.empty(self.entry.shape, dtype=dtype)  # not zero-filled: the read fills it
+            self._member.read_range(offset, array.reshape(-1).view(np.uint8))
+        self._done(self.entry)
+        return array
+
+    @contextlib.contextmanager
+    def mapped_rows(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """Rows ``[start, stop)`` of a contiguous dataset as a read-only array over the archive
+        file mapped in memory (no copy; valid inside the ``with`` only: ``convert --dtype``
+        casts from it straight into its result)."""
+        ds, offset, dtype = self._dataset()
+        if offset is None:
+            raise ValueError("not a contiguous dataset")
+        shape = (stop - start, *self.entry.shape[1:])
+        row_bytes = int(np.prod(self.entry.shape[1:], dtype=np.int64)) * dtype.itemsize
+        with self._member.mapped(offset + start * row_bytes, (stop - start) * row_bytes) as view:
+            yield np.frombuffer(view, dtype=dtype).reshape(shape)
+        if stop >= self.entry.shape[0]:
+            self._done(self.entry)
+
+    def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``[start, stop)`` of a contiguous dataset (``out``: a C-contiguous array of
+        that shape and the values' dtype to fill, or None for a new one)."""
+        ds, offset, dtype = self._dataset()
+        if offset is None:
+            raise ValueError("not a contiguous dataset")
+        shape = (stop - start, *self.entry.shape[1:])
+        if out is None:
+            out = np.empty(shape, dtype=dtype)
+        row_bytes = int(np.prod(self.entry.shape[1:], dtype=np.int64)) * dtype.itemsize
+        self._member.read_range(offset + start * row_bytes, out.reshape(-1).view(np.uint8))
+        if stop >= self.entry.shape[0]:
+            self._done(self.entry)
+        return out
 
 
 def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *,

@@ -1,14 +1,16 @@
 """Reading one weight tensor in blocks of rows, so that big tensors never sit in memory whole
 (``diff``) or are read once into their final form (``convert --dtype``).
 
-Tensors stored in HDF5 (every Keras file kind) are sliced by rows through the guarded dataset;
+Tensors of a ``.keras`` archive are read by rows straight from the archive (its CRC-32 checked
+as they stream by); other tensors stored in HDF5 are sliced by rows through the guarded dataset;
 other sources are read whole and split.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import h5py
 import numpy as np
@@ -40,12 +42,33 @@ def dataset_of(entry: WeightEntry) -> h5py.Dataset | None:
     return None
 
 
+def row_reader(entry: WeightEntry) -> Callable[[int, int, np.ndarray | None], np.ndarray] | None:
+    """``read_rows(start, stop, out)`` when ``entry`` streams from a ``.keras`` archive's
+    contiguous dataset (see formats.keras_archive.StreamingLoader), else None."""
+    read_rows = getattr(entry.loader, "read_rows", None)
+    if read_rows is None or not getattr(entry.loader, "contiguous", False):
+        return None
+    return cast(Callable[[int, int, "np.ndarray | None"], np.ndarray], read_rows)
+
+
 def blocks(entry: WeightEntry, rows: int) -> Iterator[np.ndarray]:
-    """The tensor in blocks of ``rows`` rows (the whole tensor when it is that small)."""
-    dataset = dataset_of(entry)
+    """The tensor in blocks of ``rows`` rows (the whole tensor when it is that small).
+
+    A block may be overwritten by the next one: use it before asking for the next."""
     if not entry.shape or entry.shape[0] <= rows:
         yield np.asarray(entry.read())
         return
+    read_rows = row_reader(entry)
+    if read_rows is not None:
+        buffer: np.ndarray | None = None
+        for start in range(0, entry.shape[0], rows):
+            stop = min(start + rows, entry.shape[0])
+            if buffer is None or stop - start != len(buffer):
+                buffer = None  # the last, shorter block gets its own array
+            buffer = read_rows(start, stop, buffer)
+            yield buffer
+        return
+    dataset = dataset_of(entry)
     if dataset is None:
         whole = np.asarray(entry.read())
         for start in range(0, entry.shape[0], rows):
@@ -62,15 +85,78 @@ def blocks(entry: WeightEntry, rows: int) -> Iterator[np.ndarray]:
                                    path=entry.location) from err
 
 
+def cast_into(source: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = source`` converted, float32 -> float16 through the fast exact path."""
+    if source.dtype == np.float32 and out.dtype == np.float16 and source.flags.c_contiguous \
+            and out.flags.c_contiguous:
+        from ._half import float32_to_float16
+
+        float32_to_float16(source, out)
+    else:
+        np.copyto(out, source, casting="unsafe")
+
+
 def read_as(entry: WeightEntry, dtype: np.dtype[np.generic]) -> np.ndarray:
     """The tensor converted to ``dtype``, read block by block into the result (the source
-    tensor is never whole in memory)."""
-    if dataset_of(entry) is None or entry.nbytes <= BLOCK_BYTES:
-        return np.asarray(entry.read()).astype(dtype)
+    tensor is never whole in memory; a ``.keras`` archive's blocks are read into one reused
+    buffer)."""
+    if entry.nbytes <= BLOCK_BYTES or (row_reader(entry) is None and dataset_of(entry) is None):
+        source = np.ascontiguousarray(entry.read())
+        out = np.empty(source.shape, dtype)
+        cast_into(source, out)
+        return out
     out = np.empty(entry.shape, dtype)
     rows = rows_per_block(entry)
+    mapped_rows = getattr(entry.loader, "mapped_rows", None)
+    if mapped_rows is not None and row_reader(entry) is not None:
+        # cast straight from the archive mapped in memory: no copy of the source bytes
+        for start in range(0, entry.shape[0], rows):
+            stop = min(start + rows, entry.shape[0])
+            with mapped_rows(start, stop) as block:
+                cast_into(block, out[start:stop])
+                del block  # the mapping goes with the with
+        return out
     start = 0
     for block in blocks(entry, rows):
-        out[start:start + len(block)] = block
+        cast_into(block, out[start:start + len(block)])
         start += len(block)
     return out
+
+
+class CastLoader:
+    """The loader of a cast tensor: called, the whole tensor converted (``read_as``);
+    ``write_into(dataset)`` converts a big tensor block by block into one reused buffer and
+    writes each block to the new HDF5 dataset (the cast tensor is never whole in memory, and
+    each block is written while it is still in the CPU cache)."""
+
+    def __init__(self, entry: WeightEntry, dtype: np.dtype[Any]) -> None:
+        self.entry, self.dtype = entry, dtype
+
+    def __call__(self) -> np.ndarray:
+        return read_as(self.entry, self.dtype)
+
+    def write_into(self, dataset: h5py.Dataset) -> None:
+        """Fill ``dataset`` (the entry's shape, this dtype) with the converted tensor."""
+        entry = self.entry
+        mapped_rows = getattr(entry.loader, "mapped_rows", None) \
+            if row_reader(entry) is not None else None
+        if entry.nbytes <= BLOCK_BYTES or (mapped_rows is None and dataset_of(entry) is None):
+            dataset[...] = self()
+            return
+        rows = rows_per_block(entry)
+        buffer = np.empty((rows, *entry.shape[1:]), self.dtype)
+        if mapped_rows is not None:
+            for start in range(0, entry.shape[0], rows):
+                stop = min(start + rows, entry.shape[0])
+                out = buffer[:stop - start]
+                with mapped_rows(start, stop) as block:
+                    cast_into(block, out)
+                    del block  # the mapping goes with the with
+                dataset[start:stop] = out
+            return
+        start = 0
+        for block in blocks(entry, rows):
+            out = buffer[:len(block)]
+            cast_into(block, out)
+            dataset[start:start + len(block)] = out
+            start += len(block)

@@ -159,8 +159,6 @@ def cast_artifact(artifact: ModelArtifact, dtype: str) -> ModelArtifact:
 
 
 def _caster(entry: WeightEntry, target: np.dtype[Any]) -> Any:
-    from ._blocks import read_as
+    from ._blocks import CastLoader
 
-    def load() -> np.ndarray:
-        return read_as(entry, target)
-    return load
+    return CastLoader(entry, target)

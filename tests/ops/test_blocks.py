@@ -1,0 +1,116 @@
+"""Big tensors of a ``.keras`` archive are read in bounded blocks straight from the archive
+(``diff``) or cast from the archive mapped in memory into the new file block by block
+(``convert --dtype``), the archive's CRC-32 still checked: blocks are forced tiny here, the
+results compared with what Keras loads, and a damaged archive is still refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import modeltool
+from modeltool.cli import main
+from modeltool.formats.keras_archive import StreamingLoader
+from modeltool.ops import _blocks
+from tests.conftest import fixture_files, fixture_path
+from tests.hostile.corpus import flip_weight_bit
+
+BLOCK = 512
+
+
+@pytest.fixture()
+def tiny_blocks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """Blocks of at most BLOCK bytes; records the bytes of every whole-tensor read and of
+    every block read from an archive."""
+    seen: dict[str, list[int]] = {"whole": [], "rows": [], "mapped": []}
+    monkeypatch.setattr(_blocks, "BLOCK_BYTES", BLOCK)
+    whole, rows, mapped = (StreamingLoader.__call__, StreamingLoader.read_rows,
+                           StreamingLoader.mapped_rows)
+
+    def call(self: StreamingLoader) -> np.ndarray:
+        seen["whole"].append(self.entry.nbytes)
+        return whole(self)
+
+    def read_rows(self: StreamingLoader, start: int, stop: int, out: Any = None) -> np.ndarray:
+        array = rows(self, start, stop, out)
+        seen["rows"].append(array.nbytes)
+        return array
+
+    def mapped_rows(self: StreamingLoader, start: int, stop: int) -> Any:
+        seen["mapped"].append((stop - start) * self.entry.nbytes // self.entry.shape[0])
+        return mapped(self, start, stop)
+
+    monkeypatch.setattr(StreamingLoader, "__call__", call)
+    monkeypatch.setattr(StreamingLoader, "read_rows", read_rows)
+    monkeypatch.setattr(StreamingLoader, "mapped_rows", mapped_rows)
+    return seen
+
+
+CASTS = [("keras", "float16"), ("keras", "bfloat16"), ("h5", "float16"),
+         ("k3-weights", "bfloat16"), ("k3-weights", "float16")]
+
+
+@pytest.mark.parametrize(("kind", "dtype"), CASTS, ids=[f"{k}-{d}" for k, d in CASTS])
+def test_blockwise_cast_into_hdf5_kinds(kind: str, dtype: str, tmp_path: Path, keras: Any,
+                                        tiny_blocks: dict[str, list[int]]) -> None:
+    """The cast file Keras loads holds exactly numpy's / ml-dtypes' cast of every weight."""
+    source = fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"]
+    suffix = {"keras": ".keras", "h5": ".h5", "k3-weights": ".weights.h5"}[kind]
+    out = tmp_path / f"cast{suffix}"
+    modeltool.convert(source, out, kind, dtype=dtype, verify=False)
+    assert tiny_blocks["mapped"] and max(tiny_blocks["mapped"]) <= BLOCK
+    assert all(size <= BLOCK for size in tiny_blocks["whole"])  # big tensors never whole
+    target = np.float16 if dtype == "float16" else ml_dtypes.bfloat16
+    reference = keras.models.load_model(source, compile=False)
+    if kind == "k3-weights":  # loaded into the float32 model: the float32 values round-trip
+        loaded = keras.models.load_model(source, compile=False)
+        loaded.load_weights(out)
+    else:
+        loaded = keras.models.load_model(out, compile=False)
+    got = {w.path: np.asarray(w.numpy()).astype(target) for w in loaded.weights}
+    for weight in reference.weights:
+        expected = np.asarray(weight.numpy()).astype(target)
+        assert got[weight.path].tobytes() == expected.tobytes(), weight.path
+
+
+def test_diff_reads_big_tensors_in_bounded_blocks(tmp_path: Path, keras: Any,
+                                                  tiny_blocks: dict[str, list[int]]) -> None:
+    paths = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((64,))
+        model = keras.Model(inputs, keras.layers.Dense(32, name="d")(inputs))
+        paths.append(tmp_path / f"m{seed}.keras")
+        model.save(paths[-1])
+    report = modeltool.diff(*paths)
+    (kernel,) = [t for t in report.tensors if t.name == "kernel"]
+    assert kernel.status == "different"
+    assert tiny_blocks["rows"] and max(tiny_blocks["rows"]) <= BLOCK
+    assert all(size <= BLOCK for size in tiny_blocks["whole"])
+    a, b = (keras.models.load_model(p).get_layer("d").kernel.numpy() for p in paths)
+    assert kernel.max_abs == pytest.approx(float(np.max(np.abs(a - b))), rel=1e-6)
+
+
+@pytest.mark.parametrize("command", ["diff", "cast"])
+def test_damaged_archive_is_refused_when_read_in_blocks(
+        command: str, tmp_path: Path, tiny_blocks: dict[str, list[int]]) -> None:
+    good = fixture_path("batchnorm_cnn", "k3.keras")
+    damaged = flip_weight_bit(good, tmp_path / "damaged.keras")
+    intact = tmp_path / "intact.keras"
+    shutil.copy(good, intact)
+    args = {"diff": ["diff", str(intact), str(damaged)],
+            "cast": ["convert", str(damaged), "-o", str(tmp_path / "half.keras"), "--dtype",
+                     "float16", "--no-verify"]}[command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(damaged) in lines[0] and "CRC-32" in lines[0], lines
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.keras", "intact.keras"]
+    assert tiny_blocks["rows"] or tiny_blocks["mapped"]
