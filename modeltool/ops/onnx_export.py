@@ -1414,17 +1414,21 @@ def _verify_runs(path: Path, source: _Source, reference: Reference, shapes: list
         stage("timing onnxruntime and " + source.reference)
         tf = _optional.require("tensorflow", "timing")
         first = runs[0]
-        from .onnx_variants import timing_session
+        from .onnx_variants import interleaved_median_ms, timing_session
 
         named = dict(zip(source.input_names, first.feeds))
         report.latency_batch = first.batch
-        timed = timing_session(path)
-        report.onnx_latency_ms = _median_ms(lambda: timed.run(None, named))
+        session = timing_session(path)
+        runners: dict[str, Callable[[], Any]] = {"onnx": lambda: session.run(None, named)}
         timed = getattr(reference, "timed", None)
         if timed is not None:
             tensors = [tf.constant(feed) for feed in first.feeds]
-            with _quiet_tf():
-                report.keras_latency_ms = _median_ms(lambda: timed(*tensors))
+            runners["keras"] = lambda: timed(*tensors)
+        with _quiet_tf():
+            medians = interleaved_median_ms(runners, rounds=_TIMING_RUNS,
+                                            budget_s=2 * _TIMING_BUDGET_S)
+        report.onnx_latency_ms = medians["onnx"]
+        report.keras_latency_ms = medians.get("keras")
     return failure, runs
 
 

@@ -289,6 +289,29 @@ def measure(path: Path, name: str, input_names: Sequence[str], output_names: Seq
     return report
 
 
+def interleaved_median_ms(runners: Mapping[str, Callable[[], Any]], *, rounds: int = 20,
+                          budget_s: float = 1.0) -> dict[str, float]:
+    """Median milliseconds of one call of each runner, timed in alternation (each round calls
+    every runner once, after two warm-up calls each), so a change of machine load during the
+    measurement hits them all alike; at least 3 rounds, then rounds until ``rounds`` or the
+    time budget."""
+    import time
+
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for run in runners.values():
+        run()
+        run()
+    started = time.perf_counter()
+    count = 0
+    while count < 3 or (count < rounds and time.perf_counter() - started < budget_s):
+        for name, run in runners.items():
+            tick = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - tick)
+        count += 1
+    return {name: float(np.median(values)) * 1000 for name, values in times.items()}
+
+
 def timing_session(path: Path) -> Any:
     """An onnxruntime session for latency: default threads, intra-op spinning off.
 
