@@ -853,13 +853,18 @@ def _convert(source: _Source, function: Any, shapes: list[Dims], opset: int
     rename.update({name: _WEIGHT.format(index)
                    for name, index in zip(weight_tensors, sorted(lifted))})
     errors = _LogCollector()
+    from .onnx_lookups import ML_OPSET, lookup_handlers
+
+    handlers = {**_custom_op_handlers(), **lookup_handlers(function)}
+    extra_opset = [tf2onnx.utils.make_opsetid("ai.onnx.ml", ML_OPSET)] \
+        if len(handlers) > len(_custom_op_handlers()) else None
 
     def convert(graph: Any, guarded: bool) -> Any:
         with errors.attached("tf2onnx"), _optimizer_guard(guarded):
             return tf2onnx.convert.from_graph_def(
                 graph, name=source.name, input_names=input_tensors + weight_tensors,
                 output_names=output_tensors, opset=opset, tensors_to_rename=rename,
-                custom_op_handlers=_custom_op_handlers())[0]
+                custom_op_handlers=handlers, extra_opset=extra_opset)[0]
 
     try:
         try:
@@ -1117,10 +1122,12 @@ def _declare_output_shapes(model_proto: Any, source: _Source) -> None:
     source knows, so onnx.checker's shape inference accepts the graph."""
     for value, dims in zip(model_proto.graph.output, source.output_shapes):
         tensor_type = value.type.tensor_type
-        if dims is None or tensor_type.HasField("shape"):
-            continue
+        if dims is None or (tensor_type.HasField("shape") and (
+                len(tensor_type.shape.dim) or not dims)):
+            continue  # a rank-0 shape where the source knows a rank: a tf2onnx guess (where)
         shape = tensor_type.shape
         shape.SetInParent()
+        del shape.dim[:]
         for size in dims:
             dim = shape.dim.add()
             if size is not None:
@@ -1439,6 +1446,11 @@ def _compare(name: str, batch: int, got: np.ndarray, want: np.ndarray, atol: flo
                            f"has shape {got.shape} in ONNX but {want.shape} in the source")
     if got.size == 0:
         return OutputCheck(name, batch, 0.0, 0.0, True)
+    if want.dtype.kind in "OSU" or got.dtype.kind in "OSU":  # strings (an inverted lookup)
+        same = bool(np.array_equal(_texts(got), _texts(want)))
+        return OutputCheck(name, batch, 0.0 if same else float("inf"),
+                           0.0 if same else float("inf"), same,
+                           None if same else "has other strings in ONNX than in the source")
     got64 = got.astype(np.float64)
     want64 = want.astype(np.float64)
     both_nan = np.isnan(got64) & np.isnan(want64)
@@ -1450,6 +1462,11 @@ def _compare(name: str, batch: int, got: np.ndarray, want: np.ndarray, atol: flo
         max_rel = float((diff / np.maximum(scale, np.finfo(np.float64).tiny)).max())
     ok = bool(np.all(diff <= atol + rtol * scale))
     return OutputCheck(name, batch, max_abs, max_rel, ok)
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    return np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v),
+                        otypes=[object])(values)
 
 
 def _verify_source(path: Path, source: _Source, runs: list[ReferenceRun],
