@@ -82,6 +82,11 @@ def _label_encoder(ctx: Any, node: Any, tables: dict[str, Table]) -> None:
     key_type = ctx.get_dtype(node.input[1])
     value_type = ctx.get_dtype(node.output[0])
     if key_type == TensorProto.STRING:
+        compared = [c for c in ctx.find_output_consumers(node.input[1])
+                    if c.type in ("Equal", "NotEqual", "Cast")]
+        if compared:  # the mask token: tf2onnx casts the strings to numbers to compare them
+            raise ValueError(f"{node.name}: comparing strings (a lookup's mask token) has no "
+                             "exact ONNX conversion at this opset")
         attributes["keys_strings"] = [_text(k) for k in keys.tolist()]
     elif key_type == TensorProto.INT64:
         attributes["keys_int64s"] = [int(k) for k in keys.tolist()]

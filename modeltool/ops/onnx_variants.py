@@ -92,6 +92,10 @@ def ship(path: Path, label: str, input_names: Sequence[str], output_names: Seque
         _rewrite(path, lambda src, dst: quantize_int8(src, dst, input_names, calibration), label)
         reports.append(measure(path, f"int8 {kind}", input_names, output_names, runs,
                                f"cosine >= {MIN_COSINE['int8']}"))
+        reports[-1].notes.append(
+            "static QDQ: int8 weights per channel, uint8 activations with MinMax-calibrated "
+            "scales, the output head (Softmax/Sigmoid) kept float" if calibration is not None
+            else "dynamic: int8 weights, activations quantized at every call")
         quantized, plain = reports[-1].latency_ms, reports[0].latency_ms
         if calibration is None and quantized and plain and quantized > plain:
             reports[-1].notes.append(
