@@ -25,7 +25,8 @@ against tf.function, and agreement with Keras per model (see ``bench/onnx_varian
 
 Usage:
     .venv/bin/python bench/onnx.py [--only NAME ...] [--skip NAME ...] [--mem-cap-gb 10]
-    .venv/bin/python bench/onnx.py --variants [--samples 100] [--only NAME ...]
+    .venv/bin/python bench/onnx.py --variants [--samples 100] [--rounds 15]
+        [--calibration-count 32] [--class-inputs] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -346,6 +347,12 @@ def main() -> int:
                         help="measure the --optimize/--float16/--int8 variants instead")
     parser.add_argument("--samples", type=int, default=100,
                         help="inputs the variants are compared on (batch 1 each)")
+    parser.add_argument("--rounds", type=int, default=15,
+                        help="interleaved timing rounds of the variants (minimum reported)")
+    parser.add_argument("--calibration-count", type=int, default=32,
+                        help="calibration inputs of static int8 in --variants")
+    parser.add_argument("--class-inputs", action="store_true",
+                        help="--variants: classifiers on 10-class inputs with a fitted head")
     args = parser.parse_args()
     cache = Path(args.cache) if args.cache else ROOT / "bench" / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -367,7 +374,8 @@ def main() -> int:
             for name in names:
                 print(f"{name} ...", flush=True)
                 results[name] = bench_variants(name, files[name], Path(scratch) / name,
-                                               args.samples)
+                                               args.samples, args.rounds,
+                                               args.calibration_count, args.class_inputs)
         print()
         print_variants(results)
         return 0 if all("error" not in r for r in results.values()) else 1

@@ -92,6 +92,10 @@ def ship(path: Path, label: str, input_names: Sequence[str], output_names: Seque
         _rewrite(path, lambda src, dst: quantize_int8(src, dst, input_names, calibration), label)
         reports.append(measure(path, f"int8 {kind}", input_names, output_names, runs,
                                f"cosine >= {MIN_COSINE['int8']}"))
+        reports[-1].notes.append(
+            "static QDQ: int8 weights per channel, uint8 activations with MinMax-calibrated "
+            "scales, the output head (Softmax/Sigmoid) kept float" if calibration is not None
+            else "dynamic: int8 weights, activations quantized at every call")
         quantized, plain = reports[-1].latency_ms, reports[0].latency_ms
         if calibration is None and quantized and plain and quantized > plain:
             reports[-1].notes.append(
@@ -287,6 +291,29 @@ def measure(path: Path, name: str, input_names: Sequence[str], output_names: Seq
         timed = timing_session(path)
         report.latency_ms = median_ms(lambda: timed.run(None, named))
     return report
+
+
+def interleaved_median_ms(runners: Mapping[str, Callable[[], Any]], *, rounds: int = 20,
+                          budget_s: float = 1.0) -> dict[str, float]:
+    """Median milliseconds of one call of each runner, timed in alternation (each round calls
+    every runner once, after two warm-up calls each), so a change of machine load during the
+    measurement hits them all alike; at least 3 rounds, then rounds until ``rounds`` or the
+    time budget."""
+    import time
+
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for run in runners.values():
+        run()
+        run()
+    started = time.perf_counter()
+    count = 0
+    while count < 3 or (count < rounds and time.perf_counter() - started < budget_s):
+        for name, run in runners.items():
+            tick = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - tick)
+        count += 1
+    return {name: float(np.median(values)) * 1000 for name, values in times.items()}
 
 
 def timing_session(path: Path) -> Any:

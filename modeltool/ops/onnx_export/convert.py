@@ -87,13 +87,19 @@ def convert_graph(source: ExportSource, function: Any, shapes: list[Dims], opset
     rename.update(zip(weight_tensors, frozen.weight_names))
     del frozen
     errors = LogCollector()
+    from ...keras_bridge.onnx_lookups import captured_tables
+    from .lookups import ML_OPSET, lookup_handlers
+
+    handlers = {**_custom_op_handlers(), **lookup_handlers(captured_tables(function))}
+    extra_opset = [tf2onnx.utils.make_opsetid("ai.onnx.ml", ML_OPSET)] \
+        if len(handlers) > len(_custom_op_handlers()) else None
 
     def convert(graph: Any, guarded: bool) -> Any:
         with errors.attached("tf2onnx"), _optimizer_guard(guarded):
             return tf2onnx.convert.from_graph_def(
                 graph, name=source.name, input_names=input_tensors + weight_tensors,
                 output_names=output_tensors, opset=opset, tensors_to_rename=rename,
-                custom_op_handlers=_custom_op_handlers())[0]
+                custom_op_handlers=handlers, extra_opset=extra_opset)[0]
 
     try:
         try:
@@ -207,10 +213,12 @@ def _declare_output_shapes(model_proto: Any, source: ExportSource) -> None:
     source knows, so onnx.checker's shape inference accepts the graph."""
     for value, dims in zip(model_proto.graph.output, source.output_shapes):
         tensor_type = value.type.tensor_type
-        if dims is None or tensor_type.HasField("shape"):
-            continue
+        if dims is None or (tensor_type.HasField("shape") and (
+                len(tensor_type.shape.dim) or not dims)):
+            continue  # a rank-0 shape where the source knows a rank: a tf2onnx guess (where)
         shape = tensor_type.shape
         shape.SetInParent()
+        del shape.dim[:]
         for size in dims:
             dim = shape.dim.add()
             if size is not None:
