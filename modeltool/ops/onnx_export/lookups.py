@@ -6,8 +6,9 @@ contents are read from the traced function's captured table (``keras_bridge.onnx
 and the op becomes an ONNX-ML ``LabelEncoder`` (string or int64 keys; int64 or string values;
 the table's default for every key outside the vocabulary), which onnxruntime implements.
 Keras' other rules (the mask token, OOV indices) are ordinary TF ops around the lookup,
-converted as usual; what tf2onnx cannot convert there (hashing into several OOV buckets, TextVectorization's string splitting) stays
-one line naming the op's layer. tf2onnx and onnx are imported inside functions.
+converted as usual; what tf2onnx cannot convert there (hashing into several OOV buckets,
+TextVectorization's string splitting) stays one line naming the op's layer. tf2onnx and onnx
+are imported inside functions.
 """
 
 from __future__ import annotations
