@@ -10,7 +10,6 @@ import os
 import shutil
 import struct
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO, cast
 
@@ -67,24 +66,6 @@ def check_members(archive: zipfile.ZipFile, path: str | os.PathLike[str]) -> Non
             raise UnsafeContentError(
                 f"zip member {name!r} declares {info.file_size} bytes from "
                 f"{info.compress_size} compressed (a zip bomb)", path=path)
-
-
-def crc_failures(path: str | os.PathLike[str], skip: tuple[str, ...] = ()
-                 ) -> list[tuple[str, str]]:
-    """``(member, problem)`` for each member (but ``skip``) whose bytes do not match the CRC-32
-    the archive records (reading goes through members one chunk at a time)."""
-    failures = []
-    with open_zip(path) as archive:
-        for info in archive.infolist():
-            if info.filename in skip:
-                continue
-            try:
-                with archive.open(info) as member:
-                    while member.read(16 << 20):
-                        pass
-            except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
-                failures.append((info.filename, str(err)))
-    return failures
 
 
 #: Members larger than this are not searched for a single flipped bit (seconds of work).

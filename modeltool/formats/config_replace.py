@@ -27,8 +27,8 @@ from ..artifact import ModelArtifact
 from ..errors import CorruptFileError, IntegrityError, ModelToolError
 from ..io import atomic_path, wrote
 from . import _h5, _zip
-from ._layout import legacy_order
 from .dialects import canonical_model_config, inner_model, layer_configs, layer_name
+from .weight_layout import legacy_order
 
 #: The archive member holding the architecture.
 CONFIG_MEMBER = "config.json"

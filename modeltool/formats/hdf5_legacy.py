@@ -22,12 +22,12 @@ from ..errors import CorruptFileError, UnsupportedError
 from ..io import atomic_path, check_output, check_space, wrote
 from ..kinds import Kind
 from . import _h5
-from ._layout import canonical_order, legacy_order, saveable_layers, split_legacy_weight_name
-from ._migrate import migrate_weights
 from .dialects import attach_config, keras_loadable_config
 from .dialects.keras0 import is_keras0_weights, read_keras0_weights
 from .dialects.keras0_graph import is_keras0_graph_weights, read_keras0_graph_weights
 from .dialects.walk import inner_model, layer_configs, layer_name
+from .migrate import migrate_weights
+from .weight_layout import canonical_order, legacy_order, saveable_layers, split_legacy_weight_name
 
 KIND = Kind.H5
 WEIGHTS_KIND = Kind.K2_WEIGHTS

@@ -24,7 +24,9 @@ from ..io import atomic_path, check_output, check_space, wrote
 from ..kinds import Kind
 from ..layer_classes import RNN_CLASSES, weight_names
 from . import _h5
-from ._layout import (
+from .dialects.keras_classes import KERAS3_LAYER_CLASSES
+from .dialects.walk import inner_model, layer_name
+from .weight_layout import (
     SUBLAYER_CLASSES,
     SUBLAYERS,
     direction_name,
@@ -35,8 +37,6 @@ from ._layout import (
     stacked_cells,
     to_snake_case,
 )
-from .dialects.keras_classes import KERAS3_LAYER_CLASSES
-from .dialects.walk import inner_model, layer_name
 
 KIND = Kind.K3_WEIGHTS
 EXTENSIONS = (".weights.h5",)

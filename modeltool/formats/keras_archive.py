@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -190,12 +191,12 @@ class StreamingLoader:
         self._done = done
         # the entry before this loader replaced its loader: shape, dtype, path, location
         self.entry = entry
-        self._layout: tuple[h5py.Dataset, int | None, np.dtype] | None = None
+        self.weight_layout: tuple[h5py.Dataset, int | None, np.dtype] | None = None
 
     def _dataset(self) -> tuple[h5py.Dataset, int | None, np.dtype]:
         """The dataset, the offset of its bytes in the member when they are stored
         contiguously (None otherwise) and its values' dtype."""
-        if self._layout is None:
+        if self.weight_layout is None:
             entry = self.entry
             try:
                 ds = self._file[entry.location]
@@ -207,8 +208,8 @@ class StreamingLoader:
                 raise CorruptFileError(f"cannot read the weights of layer {entry.path!r} "
                                        f"({_h5.short(err)})", path=self._display) from err
             _h5.check_dataset(ds, self._display, entry.path)
-            self._layout = (ds, int(offset) if contiguous else None, dtype)
-        return self._layout
+            self.weight_layout = (ds, int(offset) if contiguous else None, dtype)
+        return self.weight_layout
 
     @property
     def contiguous(self) -> bool:
@@ -292,3 +293,21 @@ def _read_asset(path: Path, name: str) -> bytes:
     if len(data) != info.file_size:
         raise CorruptFileError(f"asset {name} is not the size it declares", path=path)
     return data
+
+
+def crc_failures(path: str | os.PathLike[str], skip: tuple[str, ...] = ()
+                 ) -> list[tuple[str, str]]:
+    """``(member, problem)`` for each member (but ``skip``) whose bytes do not match the CRC-32
+    the archive records (reading goes through members one chunk at a time)."""
+    failures = []
+    with _zip.open_zip(path) as archive:
+        for info in archive.infolist():
+            if info.filename in skip:
+                continue
+            try:
+                with archive.open(info) as member:
+                    while member.read(16 << 20):
+                        pass
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
+                failures.append((info.filename, str(err)))
+    return failures

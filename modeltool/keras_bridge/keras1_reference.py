@@ -4,7 +4,7 @@ against.
 It reads the config and the weights exactly as Keras 1 stored them (per-gate RNN weights found
 by their names, ``th``/``tf`` kernels as stored) and computes with Keras 1's formulas (Theano
 convolves with the flipped kernel; ``hard_sigmoid`` is ``clip(0.2x + 0.5, 0, 1)``). It shares
-nothing with ``formats._migrate`` or ``formats.dialects``, so a mistake there shows up as a
+nothing with ``formats.migrate`` or ``formats.dialects``, so a mistake there shows up as a
 difference here. Layers it does not know raise ``Keras1ReferenceError`` naming them.
 """
 

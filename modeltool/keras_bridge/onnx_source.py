@@ -95,7 +95,6 @@ def _unique(names: list[str]) -> list[str]:
 
 def source_from_model(model: Any, *, label: str, kind: str) -> ExportSource:
     """A live ``keras.Model`` as an ExportSource (its inputs must be defined)."""
-    from ..ops.onnx_dtypes import live_policies
 
     keras = _optional.require("keras", "ONNX export")
     try:
@@ -267,3 +266,15 @@ def lifted_bytes(source: ExportSource, lifted: set[int]) -> int:
 def variable_array(variable: Any) -> Any:
     """A weight's value as a NumPy array."""
     return np.asarray(variable.numpy())
+
+
+def live_policies(model: Any) -> list[tuple[str, str]]:
+    """``(layer path, policy name)`` of every layer of a live Keras model, nested included."""
+    layers = model._flatten_layers(include_self=False, recursive=True) \
+        if hasattr(model, "_flatten_layers") else getattr(model, "layers", [])
+    found = []
+    for layer in layers:
+        policy = getattr(getattr(layer, "dtype_policy", None), "name", None)
+        if isinstance(policy, str):
+            found.append((str(getattr(layer, "path", None) or layer.name), policy))
+    return found

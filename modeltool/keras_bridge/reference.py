@@ -102,7 +102,7 @@ def reference_for_file(path: PathLike, weights: PathLike | None = None) -> Sourc
 
 
 def _keras1_reference(artifact: ModelArtifact, weights: PathLike | None) -> SourceReference:
-    from ..formats._migrate import assume_theano
+    from ..formats.migrate import assume_theano
     from .keras1_reference import Keras1ReferenceError, keras1_model
 
     weights_path = weights if weights is not None else artifact.path

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..artifact import WeightEntry
-from ._blocks import blocks, rows_per_block
+from ..formats.blocks import blocks, rows_per_block
 from .diff_report import TensorDiff
 
 #: Elements per step of the statistics (keeps the temporaries small and in cache).

@@ -159,6 +159,6 @@ def cast_artifact(artifact: ModelArtifact, dtype: str) -> ModelArtifact:
 
 
 def _caster(entry: WeightEntry, target: np.dtype[Any]) -> Any:
-    from ._blocks import CastLoader
+    from ..formats.blocks import CastLoader
 
     return CastLoader(entry, target)

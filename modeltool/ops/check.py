@@ -112,9 +112,9 @@ def _risky_content(artifact: ModelArtifact, report: CheckReport) -> None:
 
 
 def _check_archive(path: PathLike, report: CheckReport, skip: tuple[str, ...]) -> None:
-    from ..formats import _zip
+    from ..formats.keras_archive import crc_failures
 
-    for member, problem in _zip.crc_failures(path, skip):
+    for member, problem in crc_failures(path, skip):
         report.problems.append(Problem("crc", member, problem))
 
 
@@ -126,7 +126,7 @@ def _check_against_architecture(artifact: ModelArtifact, report: CheckReport) ->
     except ModelToolError as err:
         report.problems.append(Problem("graph", "architecture", err.problem))
         return
-    from ..formats._layout import holding_later_shared
+    from ..formats.weight_layout import holding_later_shared
 
     shared_later = holding_later_shared(artifact.config) if artifact.config else set()
     for where, found, expected in summary.weight_mismatches:

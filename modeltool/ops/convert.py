@@ -18,7 +18,7 @@ from ..errors import (
     VerificationError,
 )
 from ..formats import FORMATS, detect_kind, open_artifact, write_artifact
-from ..formats._layout import holds_no_weights
+from ..formats.weight_layout import holds_no_weights
 from ..io import check_output, scratch_writes
 from ..kinds import CONFIG_KINDS, HDF5_KINDS, LEGACY_HDF5_KINDS, Kind
 from ._custom import CustomObjects, custom_scope
@@ -308,8 +308,8 @@ def attach_weights(artifact: ModelArtifact, weights: PathLike) -> ModelArtifact:
 
     if not Path(weights).exists():
         raise InputNotFoundError("no such file or directory", path=weights)
-    from ..formats._migrate import migrate_weights
     from ..formats.hdf5_legacy import read_hdf5_legacy
+    from ..formats.migrate import migrate_weights
 
     kind = detect_kind(weights)
     if kind == Kind.K3_WEIGHTS:

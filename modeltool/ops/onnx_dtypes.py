@@ -8,7 +8,6 @@ float16 compute is exported, and compared with Keras at a tolerance float16 can 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 #: The comparison tolerance for models computing in float16 (its epsilon is about 1e-3).
 FLOAT16_ATOL = 1e-2
@@ -32,15 +31,3 @@ def unexportable(policies: Iterable[tuple[str, str]]) -> str | None:
 def computes_in_float16(policies: Iterable[tuple[str, str]]) -> bool:
     """True when some layer computes in float16 (``float16`` or ``mixed_float16``)."""
     return any(policy in ("float16", "mixed_float16") for _, policy in policies)
-
-
-def live_policies(model: Any) -> list[tuple[str, str]]:
-    """``(layer path, policy name)`` of every layer of a live Keras model, nested included."""
-    layers = model._flatten_layers(include_self=False, recursive=True) \
-        if hasattr(model, "_flatten_layers") else getattr(model, "layers", [])
-    found = []
-    for layer in layers:
-        policy = getattr(getattr(layer, "dtype_policy", None), "name", None)
-        if isinstance(policy, str):
-            found.append((str(getattr(layer, "path", None) or layer.name), policy))
-    return found

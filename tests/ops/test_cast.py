@@ -144,9 +144,9 @@ def test_resnet50_cast(tmp_path: Path, keras: Any) -> None:
 def test_blockwise_cast_equals_whole_cast(tmp_path: Path, monkeypatch: Any, keras: Any) -> None:
     """Big tensors are cast block by block (blocks forced tiny here): same bits as casting the
     whole tensor Keras holds."""
-    from modeltool.ops import _blocks
+    from modeltool.formats import blocks as block_reader
 
-    monkeypatch.setattr(_blocks, "BLOCK_BYTES", 512)
+    monkeypatch.setattr(block_reader, "BLOCK_BYTES", 512)
     source = fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"]
     out = tmp_path / "half.safetensors"
     modeltool.convert(source, out, dtype="float16", verify=False)

@@ -123,7 +123,7 @@ def test_unreadable_input_exits_2(models: dict[str, Path], tmp_path: Path, cli: 
 def test_large_tensors_are_compared_in_blocks(tmp_path: Path, monkeypatch: Any,
                                               keras: Any) -> None:
     """Block-wise statistics equal whole-tensor statistics (blocks forced tiny)."""
-    from modeltool.ops import _blocks
+    from modeltool.formats import blocks as block_reader
 
     a = tmp_path / "a.keras"
     b = tmp_path / "b.keras"
@@ -134,7 +134,7 @@ def test_large_tensors_are_compared_in_blocks(tmp_path: Path, monkeypatch: Any,
     changed[5, 3] += 0.5
     model.get_layer("d1").set_weights([changed, bias])
     model.save(b)
-    monkeypatch.setattr(_blocks, "BLOCK_BYTES", 256)
+    monkeypatch.setattr(block_reader, "BLOCK_BYTES", 256)
     report = modeltool.diff(a, b)
     (tensor,) = report.changed_tensors
     assert tensor.name == "kernel"

@@ -14,7 +14,7 @@ Weight order inside a layer follows Keras across generations:
   architecture at hand regroup them per inner layer, and a Keras 2 weights-only file (no
   architecture) is regrouped here from its weight names against the target's inner layers;
 * Keras 1 layouts (one array per LSTM/GRU gate, channels-first or Theano kernels) and cuDNN
-  RNN weights are migrated by ``formats._migrate``: by the reader when the source file has an
+  RNN weights are migrated by ``formats.migrate``: by the reader when the source file has an
   architecture, here against the target layer when it has none (a Keras 2 weights-only file),
   and only when that makes the layer fit;
 * Bidirectional weights are the forward layer's then the backward layer's; a

@@ -14,8 +14,8 @@ import numpy as np
 
 from ...artifact import ModelArtifact, WeightEntry
 from ...errors import ModelToolError
-from ...formats._layout import legacy_order, nested_trainable_flags
 from ...formats.dialects import inner_model, keras1_layout, layer_configs, layer_name
+from ...formats.weight_layout import legacy_order, nested_trainable_flags
 from ...kinds import LEGACY_HDF5_KINDS
 from ...layer_classes import WRAPPER_CLASSES
 from .mapping import parse_mapping, rename_layers
@@ -112,7 +112,7 @@ def _plan_layer(name: str, source_name: str, cfg: dict[str, Any] | None,
     note = None
     if cfg is not None:
         # Legacy weights go through the same migration whatever the route (convert --weights
-        # reads them with formats._migrate too); a layout that already fits is kept only when
+        # reads them with formats.migrate too); a layout that already fits is kept only when
         # the migrated one does not (a Keras 2 file that recorded no version).
         migrated, how = _migrated(cfg, s_entries, source, keras1, theano)
         if how and _fits(t_entries, migrated):
@@ -181,11 +181,11 @@ def _nested_order(cfg: dict[str, Any], name: str, t_entries: list[WeightEntry],
 
 def _source_theano(source: ModelArtifact, target: ModelArtifact, keras1: bool,
                    notes: list[str]) -> bool:
-    """Whether a weights-only legacy source was trained with Theano (``formats._migrate``'s
+    """Whether a weights-only legacy source was trained with Theano (``formats.migrate``'s
     rule, applied to the target's architecture since the source has none)."""
     if source.config is not None or source.kind not in _LEGACY_KINDS:
         return False
-    from ...formats._migrate import THEANO_ASSUMED, assume_theano
+    from ...formats.migrate import THEANO_ASSUMED, assume_theano
 
     theano = assume_theano(keras1, source.backend, target.source_config or target.config)
     if theano and not source.backend:
@@ -196,11 +196,11 @@ def _source_theano(source: ModelArtifact, target: ModelArtifact, keras1: bool,
 def _migrated(cfg: dict[str, Any], entries: list[WeightEntry], source: ModelArtifact,
               keras1: bool, theano: bool = False) -> tuple[list[WeightEntry], list[str]]:
     """A weights-only legacy source's layer in the Keras 2/3 layout, read as if it belonged to
-    the target layer (``formats._migrate``: Keras 1 per-gate RNN weights, channels-first and
+    the target layer (``formats.migrate``: Keras 1 per-gate RNN weights, channels-first and
     Theano kernels, cuDNN RNNs). Files with an architecture were migrated by their reader."""
     if source.config is not None or source.kind not in _LEGACY_KINDS:
         return entries, []
-    from ...formats._migrate import migrate_layer
+    from ...formats.migrate import migrate_layer
 
     return migrate_layer(cfg, list(entries), keras1=keras1, theano=theano)
 

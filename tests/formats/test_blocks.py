@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 import modeltool
 from modeltool.cli import main
+from modeltool.formats import blocks as block_reader
 from modeltool.formats.keras_archive import StreamingLoader
-from modeltool.ops import _blocks
 from tests.conftest import fixture_files, fixture_path
 from tests.hostile.corpus import flip_weight_bit
 
@@ -29,7 +29,7 @@ def tiny_blocks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """Blocks of at most BLOCK bytes; records the bytes of every whole-tensor read and of
     every block read from an archive."""
     seen: dict[str, list[int]] = {"whole": [], "rows": [], "mapped": []}
-    monkeypatch.setattr(_blocks, "BLOCK_BYTES", BLOCK)
+    monkeypatch.setattr(block_reader, "BLOCK_BYTES", BLOCK)
     whole, rows, mapped = (StreamingLoader.__call__, StreamingLoader.read_rows,
                            StreamingLoader.mapped_rows)
 

@@ -74,7 +74,7 @@ def blocks(entry: WeightEntry, rows: int) -> Iterator[np.ndarray]:
         for start in range(0, entry.shape[0], rows):
             yield whole[start:start + rows]
         return
-    from ..formats import _h5
+    from . import _h5
 
     _h5.check_dataset(dataset, entry.location)
     for start in range(0, entry.shape[0], rows):
