@@ -2,7 +2,8 @@
 
 - tier 0 (the core: everything but ``render/`` and ``cli/``) imports only the standard library,
   numpy, h5py, PyYAML, ml-dtypes and isal (the base install's dependencies) at module level;
-  tier 1 (``render/``, ``cli/``) adds rich and click; nothing else is imported at module level (``TYPE_CHECKING`` blocks aside);
+  tier 1 (``render/``, ``cli/``) adds rich and click; nothing else is imported at module level
+  (``TYPE_CHECKING`` blocks aside);
 - no import goes up the tiers (the core never imports ``render`` or ``cli``, ``render`` never
   imports ``cli``), even inside a function;
 - the heavy packages are imported (or ``_optional.require``-d) only by the modules that own
