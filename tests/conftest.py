@@ -80,6 +80,30 @@ def sample_inputs(model_name: str, keras_model: Any, batch: int = 3, seed: int =
     return values
 
 
+def keras1_merge_model(merge_config: dict[str, Any], width: int) -> dict[str, Any]:
+    """A Keras 1.2 functional config: two ``(None, width)`` inputs ``a`` and ``b`` into one
+    ``Merge`` layer ``merge_1`` with ``merge_config`` (its mode and arguments)."""
+
+    def input_layer(name: str) -> dict[str, Any]:
+        return {"class_name": "InputLayer", "name": name, "inbound_nodes": [],
+                "config": {"batch_input_shape": [None, width], "input_dtype": "float32",
+                           "sparse": False, "name": name}}
+
+    merge = {"class_name": "Merge", "name": "merge_1",
+             "config": {"name": "merge_1", **merge_config},
+             "inbound_nodes": [[["a", 0, 0], ["b", 0, 0]]]}
+    return {"class_name": "Model", "keras_version": "1.2.2",
+            "config": {"name": "m", "layers": [input_layer("a"), input_layer("b"), merge],
+                       "input_layers": [["a", 0, 0], ["b", 0, 0]],
+                       "output_layers": [["merge_1", 0, 0]]}}
+
+
+#: The arguments Keras 1.2 wrote for a Merge with a named mode.
+KERAS1_MERGE_ARGS = {"concat_axis": -1, "dot_axes": -1, "mode_type": "raw",
+                     "output_shape": None, "output_shape_type": "raw", "output_mask": None,
+                     "output_mask_type": "raw", "arguments": {}}
+
+
 def as_outputs(value: Any) -> list[np.ndarray]:
     """A model's output (one tensor, a list, or a dict by name) as a list of arrays."""
     if isinstance(value, dict):

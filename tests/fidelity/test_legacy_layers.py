@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import modeltool
-from tests.conftest import as_outputs, run_fresh
+from tests.conftest import KERAS1_MERGE_ARGS, as_outputs, keras1_merge_model, run_fresh
 from tests.formats.test_migrate import _keras1_file
 
 pytestmark = pytest.mark.tf
@@ -219,20 +219,7 @@ def test_keras1_merge_cos_is_keras1s_formula(tmp_path: Path) -> None:
     zero vector, vectors of norm 1e-5) tell it from Keras 3's ``Dot(normalize=True)``."""
     from modeltool.keras_bridge.keras1_reference import Keras1Model
 
-    def input_layer(name: str) -> dict[str, Any]:
-        return {"class_name": "InputLayer", "name": name, "inbound_nodes": [],
-                "config": {"batch_input_shape": [None, 4], "input_dtype": "float32",
-                           "sparse": False, "name": name}}
-
-    merge = {"class_name": "Merge", "name": "merge_1",
-             "config": {"name": "merge_1", "mode": "cos", "concat_axis": -1, "dot_axes": -1,
-                        "mode_type": "raw", "output_shape": None, "output_shape_type": "raw",
-                        "output_mask": None, "output_mask_type": "raw", "arguments": {}},
-             "inbound_nodes": [[["a", 0, 0], ["b", 0, 0]]]}
-    arch = {"class_name": "Model", "keras_version": "1.2.2",
-            "config": {"name": "m", "layers": [input_layer("a"), input_layer("b"), merge],
-                       "input_layers": [["a", 0, 0], ["b", 0, 0]],
-                       "output_layers": [["merge_1", 0, 0]]}}
+    arch = keras1_merge_model({"mode": "cos", **KERAS1_MERGE_ARGS}, width=4)
     (tmp_path / "k1.json").write_text(json.dumps(arch))
     report = modeltool.convert(tmp_path / "k1.json", tmp_path / "k3.keras", init=True)
     assert any("CosineMerge" in note for note in report.notes)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import modeltool
+from tests.conftest import KERAS1_MERGE_ARGS, keras1_merge_model
 
 pytestmark = pytest.mark.tf
 
@@ -444,20 +445,7 @@ def test_keras1_timedistributeddense_maxout_thresholded_relu(keras: Any, tmp_pat
 def test_keras1_merge_modes(mode: str, keras: Any, tmp_path: Path) -> None:
     import json
 
-    def input_layer(name: str) -> dict[str, Any]:
-        return {"class_name": "InputLayer", "name": name, "inbound_nodes": [],
-                "config": {"batch_input_shape": [None, 3], "input_dtype": "float32",
-                           "sparse": False, "name": name}}
-
-    merge = {"class_name": "Merge", "name": "merge_1",
-             "config": {"name": "merge_1", "mode": mode, "concat_axis": -1, "dot_axes": -1,
-                        "mode_type": "raw", "output_shape": None, "output_shape_type": "raw",
-                        "output_mask": None, "output_mask_type": "raw", "arguments": {}},
-             "inbound_nodes": [[["a", 0, 0], ["b", 0, 0]]]}
-    arch = {"class_name": "Model", "keras_version": "1.2.2",
-            "config": {"name": "m", "layers": [input_layer("a"), input_layer("b"), merge],
-                       "input_layers": [["a", 0, 0], ["b", 0, 0]],
-                       "output_layers": [["merge_1", 0, 0]]}}
+    arch = keras1_merge_model({"mode": mode, **KERAS1_MERGE_ARGS}, width=3)
     (tmp_path / "k1.json").write_text(json.dumps(arch))
     modeltool.convert(tmp_path / "k1.json", tmp_path / "k3.keras", init=True)
     rng = np.random.default_rng(13)
@@ -475,20 +463,9 @@ def test_keras1_layers_without_keras3_equivalent_are_named(tmp_path: Path) -> No
 
     from modeltool.errors import UnsupportedLayerError
 
-    def input_layer(name: str) -> dict[str, Any]:
-        return {"class_name": "InputLayer", "name": name, "inbound_nodes": [],
-                "config": {"batch_input_shape": [None, 3], "input_dtype": "float32",
-                           "sparse": False, "name": name}}
-
-    merge = {"class_name": "Merge", "name": "merge_1",
-             "config": {"name": "merge_1", "mode": ["4wEAAAB", None, None],
-                        "mode_type": "lambda", "output_shape": [3],
-                        "output_shape_type": "raw", "arguments": {}},
-             "inbound_nodes": [[["a", 0, 0], ["b", 0, 0]]]}
-    arch = {"class_name": "Model", "keras_version": "1.2.2",
-            "config": {"name": "m", "layers": [input_layer("a"), input_layer("b"), merge],
-                       "input_layers": [["a", 0, 0], ["b", 0, 0]],
-                       "output_layers": [["merge_1", 0, 0]]}}
+    arch = keras1_merge_model({"mode": ["4wEAAAB", None, None], "mode_type": "lambda",
+                               "output_shape": [3], "output_shape_type": "raw",
+                               "arguments": {}}, width=3)
     (tmp_path / "k1.json").write_text(json.dumps(arch))
     with pytest.raises(UnsupportedLayerError, match="merge_1.*Merge"):
         modeltool.convert(tmp_path / "k1.json", tmp_path / "k3.keras", init=True)

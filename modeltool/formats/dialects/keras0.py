@@ -48,14 +48,22 @@ def is_keras0_weights(handle: h5py.Group) -> bool:
     return "nb_layers" in handle.attrs and "layer_names" not in handle.attrs
 
 
+def count_attribute(group: h5py.Group, name: str, limit: int, display: str,
+                    where: str = "") -> int:
+    """A Keras 0.x count attribute (``nb_layers``, ``nb_params``), refused unless it is a whole
+    number from 0 to ``limit``; ``where`` prefixes the message (``graph: ``)."""
+    try:
+        count = int(group.attrs[name])
+    except (TypeError, ValueError) as err:
+        raise CorruptFileError(f"{where}{name} is not a number", path=display) from err
+    if count < 0 or count > limit:
+        raise CorruptFileError(f"{where}{name}={count} is implausible", path=display)
+    return count
+
+
 def read_keras0_weights(handle: h5py.Group, display: str) -> dict[str, list[WeightEntry]]:
     """``layer_<k>/param_<j>`` groups, keyed ``layer_<k>`` (weights by position)."""
-    try:
-        count = int(handle.attrs["nb_layers"])
-    except (TypeError, ValueError) as err:
-        raise CorruptFileError("nb_layers is not a number", path=display) from err
-    if count < 0 or count > 100_000:
-        raise CorruptFileError(f"nb_layers={count} is implausible", path=display)
+    count = count_attribute(handle, "nb_layers", 100_000, display)
     layers: dict[str, list[WeightEntry]] = {}
     for index in range(count):
         name = f"layer_{index}"

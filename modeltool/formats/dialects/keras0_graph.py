@@ -19,6 +19,7 @@ import h5py
 from ...artifact import WeightEntry
 from ...errors import CorruptFileError, UnsupportedError
 from .. import _h5
+from .keras0 import count_attribute
 
 #: Keras 0.x arguments that later Keras has no use for.
 _DROPPED = ("cache_enabled", "custom_name", "W_learning_rate_multiplier",
@@ -139,12 +140,7 @@ def read_keras0_graph_weights(handle: h5py.Group, display: str,
     Keras 1 form of the Graph) in node order, as Keras 0.x ``Graph.get_weights`` listed them.
     Without an architecture they stay one list, under ``graph``."""
     group = _h5.group(handle, "graph", display)
-    try:
-        count = int(group.attrs["nb_params"])
-    except (TypeError, ValueError) as err:
-        raise CorruptFileError("graph: nb_params is not a number", path=display) from err
-    if count < 0 or count > 1_000_000:
-        raise CorruptFileError(f"graph: nb_params={count} is implausible", path=display)
+    count = count_attribute(group, "nb_params", 1_000_000, display, where="graph: ")
     arrays = []
     for index in range(count):
         ds = _h5.dataset(group, f"param_{index}", display)
