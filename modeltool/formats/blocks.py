@@ -89,7 +89,7 @@ def cast_into(source: np.ndarray, out: np.ndarray) -> None:
     """``out[...] = source`` converted, float32 -> float16 through the fast exact path."""
     if source.dtype == np.float32 and out.dtype == np.float16 and source.flags.c_contiguous \
             and out.flags.c_contiguous:
-        from ._half import float32_to_float16
+        from .half import float32_to_float16
 
         float32_to_float16(source, out)
     else:

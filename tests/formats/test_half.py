@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modeltool.ops._half import CHUNK, float32_to_float16
+from modeltool.formats.half import CHUNK, float32_to_float16
 
 #: Low 16 bits that decide the rounding (bit 13 is float16's last kept bit in the normal range,
 #: bit 12 the half, bits 0-11 the sticky part); the high 16 bits sweep everything else.
