@@ -3,7 +3,7 @@
 One file, no CDN, no request of any kind (a Content-Security-Policy forbids them): the data
 is a JSON block, the viewer a small script. Every level of the graph is laid out in Python
 with its nested models closed; the script opens one by growing its box exactly as
-``graph.layout.expand`` does, so the browser never runs a layout of its own.
+``graph.nesting.expand`` does, so the browser never runs a layout of its own.
 
 DOM names tests and users can rely on: ``#graph`` (the SVG), ``g.node[data-id]``,
 ``g.nest[data-id]`` (an opened nested model), ``.toggle`` (opens/closes a nested model),

@@ -9,9 +9,7 @@ rank band, so every edge segment between two ranks lies in the empty gap between
 every segment inside a band runs in a slot reserved for it: no edge passes through a box.
 
 A nested model is drawn by laying out its graph on its own and growing its box in the outer
-drawing (``expand``): everything beyond the box along the rank axis moves on by the growth,
-everything on either side moves out sideways. That keeps all the guarantees above, and it is
-what the HTML report does in the browser when a nested model is expanded.
+drawing (``graph.nesting.expand``).
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-#: Space between two boxes of one rank, between two ranks, and reserved for a passing edge.
 #: Label metrics: a monospace font, so text widths are known without a font library.
 FONT_SIZE = 12.0
 CHAR_WIDTH = FONT_SIZE * 0.6
@@ -29,6 +26,7 @@ BOX_PAD_X = 9.0
 BOX_PAD_Y = 6.0
 MIN_BOX_WIDTH = 70.0
 
+#: Space between two boxes of one rank, between two ranks, and reserved for a passing edge.
 NODE_GAP = 18.0
 RANK_GAP = 34.0
 EDGE_SLOT = 6.0
@@ -418,7 +416,7 @@ def _route(layout: Layout, source: str, target: str, inner: list[float]) -> Rout
         middle += [_point(layout, a0, c), _point(layout, a1, c)]
     # The ends are placeholders until _attach computes them from the boxes.
     route = Route(source, target, [(0.0, 0.0), (0.0, 0.0), *middle, (0.0, 0.0)])
-    _attach(layout, route)
+    attach(layout, route)
     return route
 
 
@@ -426,7 +424,7 @@ def _point(layout: Layout, a: float, c: float) -> Point:
     return (a, c) if layout.rankdir == "LR" else (c, a)
 
 
-def _attach(layout: Layout, route: Route) -> None:
+def attach(layout: Layout, route: Route) -> None:
     """Recompute the box-attached ends of a route (first two points, last point)."""
     src, dst = layout.boxes[route.source], layout.boxes[route.target]
     horizontal = layout.rankdir == "LR"
@@ -470,111 +468,4 @@ def _spread_ports(layout: Layout) -> None:
                 else:
                     r.target_port = port
     for route in layout.routes:
-        _attach(layout, route)
-
-
-# -- nesting ------------------------------------------------------------------------------------
-
-
-def expand(layout: Layout, box_id: str, inner: Layout) -> None:
-    """Grow ``box_id`` to hold ``inner`` (drawn inside it, below a title) and make room.
-
-    Everything beyond the box's rank band moves on by the growth along the rank axis;
-    everything whose centre lies on one side of the box's centre moves out by half the
-    growth across. Order and gaps are kept, so no box overlaps another and no route crosses a
-    box after the move.
-    """
-    horizontal = layout.rankdir == "LR"
-    box = layout.boxes[box_id]
-    new_w = max(inner.width + 2 * NEST_PAD, box.width)
-    new_h = max(inner.height + 2 * NEST_PAD + NEST_TITLE, box.height)
-    new_along, new_across = (new_w, new_h) if horizontal else (new_h, new_w)
-    old_across = box.height if horizontal else box.width
-    band_end = layout.bands[box.rank][1]
-    start_along = box.x if horizontal else box.y
-    grow_along = max(0.0, start_along + new_along - band_end)
-    grow_across = new_across - old_across
-    centre = box.cy if horizontal else box.cx
-
-    def move_c(c: float) -> float:
-        if c > centre + 1e-9:
-            return c + grow_across / 2
-        if c < centre - 1e-9:
-            return c - grow_across / 2
-        return c
-
-    def move_a(a: float) -> float:
-        return a + grow_along if a >= band_end - 1e-9 else a
-
-    for other in layout.boxes.values():
-        if other is box:
-            continue
-        if horizontal:
-            dc = move_c(other.cy) - other.cy
-            da = grow_along if other.rank > box.rank else 0.0
-            _shift(other, da, dc)
-        else:
-            dc = move_c(other.cx) - other.cx
-            da = grow_along if other.rank > box.rank else 0.0
-            _shift(other, dc, da)
-    for route in _unique(layout.routes):
-        middle = route.points[2:-1]
-        moved = []
-        for x, y in middle:
-            moved.append((move_a(x), move_c(y)) if horizontal else (move_c(x), move_a(y)))
-        route.points = route.points[:2] + moved + route.points[-1:]
-    if horizontal:
-        box.y -= grow_across / 2
-    else:
-        box.x -= grow_across / 2
-    box.width, box.height = new_w, new_h
-    layout.bands = [(a, b + grow_along) if r == box.rank else
-                    ((a + grow_along, b + grow_along) if r > box.rank else (a, b))
-                    for r, (a, b) in enumerate(layout.bands)]
-    for route in layout.routes:
-        _attach(layout, route)
-    # The inner drawing, centred in the box below its title.
-    dx = box.x + (box.width - inner.width) / 2
-    dy = box.y + NEST_PAD + NEST_TITLE
-    translate(inner, dx, dy)
-    box.inner = inner
-    _refit(layout)
-
-
-def _unique(routes: list[Route]) -> list[Route]:
-    """Each route object once (repeated connections share one)."""
-    return list({id(route): route for route in routes}.values())
-
-
-def _shift(box: Box, dx: float, dy: float) -> None:
-    box.x += dx
-    box.y += dy
-    if box.inner is not None:
-        translate(box.inner, dx, dy)
-
-
-def translate(layout: Layout, dx: float, dy: float) -> None:
-    """Move a whole drawing (nested drawings included) by ``(dx, dy)``."""
-    for box in layout.boxes.values():
-        _shift(box, dx, dy)
-    for route in _unique(layout.routes):
-        route.points = [(x + dx, y + dy) for x, y in route.points]
-    horizontal = layout.rankdir == "LR"
-    da = dx if horizontal else dy
-    layout.bands = [(a + da, b + da) for a, b in layout.bands]
-
-
-def _refit(layout: Layout) -> None:
-    """Shift the drawing so it starts at 0 across the ranks again and recompute its size."""
-    horizontal = layout.rankdir == "LR"
-    low = min([b.y if horizontal else b.x for b in layout.boxes.values()]
-              + [p[1] if horizontal else p[0] for r in layout.routes for p in r.points],
-              default=0.0)
-    if low != 0.0:
-        translate(layout, 0.0 if horizontal else -low, -low if horizontal else 0.0)
-    high = max([b.y + b.height if horizontal else b.x + b.width
-                for b in layout.boxes.values()]
-               + [p[1] if horizontal else p[0] for r in layout.routes for p in r.points],
-               default=0.0)
-    length = layout.bands[-1][1] if layout.bands else 0.0
-    layout.width, layout.height = (length, high) if horizontal else (high, length)
+        attach(layout, route)

@@ -25,10 +25,10 @@ from ..graph.layout import (
     LINE_HEIGHT,
     MIN_BOX_WIDTH,
     Layout,
-    expand,
     layered_layout,
 )
 from ..graph.model import Graph, Shape, build_graph
+from ..graph.nesting import expand
 
 PathLike = str | os.PathLike[str]
 

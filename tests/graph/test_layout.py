@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import modeltool
-from modeltool.graph.layout import Layout, expand, layered_layout
+from modeltool.graph.layout import Layout, layered_layout
+from modeltool.graph.nesting import expand
 from tests.render.svg_check import (
     Edge,
     Picture,

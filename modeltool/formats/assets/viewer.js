@@ -42,7 +42,7 @@ function translate(L, dx, dy) {
 function shift(b, dx, dy) {
   b.x += dx; b.y += dy; if (b.inner) { translate(b.inner, dx, dy); }
 }
-// The same growth as modeltool.graph.layout.expand.
+// The same growth as modeltool.graph.nesting.expand.
 function expand(L, box, inner) {
   var horiz = L.rankdir === 'LR';
   var newW = Math.max(inner.w + 2 * M.pad, box.w);
