@@ -28,7 +28,7 @@ Latencies: tf.function and every variant are timed in the same process, interlea
 ``--rounds`` rounds (default 15) times each runner twice in a shuffled order, after a warm-up.
 The table shows the minimum (the figure least disturbed by other processes' load, what a quiet
 machine gives) and the TF/ORT ratio of the medians beside it. onnxruntime runs with intra-op
-spinning off (``onnx_variants.timing_session``), as the variant reports of ``to-onnx`` do.
+spinning off (``ops.onnx_export.variants.timing_session``), as the variant reports of ``to-onnx`` do.
 
 Printed per model and variant: file size, onnxruntime latency at batch 1, tf.function over
 that (above 1: the ONNX variant is faster), max abs difference, the smallest cosine similarity
@@ -47,7 +47,8 @@ import json, random, shutil, statistics, sys, time
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np, keras, onnxruntime as ort, tensorflow as tf
-from modeltool.ops import onnx_export, onnx_variants
+from modeltool.ops import onnx_export
+from modeltool.ops.onnx_export import variants as onnx_variants
 
 source, work, samples = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 low, high = json.loads(sys.argv[4])

@@ -74,7 +74,7 @@ _LAZY: dict[str, str] = {
     "SUMMARY_ENGINES": "ops.summary", "Summary": "ops.summary", "summary": "ops.summary",
     "OnnxSummary": "formats.onnx_file",
     # the CLI's option syntax for to_onnx (NAME=d1,d2 and NAME=lo,hi), not in __all__
-    "parse_input_shape": "ops.onnx_export", "parse_input_range": "ops.onnx_inputs",
+    "parse_input_shape": "ops.onnx_export", "parse_input_range": "ops.onnx_export.inputs",
     "TransferPlan": "ops.transfer", "TransferReport": "ops.transfer",
     "TransferMismatchError": "ops.transfer",
     "load_weights_by_name": "ops.transfer", "plan_by_name": "ops.transfer",
@@ -95,7 +95,7 @@ if TYPE_CHECKING:
     from .ops.freeze import FreezeReport, freeze
     from .ops.onnx_export import ConversionReport, to_onnx
     from .ops.onnx_export import parse_input_shape as parse_input_shape
-    from .ops.onnx_inputs import parse_input_range as parse_input_range
+    from .ops.onnx_export.inputs import parse_input_range as parse_input_range
     from .ops.plot import PlotReport, layout, plot
     from .ops.report import ModelReport, report
     from .ops.summary import Summary, summary

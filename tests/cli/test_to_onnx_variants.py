@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modeltool.ops import onnx_variants
+from modeltool.ops.onnx_export import variants as onnx_variants
 
 pytestmark = pytest.mark.tf
 

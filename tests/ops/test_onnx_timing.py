@@ -3,7 +3,7 @@ so a change of machine load during the measurement hits both alike (issue 17).""
 
 from __future__ import annotations
 
-from modeltool.ops.onnx_variants import interleaved_median_ms
+from modeltool.ops.onnx_export.variants import interleaved_median_ms
 
 
 def test_runners_alternate_after_their_warm_up() -> None:

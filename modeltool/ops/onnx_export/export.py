@@ -35,7 +35,7 @@ def _dtype_checks(source: ExportSource, source_path: Path | None, atol: float, r
                   ) -> tuple[float, float]:
     """Refuse dtypes ONNX cannot express (one line naming the layer); widen the default
     tolerance for float16 compute."""
-    from ..onnx_dtypes import FLOAT16_ATOL, FLOAT16_RTOL, computes_in_float16, unexportable
+    from .dtypes import FLOAT16_ATOL, FLOAT16_RTOL, computes_in_float16, unexportable
 
     problem = unexportable(source.policies)
     if problem is not None:
@@ -143,7 +143,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
     load_seconds = time.perf_counter() - started
     atol, rtol = _dtype_checks(source, source_path, atol, rtol)
     shapes = signature_shapes(source, batch, input_shapes)
-    from ..onnx_inputs import check_ranges, load_sample_inputs
+    from .inputs import check_ranges, load_sample_inputs
 
     check_ranges(input_ranges or {}, source.input_names)
     samples = load_sample_inputs(sample_inputs, source.input_names) \
@@ -194,9 +194,9 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
                 if failure is not None:
                     raise verification_error(source, failure, report, kept=False)
             if optimize or float16 or int8:
-                from .. import onnx_variants
+                from . import variants
 
-                report.variants = onnx_variants.ship(
+                report.variants = variants.ship(
                     tmp, source.label, source.input_names, source.output_names, runs,
                     optimize=("onnxslim" if optimize is True else optimize) or None,
                     float16=float16, int8=int8, calibration=calibration_data, stage=stage)
@@ -205,7 +205,7 @@ def to_onnx(path_or_model: PathLike | Any, out: PathLike, *, opset: int | None =
                 describe_file(tmp, report)
                 bad = next((v for v in report.variants if not v.ok), None)
                 if bad is not None:
-                    raise onnx_variants.variant_error(bad, source.label)
+                    raise variants.variant_error(bad, source.label)
         except VerificationError as err:
             if not keep_failed:
                 raise

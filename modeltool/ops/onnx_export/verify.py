@@ -83,7 +83,7 @@ def _sample_feeds(source: ExportSource, shapes: list[Dims], batch: int,
                   ranges: Mapping[str, tuple[float, float]] | None = None) -> list[np.ndarray]:
     """Seeded inputs: floats in [0, 1), integers inside the smallest Embedding vocabulary, or
     the ``--input-range`` of an input."""
-    from ..onnx_inputs import random_feeds
+    from .inputs import random_feeds
 
     return random_feeds(shapes, source.input_dtypes, source.input_names, batch, seed=SEED,
                         int_high=source.int_high, ranges=ranges)
@@ -133,7 +133,7 @@ def verify_runs(path: Path, source: ExportSource, reference: Reference, shapes: 
     runs: list[ReferenceRun] = []
     refused: list[str] = []
     if samples is not None:
-        from ..onnx_inputs import sample_feeds
+        from .inputs import sample_feeds
 
         feeds_list = [sample_feeds(samples, source.input_names, source.input_dtypes, shapes,
                                    source.label)]
@@ -173,7 +173,7 @@ def verify_runs(path: Path, source: ExportSource, reference: Reference, shapes: 
         stage("timing onnxruntime and " + source.reference)
         first = runs[0]
         from ...keras_bridge.quiet import quiet_tf
-        from ..onnx_variants import interleaved_median_ms, timing_session
+        from .variants import interleaved_median_ms, timing_session
 
         named = dict(zip(source.input_names, first.feeds))
         report.latency_batch = first.batch

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import _optional
-from ..errors import MissingDependencyError, ModelToolError, VerificationError
+from ... import _optional
+from ...errors import MissingDependencyError, ModelToolError, VerificationError
 
 #: Per-variant minimum cosine similarity of each output with the source's.
 MIN_COSINE = {"float16": 0.999, "int8": 0.99}
@@ -234,7 +234,7 @@ class _CalibrationReader:
 def measure(path: Path, name: str, input_names: Sequence[str], output_names: Sequence[str],
             runs: Sequence[Any], tolerance: str) -> VariantReport:
     """Run ``path`` in onnxruntime on every run's inputs; compare with the source outputs."""
-    from .onnx_export import median_ms
+    from .verify import median_ms
 
     ort = _optional.require("onnxruntime", "verifying the ONNX model")
     report = VariantReport(name=name, file_size=path.stat().st_size, latency_ms=None,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorruptFileError, InputNotFoundError, ModelToolError
+from ...errors import CorruptFileError, InputNotFoundError, ModelToolError
 
 Dims = tuple[int | None, ...]
 _WORDS = ("the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "b", "1")
