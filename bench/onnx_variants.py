@@ -28,7 +28,7 @@ Latencies: tf.function and every variant are timed in the same process, interlea
 ``--rounds`` rounds (default 15) times each runner twice in a shuffled order, after a warm-up.
 The table shows the minimum (the figure least disturbed by other processes' load, what a quiet
 machine gives) and the TF/ORT ratio of the medians beside it. onnxruntime runs with intra-op
-spinning off (``ops.onnx_export.variants.timing_session``), as the variant reports of ``to-onnx`` do.
+spinning off (``ops.onnx_export.variants.timing_session``), as the reports of ``to-onnx`` do.
 
 Printed per model and variant: file size, onnxruntime latency at batch 1, tf.function over
 that (above 1: the ONNX variant is faster), max abs difference, the smallest cosine similarity
