@@ -1,11 +1,13 @@
 """Read a rendered SVG back as geometry and check what a person would: no box overlaps another,
-no edge passes through a box, nested boxes hold their contents."""
+no edge passes through a box, nested boxes hold their contents; and read an HTML page's data."""
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Any
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -149,3 +151,12 @@ def nesting_errors(picture: Picture) -> list[str]:
             if not parent.contains(box):
                 errors.append(f"{box.id} outside {parent.id}")
     return errors
+
+
+def page_data(html: str) -> dict[str, Any]:
+    """The JSON a viewer or report page embeds (``#model-data``)."""
+    match = re.search(r'<script type="application/json" id="model-data">(.*?)</script>', html,
+                      re.S)
+    assert match is not None
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data

@@ -5,7 +5,6 @@ no overlaps, no arrow through a box), with counts measured by Keras at generatio
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,13 @@ from click.testing import CliRunner
 import modeltool
 from modeltool.cli import main
 from tests.conftest import MANIFEST, fixture_files, fixture_path
-from tests.render.svg_check import edges_through_boxes, nesting_errors, overlaps, read_svg
+from tests.render.svg_check import (
+    edges_through_boxes,
+    nesting_errors,
+    overlaps,
+    page_data,
+    read_svg,
+)
 
 
 def _has_architecture(entry: dict[str, Any]) -> bool:
@@ -67,17 +72,9 @@ def test_every_fixture_expanded_and_html(entry: dict[str, Any], tmp_path: Path) 
     assert nesting_errors(picture) == []
     page = tmp_path / "open.html"
     modeltool.plot(entry["path"], page)
-    data = _page_data(page.read_text())
+    data = page_data(page.read_text())
     assert set(data["nodes"]) == {node.id for node, _ in report.graph.walk()}
     assert set(data["levels"]) == {"", *(n.id for n in nested if n.inner and n.inner.nodes)}
-
-
-def _page_data(html: str) -> dict[str, Any]:
-    match = re.search(r'<script type="application/json" id="model-data">(.*?)</script>', html,
-                      re.S)
-    assert match is not None
-    data: dict[str, Any] = json.loads(match.group(1))
-    return data
 
 
 def test_nested_model_box_holds_its_layers(tmp_path: Path) -> None:
@@ -205,7 +202,7 @@ def test_cli_formats(suffix: str, tmp_path: Path) -> None:
         text = data.decode()
         assert text.startswith("digraph model {") and text.count(" -> ") == 11
     elif suffix == "html":
-        assert len(_page_data(data.decode())["nodes"]) == 12
+        assert len(page_data(data.decode())["nodes"]) == 12
     else:
         from PIL import Image
 

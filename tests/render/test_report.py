@@ -3,7 +3,6 @@ weights Keras loads, check findings, migration log) and its command line."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,7 @@ import modeltool
 from modeltool.cli import main
 from modeltool.ops.report import tensor_stats_streaming
 from tests.conftest import fixture_path
-
-
-def _page_data(html: str) -> dict[str, Any]:
-    match = re.search(r'<script type="application/json" id="model-data">(.*?)</script>', html,
-                      re.S)
-    assert match is not None
-    data: dict[str, Any] = json.loads(match.group(1))
-    return data
+from tests.render.svg_check import page_data
 
 
 @pytest.mark.tf
@@ -64,7 +56,7 @@ def test_page_holds_summary_graph_check_and_migration(tmp_path: Path) -> None:
     page = tmp_path / "news.html"
     report = modeltool.report(fixture_path("news_model", "k2.h5"), page)
     html = page.read_text()
-    data = _page_data(html)
+    data = page_data(html)
     assert set(data["levels"]) == {""}
     assert len(data["levels"][""]["boxes"]) == len(report.graph.nodes) == 12
     assert data["weights"]["embedding"][0]["name"] == "embeddings"
