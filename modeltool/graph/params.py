@@ -23,7 +23,7 @@ from ..layer_classes import (
 from .model import Graph, LayerInfo, Shape
 from .shapes.attention import attention_inputs
 from .shapes.call import Call
-from .shapes.dims import as_shape, axes_of, channels_of, int_tuple, last_dim, prod
+from .shapes.dims import as_shape, axes_of, channels_of, int_tuple, last_dim, prod, split_channels
 from .shapes.registry import rule_for
 from .shapes.walk import NodeShapes, ShapeMap
 
@@ -345,8 +345,68 @@ def _config_params(call: Call) -> Params | None:
     if rule_for(call.class_name, call.module) is None and call.class_name not in ANY_CONV_RANK:
         return None
     if call.module == LEGACY_LAYER_MODULE:
-        from .shapes.legacy import legacy_params
-
         return legacy_params(call.class_name, call.config, call.x)
     rule = _PARAM_RULES.get(call.class_name)
     return ZERO if rule is None else rule(call)
+
+
+# -- modeltool's registered legacy layers (keras_bridge.legacy_layers) ---------------------------
+
+_LEGACY_CLASSES = frozenset({"Highway", "LocallyConnected1D", "LocallyConnected2D",
+                             "CosineMerge"})
+
+
+def _window_total(length: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
+    """(output length, how many input positions all windows read together) along one axis."""
+    if padding == "same":
+        count = -(-length // stride)
+        reads = 0
+        for position in range(count):
+            start = position * stride - kernel // 2
+            reads += min(start + kernel, length) - max(start, 0)
+        return count, reads
+    count = (length - kernel) // stride + 1
+    return count, count * kernel
+
+
+def locally_connected_params(rank: int, config: dict[str, Any], x: Shape | None) -> Params:
+    """Weights of a LocallyConnected layer for each of tf.keras' three implementations."""
+    if x is None:
+        raise ValueError("unknown input")
+    spatial, channels = split_channels(x, rank, config)
+    if channels is None or any(d is None for d in spatial):
+        raise ValueError("unknown input dimension")
+    lengths = [int(d) for d in spatial if d is not None]
+    kernel = int_tuple(config.get("kernel_size"), rank)
+    strides = int_tuple(config.get("strides"), rank)
+    padding = str(config.get("padding", "valid")).lower()
+    filters = int(config["filters"])
+    axes = [_window_total(n, k, s, padding) for n, k, s in zip(lengths, kernel, strides)]
+    positions = math.prod(count for count, _ in axes)
+    implementation = int(config.get("implementation") or 1)
+    if implementation == 2:
+        n = math.prod(lengths) * int(channels) * positions * filters
+    elif implementation == 3:
+        n = math.prod(reads for _, reads in axes) * int(channels) * filters
+    else:
+        n = positions * math.prod(kernel) * int(channels) * filters
+    if config.get("use_bias", True):
+        n += positions * filters
+    return Params(n, n)
+
+
+def _legacy_params(class_name: str, config: dict[str, Any], x: Shape | None) -> Params:
+    if class_name == "Highway":
+        if x is None or x[-1] is None:
+            raise ValueError("unknown input dimension")
+        dim = int(x[-1])
+        n = 2 * dim * dim + (2 * dim if config.get("use_bias", True) else 0)
+        return Params(n, n)
+    if class_name.startswith("LocallyConnected"):
+        return locally_connected_params(int(class_name[-2]), config, x)
+    return Params(0, 0)
+
+
+def legacy_params(class_name: str, config: dict[str, Any], x: Shape | None) -> Params | None:
+    """Parameter counts of one of these layers (None for another class)."""
+    return _legacy_params(class_name, config, x) if class_name in _LEGACY_CLASSES else None

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..graph.params import Params
 from ..layer_classes import WRAPPER_CLASSES
 from ..ops.freeze.plan import LayerNode
 
@@ -35,12 +36,13 @@ def live_params(node: LayerNode) -> int:
     return sum(int(np.prod(w.shape)) for h in node.holders[:1] for w in getattr(h, "weights", []))
 
 
-def live_counts(model: Any) -> tuple[int, int]:
-    """(trainable, non-trainable) parameter totals as Keras counts them."""
+def live_counts(model: Any) -> Params:
+    """The model's parameter totals as Keras counts them."""
     def total(weights: Iterable[Any]) -> int:
         return sum(int(np.prod(w.shape)) for w in weights)
 
-    return total(model.trainable_weights), total(model.non_trainable_weights)
+    trainable = total(model.trainable_weights)
+    return Params(trainable + total(model.non_trainable_weights), trainable)
 
 
 def set_live_flags(root: LayerNode, flags: dict[LayerNode, bool]) -> None:

@@ -283,15 +283,11 @@ def _freeze_model(model: Any, layers: list[str], until: str | None, all_but_last
     before = effective_flags(root, {n: n.own for n in root.walk()})
     after = effective_flags(root, new)
     params = {node: live_params(node) for node in root.walk()}
-    counts_before = _params(*live_counts(model))
+    counts_before = live_counts(model)
     if any(new[n] != n.own for n in root.walk()):
         set_live_flags(root, new)
     rows = _rows(root, new, before, after, params)
     return FreezeReport(source=f"<keras.Model {getattr(model, 'name', '?')}>",
                         kind=Kind.KERAS_MODEL, output=None, in_place=True, rows=rows,
-                        before=counts_before, after=_params(*live_counts(model)),
+                        before=counts_before, after=live_counts(model),
                         notes=[*notes, *_batchnorm_note(rows)])
-
-
-def _params(trainable: int, non_trainable: int) -> Params:
-    return Params(trainable + non_trainable, trainable)
