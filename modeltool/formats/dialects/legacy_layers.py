@@ -31,8 +31,6 @@ KERAS2_LEGACY_LAYERS = frozenset({"LocallyConnected1D", "LocallyConnected2D"})
 _TRAINING_ONLY = ("kernel_initializer", "bias_initializer", "init", "kernel_regularizer",
                   "bias_regularizer", "W_regularizer", "b_regularizer", "activity_regularizer",
                   "kernel_constraint", "bias_constraint", "W_constraint", "b_constraint")
-_SHAPE_KEYS = ("batch_input_shape", "input_shape", "batch_size", "input_dim", "input_length",
-               "input_dtype")
 _BASE_KEYS = ("name", "trainable", "dtype")
 
 
@@ -96,9 +94,3 @@ def cosine_merge_config(config: dict[str, Any], name: Any, notes: list[str]) -> 
     new["axes"] = config.get("dot_axes", -1)
     new["epsilon"] = 1e-7
     return new
-
-
-def drop_shape_keys(config: dict[str, Any]) -> None:
-    """Input-shape keys Keras 3 keeps on the InputLayer."""
-    for key in _SHAPE_KEYS:
-        config.pop(key, None)
