@@ -11,6 +11,7 @@ position by chance (about ``8n / 2**32``), so callers say "consistent with", nev
 
 from __future__ import annotations
 
+import functools
 import math
 
 _POLY = 0xEDB88320  # CRC-32 (zlib), reflected
@@ -100,3 +101,15 @@ def single_bit_position(length: int, recorded: int, computed: int) -> int | None
                 return 8 * (length - 1 - distance) + found[1]
         value = _apply(back, value)
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _zeros(length: int) -> Matrix:
+    """The map of ``length`` zero bytes through the register."""
+    return _power([_zero_byte(1 << c) for c in range(32)], length)
+
+
+def combine(first: int, second: int, second_length: int) -> int:
+    """The CRC-32 of two messages one after the other, from the CRC-32 of each and the length
+    of the second (zlib's ``crc32_combine``, which Python's zlib does not expose)."""
+    return _apply(_zeros(second_length), first) ^ second if second_length > 0 else first

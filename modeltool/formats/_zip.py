@@ -33,8 +33,11 @@ COPY_CHUNK = 16 << 20
 
 try:  # ISA-L's CRC-32 (the zip polynomial, same values) runs 4x faster than zlib's
     from isal.isal_zlib import crc32 as crc32
+    from isal.isal_zlib import crc32_combine as crc32_combine
 except ImportError:  # pragma: no cover - a platform without isal wheels
     from zlib import crc32 as crc32
+
+    from ._crc import combine as crc32_combine
 
 
 def open_zip(path: str | os.PathLike[str]) -> zipfile.ZipFile:
@@ -222,12 +225,17 @@ class StoredMember(_Window):
         self._extend_crc(offset, view)
 
     @contextlib.contextmanager
-    def mapped(self, offset: int, size: int) -> Iterator[memoryview]:
+    def mapped(self, offset: int, size: int, *, checksum: bool = True) -> Iterator[memoryview]:
         """The member's bytes ``[offset, offset + size)`` mapped read-only from the archive
         (no copy into a buffer; the checksum catches up to ``offset``, then covers them). The
-        view is valid inside the ``with`` only."""
-        self.advance(offset)
-        if offset + size > self._size:
+        view is valid inside the ``with`` only.
+
+        ``checksum=False`` leaves the checksum alone (and this member's file position: any
+        thread may call it): the caller computes the CRC-32 of the bytes and hands it to
+        ``credit_crc``, in the member's order."""
+        if checksum:
+            self.advance(offset)
+        if offset < 0 or offset + size > self._size:
             raise CorruptFileError(f"archive member {self.name} is cut short",
                                    path=self._display, hint="the file may be truncated")
         start = self._start + offset
@@ -237,10 +245,24 @@ class StoredMember(_Window):
                                    path=self._display, hint="the file may be truncated")
         with mapped_range(self._file.fileno(), aligned, start - aligned + size) as whole:
             view = whole[start - aligned:]
-            self._extend_crc(offset, view)
+            if checksum:
+                self._extend_crc(offset, view)
             yield view
             with contextlib.suppress(BufferError):
                 view.release()
+
+    def credit_crc(self, offset: int, size: int, crc: int) -> None:
+        """Extend the checksum with bytes ``[offset, offset + size)`` whose CRC-32 (``crc``) was
+        computed elsewhere: the checksum catches up to ``offset`` first, then the two CRCs
+        are combined. Bytes it already covers are not counted twice (the rest is read)."""
+        if self.verified:
+            return
+        self.advance(offset)
+        if self.crc_position == offset and offset + size <= self._size:
+            self.crc = crc32_combine(self.crc, crc, size)
+            self.crc_position = offset + size
+        else:
+            self.advance(offset + size)
 
     def advance(self, upto: int) -> None:
         """Extend the checksum to ``upto`` by reading forward (no-op when already past it)."""

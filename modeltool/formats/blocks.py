@@ -9,6 +9,7 @@ other sources are read whole and split.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -125,9 +126,10 @@ def read_as(entry: WeightEntry, dtype: np.dtype[np.generic]) -> np.ndarray:
 
 class CastLoader:
     """The loader of a cast tensor: called, the whole tensor converted (``read_as``);
-    ``write_into(dataset)`` converts a big tensor block by block into one reused buffer and
-    writes each block to the new HDF5 dataset (the cast tensor is never whole in memory, and
-    each block is written while it is still in the CPU cache)."""
+    ``write_into(dataset)`` converts a big tensor block by block into reused buffers and
+    writes each block to the new HDF5 dataset (the cast tensor is never whole in memory; from a
+    ``.keras`` archive, the conversion of one block overlaps the reading and writing of the
+    others)."""
 
     def __init__(self, entry: WeightEntry, dtype: np.dtype[Any]) -> None:
         self.entry, self.dtype = entry, dtype
@@ -144,19 +146,73 @@ class CastLoader:
             dataset[...] = self()
             return
         rows = rows_per_block(entry)
-        buffer = np.empty((rows, *entry.shape[1:]), self.dtype)
         if mapped_rows is not None:
-            for start in range(0, entry.shape[0], rows):
-                stop = min(start + rows, entry.shape[0])
-                out = buffer[:stop - start]
-                with mapped_rows(start, stop) as block:
-                    cast_into(block, out)
-                    del block  # the mapping goes with the with
-                dataset[start:stop] = out
+            _cast_mapped_overlapped(entry.loader, entry.shape[0], rows,
+                                    [np.empty((rows, *entry.shape[1:]), self.dtype)
+                                     for _ in range(2)], dataset)
             return
+        buffer = np.empty((rows, *entry.shape[1:]), self.dtype)
         start = 0
         for block in blocks(entry, rows):
             out = buffer[:len(block)]
             cast_into(block, out)
             dataset[start:start + len(block)] = out
             start += len(block)
+
+
+def _workers() -> int:
+    """Conversion threads: one per CPU this process may use, at most two."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+def _cast_mapped_overlapped(loader: Any, length: int, rows: int, buffers: list[np.ndarray],
+                            dataset: h5py.Dataset) -> None:
+    """Cast rows ``[0, length)`` of a ``.keras`` archive's tensor into ``dataset``, block by
+    block. Worker threads (one per CPU, at most two) each map a share of a block from the
+    archive, take its CRC-32 and convert it, while this thread counts the CRCs into the
+    member's checksum in order and writes the block before: numpy, the CRC-32, the mapping
+    and the write all release the GIL, and the conversion alone is most of a float16 cast.
+
+    Two buffers alternate, so a block is converted while the one before is written."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    workers = _workers()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modeltool-cast")
+    in_flight: list[tuple[list[tuple[int, int, Future[int]]], np.ndarray, int, int]] = []
+    try:
+        for index, start in enumerate(range(0, length, rows)):
+            stop = min(start + rows, length)
+            out = buffers[index % 2][:stop - start]
+            cuts = [start + (stop - start) * part // workers for part in range(workers + 1)]
+            jobs = [(a, b, pool.submit(_convert_rows, loader, a, b, out[a - start:b - start]))
+                    for a, b in zip(cuts, cuts[1:]) if b > a]
+            in_flight.append((jobs, out, start, stop))
+            if len(in_flight) == 2:
+                _write_converted(loader, in_flight.pop(0), dataset)
+        while in_flight:
+            _write_converted(loader, in_flight.pop(0), dataset)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _convert_rows(loader: Any, start: int, stop: int, out: np.ndarray) -> int:
+    """Rows ``[start, stop)`` mapped, converted into ``out``; returns their CRC-32."""
+    from ._zip import crc32
+
+    with loader.mapped_rows(start, stop, checksum=False) as block:
+        crc = crc32(block)
+        cast_into(block, out)
+        del block  # the mapping goes with the with
+    return int(crc)
+
+
+def _write_converted(loader: Any, job: tuple[list[Any], np.ndarray, int, int],
+                     dataset: h5py.Dataset) -> None:
+    jobs, out, start, stop = job
+    for a, b, converted in jobs:
+        loader.credit_rows(a, b, converted.result())
+    dataset[start:stop] = out

@@ -227,19 +227,38 @@ class StreamingLoader:
         return array
 
     @contextlib.contextmanager
-    def mapped_rows(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    def mapped_rows(self, start: int, stop: int, *, checksum: bool = True
+                    ) -> Iterator[np.ndarray]:
         """Rows ``[start, stop)`` of a contiguous dataset as a read-only array over the archive
         file mapped in memory (no copy; valid inside the ``with`` only: ``convert --dtype``
-        casts from it straight into its result)."""
-        ds, offset, dtype = self._dataset()
+        casts from it straight into its result).
+
+        ``checksum=False`` (safe in any thread) leaves the CRC-32 to the caller, who computes
+        it over the rows and passes it to ``credit_rows``, in order."""
+        _, offset, dtype = self._dataset()
         if offset is None:
             raise ValueError("not a contiguous dataset")
-        shape = (stop - start, *self.entry.shape[1:])
-        row_bytes = int(np.prod(self.entry.shape[1:], dtype=np.int64)) * dtype.itemsize
-        with self._member.mapped(offset + start * row_bytes, (stop - start) * row_bytes) as view:
-            yield np.frombuffer(view, dtype=dtype).reshape(shape)
+        row_bytes = self._row_bytes(dtype)
+        with self._member.mapped(offset + start * row_bytes, (stop - start) * row_bytes,
+                                 checksum=checksum) as view:
+            yield np.frombuffer(view, dtype=dtype).reshape((stop - start, *self.entry.shape[1:]))
+        if checksum and stop >= self.entry.shape[0]:
+            self._done(self.entry)
+
+    def credit_rows(self, start: int, stop: int, crc: int) -> None:
+        """Count rows ``[start, stop)``, mapped with ``checksum=False``, into the member's
+        CRC-32 (``crc`` is theirs); after the last rows, the member is verified as by a
+        read."""
+        _, offset, dtype = self._dataset()
+        if offset is None:
+            raise ValueError("not a contiguous dataset")
+        row_bytes = self._row_bytes(dtype)
+        self._member.credit_crc(offset + start * row_bytes, (stop - start) * row_bytes, crc)
         if stop >= self.entry.shape[0]:
             self._done(self.entry)
+
+    def _row_bytes(self, dtype: np.dtype) -> int:
+        return int(np.prod(self.entry.shape[1:], dtype=np.int64)) * dtype.itemsize
 
     def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows ``[start, stop)`` of a contiguous dataset (``out``: a C-contiguous array of

@@ -42,9 +42,9 @@ def tiny_blocks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
         seen["rows"].append(array.nbytes)
         return array
 
-    def mapped_rows(self: StreamingLoader, start: int, stop: int) -> Any:
+    def mapped_rows(self: StreamingLoader, start: int, stop: int, **options: Any) -> Any:
         seen["mapped"].append((stop - start) * self.entry.nbytes // self.entry.shape[0])
-        return mapped(self, start, stop)
+        return mapped(self, start, stop, **options)
 
     monkeypatch.setattr(StreamingLoader, "__call__", call)
     monkeypatch.setattr(StreamingLoader, "read_rows", read_rows)
@@ -57,9 +57,13 @@ CASTS = [("keras", "float16"), ("keras", "bfloat16"), ("h5", "float16"),
 
 
 @pytest.mark.parametrize(("kind", "dtype"), CASTS, ids=[f"{k}-{d}" for k, d in CASTS])
-def test_blockwise_cast_into_hdf5_kinds(kind: str, dtype: str, tmp_path: Path, keras: Any,
-                                        tiny_blocks: dict[str, list[int]]) -> None:
-    """The cast file Keras loads holds exactly numpy's / ml-dtypes' cast of every weight."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_blockwise_cast_into_hdf5_kinds(kind: str, dtype: str, workers: int, tmp_path: Path,
+                                        keras: Any, tiny_blocks: dict[str, list[int]],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cast file Keras loads holds exactly numpy's / ml-dtypes' cast of every weight,
+    with each block converted by one worker thread or split between two."""
+    monkeypatch.setattr(block_reader, "_workers", lambda: workers)
     source = fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"]
     suffix = {"keras": ".keras", "h5": ".h5", "k3-weights": ".weights.h5"}[kind]
     out = tmp_path / f"cast{suffix}"
@@ -114,3 +118,53 @@ def test_damaged_archive_is_refused_when_read_in_blocks(
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.keras", "intact.keras"]
     assert tiny_blocks["rows"] or tiny_blocks["mapped"]
+
+
+def test_crc_combination_matches_zlib() -> None:
+    """The pure-Python fallback of ``crc32_combine`` (used without ISA-L) against zlib over
+    the two parts at once."""
+    import zlib
+
+    from modeltool.formats._crc import combine
+
+    rng = np.random.default_rng(3)
+    for first_size, second_size in ((0, 5), (7, 0), (1, 1), (1000, 4096), (65536, 12345)):
+        first = rng.integers(0, 256, first_size, dtype=np.uint8).tobytes()
+        second = rng.integers(0, 256, second_size, dtype=np.uint8).tobytes()
+        assert combine(zlib.crc32(first), zlib.crc32(second), second_size) \
+            == zlib.crc32(first + second)
+
+
+def test_credited_crcs_verify_a_member_like_reading_it(tmp_path: Path) -> None:
+    """CRC-32s of ranges computed elsewhere and credited in order (with gaps the member reads
+    itself, and a range it already covers) give the archive's CRC: a right one verifies, a
+    wrong one is refused."""
+    import zipfile
+    import zlib
+
+    from modeltool.errors import IntegrityError
+    from modeltool.formats._zip import StoredMember, stored_data_offset
+
+    payload = np.random.default_rng(4).integers(0, 256, 10_000, dtype=np.uint8).tobytes()
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("m", payload)
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+        info = archive.getinfo("m")
+        start = stored_data_offset(raw, info, path)
+    for wrong in (False, True):
+        member = StoredMember(path, start, len(payload), info.CRC, "m")
+        try:
+            for a, b in ((100, 2000), (2000, 6000), (5000, 5500), (7000, 9000)):
+                crc = zlib.crc32(payload[a:b]) ^ (wrong and a == 2000)
+                with member.mapped(a, b - a, checksum=False) as view:
+                    assert bytes(view) == payload[a:b]
+                member.credit_crc(a, b - a, crc)
+            if wrong:
+                with pytest.raises(IntegrityError):
+                    member.verify()
+            else:
+                member.verify()
+                assert member.verified
+        finally:
+            member.close()
