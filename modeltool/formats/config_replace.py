@@ -55,7 +55,7 @@ def replace_keras_config(source: Path, out: Path, config: dict[str, Any]) -> Non
                         new.writestr(fresh, text)
                     else:
                         # The copy runs in the kernel; the CRC-32 of the same bytes is computed
-                        # beside it (zlib releases the GIL), so damage is never copied.
+                        # beside it (the CRC releases the GIL), so damage is never copied.
                         checks.append(checker.submit(_member_crc_problem, archive, info, source))
                         _zip.append_raw_member(new, raw, info, source)
             for check in checks:
@@ -82,15 +82,16 @@ def _member_crc_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
             return f"archive member {info.filename} is damaged ({err})"
         return None
     crc = 0
+    buffer = memoryview(bytearray(min(info.compress_size, _zip.CRC_CHUNK)))  # one, reused
     with open(source, "rb") as raw:
         offset = _zip.stored_data_offset(raw, info, source)
         left = info.compress_size
         while left > 0:
-            chunk = os.pread(raw.fileno(), min(left, _zip.CRC_CHUNK), offset)
-            if not chunk:
+            done = os.preadv(raw.fileno(), [buffer[:min(left, len(buffer))]], offset)
+            if not done:
                 return f"archive member {info.filename} is cut short"
-            crc = zlib.crc32(chunk, crc)
-            offset, left = offset + len(chunk), left - len(chunk)
+            crc = _zip.crc32(buffer[:done], crc)
+            offset, left = offset + done, left - done
     if crc != info.CRC:
         if info.filename == "model.weights.h5":
             from .keras_archive import locate_damage

@@ -132,6 +132,40 @@ def test_keras_weights_member_is_copied_byte_for_byte(tmp_path: Path) -> None:
         assert b.testzip() is None
 
 
+@pytest.mark.parametrize("align_from", [0, None])
+def test_big_members_keep_their_page_offset(align_from: int | None, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch, keras: Any) -> None:
+    """A big member is copied to the same offset modulo 4 KB as in the source (padding in its
+    local header's extra field, so the kernel copies whole pages). The padded archive passes
+    zipfile's and Info-ZIP's tests and Keras loads it with the original's weights.
+    ``align_from=0`` pads the small fixture's member as it would a big one's."""
+    from modeltool.formats import _zip
+
+    if align_from is not None:
+        monkeypatch.setattr(_zip, "ALIGN_FROM", align_from)
+    out = tmp_path / "out.keras"
+    freeze(NESTED, layers=["lstm"], output=out)
+    offsets = []
+    for path in (NESTED, out):
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+            offsets.append(_zip.stored_data_offset(raw, archive.getinfo("model.weights.h5"),
+                                                   path))
+            assert archive.testzip() is None
+    if align_from is not None:
+        assert offsets[0] % 4096 == offsets[1] % 4096
+    if shutil.which("unzip"):
+        import subprocess
+
+        check = subprocess.run(["unzip", "-tq", str(out)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    original = keras.models.load_model(NESTED, compile=False)
+    frozen = keras.models.load_model(out, compile=False)
+    assert [w.path for w in frozen.weights] == [w.path for w in original.weights]
+    for a, b in zip(original.weights, frozen.weights):
+        assert np.array_equal(np.asarray(a.numpy()), np.asarray(b.numpy())), a.path
+    assert not frozen.get_layer("lstm").trainable
+
+
 def _datasets(path: Path) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     with h5py.File(path, "r") as handle:
