@@ -6,6 +6,9 @@
   (``TYPE_CHECKING`` blocks aside);
 - no import goes up the tiers (the core never imports ``render`` or ``cli``, ``render`` never
   imports ``cli``), even inside a function;
+- the packages the operations are built on (``formats/``, ``graph/``, ``keras_bridge/``) never
+  import ``ops`` or ``api`` at run time, even inside a function (type hints under
+  ``TYPE_CHECKING`` may name the report classes they draw);
 - the heavy packages are imported (or ``_optional.require``-d) only by the modules that own
   that work: live Keras in ``keras_bridge/``, TensorFlow also for SavedModel values and ONNX
   export, onnx/onnxruntime for ONNX files and export;
@@ -127,6 +130,21 @@ def _walk(tree: ast.AST) -> Iterator[tuple[ast.AST, bool]]:
     yield from visit(tree, True)
 
 
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """The ids of the nodes inside ``if TYPE_CHECKING:`` bodies (never run)."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.body:
+                inside.update(id(n) for n in ast.walk(child))
+    return inside
+
+
+#: Packages below the operations: they never import these at run time.
+FOUNDATIONS = ("formats", "graph", "keras_bridge")
+ABOVE_FOUNDATIONS = ("ops", "api")
+
+
 def _own_private_names(trees: list[ast.AST]) -> set[str]:
     """Private names modeltool defines itself (functions, classes, attributes, globals)."""
     names: set[str] = set()
@@ -163,6 +181,8 @@ def _violations() -> list[Violation]:
     for module, (path, tree) in sources.items():
         tier, package = _tier(module), _package_of(module, path)
         bridge = module == "keras_bridge" or module.startswith("keras_bridge.")
+        foundation = module.split(".")[0] in FOUNDATIONS
+        typing_only = _type_checking_only(tree)
         for node, top in _walk(tree):
             third_party: list[str] = []
             internal: list[str] = []
@@ -210,6 +230,9 @@ def _violations() -> list[Violation]:
                     found.append(Violation(module, "heavy import", root))
             for target in internal:
                 head = target.split(".")[0]
+                if foundation and head in ABOVE_FOUNDATIONS and id(node) not in typing_only:
+                    found.append(Violation(module, "up the packages",
+                                           ".".join(target.split(".")[:2])))
                 if (tier == 0 and head in ("render", "cli")) or (
                         module.split(".")[0] == "render" and head == "cli"):
                     found.append(Violation(module, "up the tiers",
@@ -247,6 +270,13 @@ def test_the_rules_see_what_they_forbid(tmp_path: Path) -> None:
     resolved = _resolve(next(n for n, _ in _walk(tree) if isinstance(n, ast.ImportFrom)), "ops")
     assert "formats._zip" in resolved
     assert not _heavy_allowed("ops.freeze", "keras") and _heavy_allowed("keras_bridge.x", "keras")
+    hinted = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                       "    from ..ops.plot import PlotGraph\n"
+                       "def g():\n    from ..ops.freeze.plan import LayerNode\n")
+    typing_only = _type_checking_only(hinted)
+    imports = [n for n, _ in _walk(hinted) if isinstance(n, ast.ImportFrom)
+               and n.module and n.module.startswith("ops")]
+    assert [id(n) in typing_only for n in imports] == [True, False]
 
 
 def test_imports_follow_the_tiers() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from ..graph.layer_tree import LayerNode
 from ..graph.params import Params
 from ..layer_classes import WRAPPER_CLASSES
-from ..ops.freeze.plan import LayerNode
 
 
 def live_tree(model: Any) -> LayerNode:

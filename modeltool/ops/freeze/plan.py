@@ -1,4 +1,5 @@
-"""The layer tree ``freeze`` plans on, and the plan: which layers' own flags change.
+"""The layer tree ``freeze`` plans on (``graph.layer_tree``) built from a stored config, and the
+plan: which layers' own flags change.
 
 The tree comes from a stored config of any dialect (``formats.dialects.trainable`` says where each
 flag lives) or from a live model (``keras_bridge.trainable``). Selection follows Keras' setter:
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from ...errors import ModelToolError
@@ -21,6 +21,7 @@ from ...formats.dialects.trainable import (
     stored_layer_name,
     stored_layers,
 )
+from ...graph.layer_tree import LayerNode
 
 _REGEX_PREFIX = "re:"
 
@@ -28,33 +29,6 @@ _REGEX_PREFIX = "re:"
 # ---------------------------------------------------------------------------------------------
 # The layer tree (from a stored config of any dialect; keras_bridge builds it for a live model)
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class LayerNode:
-    """One layer in the tree ``freeze`` plans on: its path, where its flag is written
-    (``holders``: config dicts, or the live layer), and its own flag."""
-
-    path: str
-    class_name: str
-    weight_class: str
-    holders: list[Any]
-    own: bool
-    parent: LayerNode | None = None
-    children: list[LayerNode] = field(default_factory=list)
-
-    def walk(self) -> Iterator[LayerNode]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-    def ancestors(self) -> list[LayerNode]:
-        found = []
-        node = self.parent
-        while node is not None:
-            found.append(node)
-            node = node.parent
-        return found[::-1]
 
 
 def config_tree(layer: dict[str, Any], path: str, parent: LayerNode | None) -> LayerNode:
