@@ -224,37 +224,27 @@ class StoredMember(_Window):
                                    path=self._display, hint="the file may be truncated")
         self._extend_crc(offset, view)
 
-    @contextlib.contextmanager
-    def mapped(self, offset: int, size: int, *, checksum: bool = True) -> Iterator[memoryview]:
-        """The member's bytes ``[offset, offset + size)`` mapped read-only from the archive
-        (no copy into a buffer; the checksum catches up to ``offset``, then covers them). The
-        view is valid inside the ``with`` only.
-
-        ``checksum=False`` leaves the checksum alone (and this member's file position: any
-        thread may call it): the caller computes the CRC-32 of the bytes and hands it to
-        ``credit_crc``, in the member's order."""
-        if checksum:
-            self.advance(offset)
-        if offset < 0 or offset + size > self._size:
+    def read_unchecked(self, offset: int, buffer: Any) -> None:
+        """Fill ``buffer`` with the bytes from ``offset``, leaving the checksum (and this
+        member's file position) alone, so any thread may call it: the caller computes the
+        CRC-32 of the bytes and hands it to ``credit_crc``, in the member's order."""
+        view = memoryview(buffer).cast("B")
+        if offset < 0 or offset + len(view) > self._size:
             raise CorruptFileError(f"archive member {self.name} is cut short",
                                    path=self._display, hint="the file may be truncated")
-        start = self._start + offset
-        aligned = start - start % mmap.ALLOCATIONGRANULARITY
-        if os.fstat(self._file.fileno()).st_size < start + size:
-            raise CorruptFileError(f"archive member {self.name} is cut short",
-                                   path=self._display, hint="the file may be truncated")
-        with mapped_range(self._file.fileno(), aligned, start - aligned + size) as whole:
-            view = whole[start - aligned:]
-            if checksum:
-                self._extend_crc(offset, view)
-            yield view
-            with contextlib.suppress(BufferError):
-                view.release()
+        done = 0
+        while done < len(view):
+            count = os.preadv(self._file.fileno(), [view[done:]], self._start + offset + done)
+            if count <= 0:
+                raise CorruptFileError(f"archive member {self.name} is cut short",
+                                       path=self._display, hint="the file may be truncated")
+            done += count
 
     def credit_crc(self, offset: int, size: int, crc: int) -> None:
         """Extend the checksum with bytes ``[offset, offset + size)`` whose CRC-32 (``crc``) was
-        computed elsewhere: the checksum catches up to ``offset`` first, then the two CRCs
-        are combined. Bytes it already covers are not counted twice (the rest is read)."""
+        computed elsewhere (``read_unchecked``): the checksum catches up to ``offset`` first,
+        then the two CRCs are combined. Bytes it already covers are not counted twice (the
+        rest is read)."""
         if self.verified:
             return
         self.advance(offset)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -108,15 +109,6 @@ def read_as(entry: WeightEntry, dtype: np.dtype[np.generic]) -> np.ndarray:
         return out
     out = np.empty(entry.shape, dtype)
     rows = rows_per_block(entry)
-    mapped_rows = getattr(entry.loader, "mapped_rows", None)
-    if mapped_rows is not None and row_reader(entry) is not None:
-        # cast straight from the archive mapped in memory: no copy of the source bytes
-        for start in range(0, entry.shape[0], rows):
-            stop = min(start + rows, entry.shape[0])
-            with mapped_rows(start, stop) as block:
-                cast_into(block, out[start:stop])
-                del block  # the mapping goes with the with
-        return out
     start = 0
     for block in blocks(entry, rows):
         cast_into(block, out[start:start + len(block)])
@@ -140,14 +132,13 @@ class CastLoader:
     def write_into(self, dataset: h5py.Dataset) -> None:
         """Fill ``dataset`` (the entry's shape, this dtype) with the converted tensor."""
         entry = self.entry
-        mapped_rows = getattr(entry.loader, "mapped_rows", None) \
-            if row_reader(entry) is not None else None
-        if entry.nbytes <= BLOCK_BYTES or (mapped_rows is None and dataset_of(entry) is None):
+        archive_rows = row_reader(entry) is not None
+        if entry.nbytes <= BLOCK_BYTES or (not archive_rows and dataset_of(entry) is None):
             dataset[...] = self()
             return
         rows = rows_per_block(entry)
-        if mapped_rows is not None:
-            _cast_mapped_overlapped(entry.loader, entry.shape[0], rows,
+        if archive_rows:
+            _cast_rows_overlapped(entry.loader, entry.shape[0], rows,
                                     [np.empty((rows, *entry.shape[1:]), self.dtype)
                                      for _ in range(2)], dataset)
             return
@@ -169,13 +160,15 @@ def _workers() -> int:
     return max(1, min(2, cpus))
 
 
-def _cast_mapped_overlapped(loader: Any, length: int, rows: int, buffers: list[np.ndarray],
+def _cast_rows_overlapped(loader: Any, length: int, rows: int, buffers: list[np.ndarray],
                             dataset: h5py.Dataset) -> None:
     """Cast rows ``[0, length)`` of a ``.keras`` archive's tensor into ``dataset``, block by
-    block. Worker threads (one per CPU, at most two) each map a share of a block from the
-    archive, take its CRC-32 and convert it, while this thread counts the CRCs into the
-    member's checksum in order and writes the block before: numpy, the CRC-32, the mapping
-    and the write all release the GIL, and the conversion alone is most of a float16 cast.
+    block. Worker threads (one per CPU, at most two) each read a share of a block from the
+    archive into their own buffer, take its CRC-32 and convert it, while this thread counts
+    the CRCs into the member's checksum in order and writes the block before: numpy, the
+    CRC-32, the read and the write all release the GIL, and the conversion alone is most of a
+    float16 cast. (Reading costs what mapping the archive does, and a file cut short by
+    another process is then an error, not a SIGBUS.)
 
     Two buffers alternate, so a block is converted while the one before is written."""
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -199,14 +192,23 @@ def _cast_mapped_overlapped(loader: Any, length: int, rows: int, buffers: list[n
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+_PER_THREAD = threading.local()
+
+
 def _convert_rows(loader: Any, start: int, stop: int, out: np.ndarray) -> int:
-    """Rows ``[start, stop)`` mapped, converted into ``out``; returns their CRC-32."""
+    """Rows ``[start, stop)`` read into this thread's buffer and converted into ``out``;
+    returns their CRC-32."""
     from ._zip import crc32
 
-    with loader.mapped_rows(start, stop, checksum=False) as block:
-        crc = crc32(block)
-        cast_into(block, out)
-        del block  # the mapping goes with the with
+    dtype = loader.values_dtype
+    nbytes = out.size * dtype.itemsize
+    buffer: np.ndarray | None = getattr(_PER_THREAD, "buffer", None)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = _PER_THREAD.buffer = np.empty(nbytes, np.uint8)
+    block = loader.read_rows(start, stop, buffer[:nbytes].view(dtype).reshape(out.shape),
+                             checksum=False)
+    crc = crc32(block)
+    cast_into(block, out)
     return int(crc)
 
 

@@ -6,12 +6,11 @@ it), so opening an archive reads no weight bytes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -212,6 +211,11 @@ class StreamingLoader:
         return self.weight_layout
 
     @property
+    def values_dtype(self) -> np.dtype:
+        """The dtype of the values (bfloat16 for Keras' opaque 2-byte type)."""
+        return self._dataset()[2]
+
+    @property
     def contiguous(self) -> bool:
         """True when rows can be read straight from the archive (``read_rows``)."""
         return self._dataset()[1] is not None
@@ -226,27 +230,8 @@ class StreamingLoader:
         self._done(self.entry)
         return array
 
-    @contextlib.contextmanager
-    def mapped_rows(self, start: int, stop: int, *, checksum: bool = True
-                    ) -> Iterator[np.ndarray]:
-        """Rows ``[start, stop)`` of a contiguous dataset as a read-only array over the archive
-        file mapped in memory (no copy; valid inside the ``with`` only: ``convert --dtype``
-        casts from it straight into its result).
-
-        ``checksum=False`` (safe in any thread) leaves the CRC-32 to the caller, who computes
-        it over the rows and passes it to ``credit_rows``, in order."""
-        _, offset, dtype = self._dataset()
-        if offset is None:
-            raise ValueError("not a contiguous dataset")
-        row_bytes = self._row_bytes(dtype)
-        with self._member.mapped(offset + start * row_bytes, (stop - start) * row_bytes,
-                                 checksum=checksum) as view:
-            yield np.frombuffer(view, dtype=dtype).reshape((stop - start, *self.entry.shape[1:]))
-        if checksum and stop >= self.entry.shape[0]:
-            self._done(self.entry)
-
     def credit_rows(self, start: int, stop: int, crc: int) -> None:
-        """Count rows ``[start, stop)``, mapped with ``checksum=False``, into the member's
+        """Count rows ``[start, stop)``, read with ``checksum=False``, into the member's
         CRC-32 (``crc`` is theirs); after the last rows, the member is verified as by a
         read."""
         _, offset, dtype = self._dataset()
@@ -260,17 +245,24 @@ class StreamingLoader:
     def _row_bytes(self, dtype: np.dtype) -> int:
         return int(np.prod(self.entry.shape[1:], dtype=np.int64)) * dtype.itemsize
 
-    def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+    def read_rows(self, start: int, stop: int, out: np.ndarray | None = None, *,
+                  checksum: bool = True) -> np.ndarray:
         """Rows ``[start, stop)`` of a contiguous dataset (``out``: a C-contiguous array of
-        that shape and the values' dtype to fill, or None for a new one)."""
-        ds, offset, dtype = self._dataset()
+        that shape and the values' dtype to fill, or None for a new one).
+
+        ``checksum=False`` (safe in any thread) leaves the CRC-32 to the caller, who computes
+        it over the rows and passes it to ``credit_rows``, in order."""
+        _, offset, dtype = self._dataset()
         if offset is None:
             raise ValueError("not a contiguous dataset")
         shape = (stop - start, *self.entry.shape[1:])
         if out is None:
             out = np.empty(shape, dtype=dtype)
-        row_bytes = int(np.prod(self.entry.shape[1:], dtype=np.int64)) * dtype.itemsize
-        self._member.read_range(offset + start * row_bytes, out.reshape(-1).view(np.uint8))
+        where = offset + start * self._row_bytes(dtype)
+        if not checksum:
+            self._member.read_unchecked(where, out.reshape(-1).view(np.uint8))
+            return out
+        self._member.read_range(where, out.reshape(-1).view(np.uint8))
         if stop >= self.entry.shape[0]:
             self._done(self.entry)
         return out
