@@ -164,3 +164,25 @@ def test_credited_crcs_verify_a_member_like_reading_it(tmp_path: Path) -> None:
                 assert member.verified
         finally:
             member.close()
+
+
+def test_archive_cut_short_while_cast_is_an_error(tmp_path: Path,
+                                                  tiny_blocks: dict[str, list[int]]) -> None:
+    """An archive truncated by someone else after it was opened: the blocks the workers read
+    come up short, and the cast stops with CorruptFileError (no crash, nothing written)."""
+    from modeltool.errors import ModelToolError
+    from modeltool.formats.keras_archive import write_keras_archive
+    from modeltool.ops.cast import cast_artifact
+
+    source = tmp_path / "m.keras"
+    shutil.copy(fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"], source)
+    out = tmp_path / "half.keras"
+    with modeltool.open(source) as artifact:
+        half = cast_artifact(artifact, "float16")
+        with open(source, "r+b") as handle:
+            handle.truncate(source.stat().st_size // 2)
+        with pytest.raises(ModelToolError) as raised:
+            write_keras_archive(half, out)
+    assert "cut short" in str(raised.value) and str(source) in str(raised.value)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
