@@ -143,6 +143,18 @@ def _where(ds: h5py.Dataset, layer: str | None) -> str:
     return f"layer {layer!r} (HDF5 dataset {ds.name})" if layer else f"HDF5 dataset {ds.name}"
 
 
+def contiguous_offset(ds: h5py.Dataset) -> int | None:
+    """Where a dataset's bytes start in its file when they are stored there as they are
+    (contiguous, no filter, not external, every byte allocated), else None."""
+    offset = ds.id.get_offset()
+    if offset is None or ds.chunks is not None or ds.external:
+        return None
+    if ds.shape is None:  # a null dataspace holds no values
+        return None
+    expected = int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize
+    return int(offset) if ds.id.get_storage_size() == expected else None
+
+
 def check_dataset(ds: h5py.Dataset, display: str | os.PathLike[str],
                   layer: str | None = None) -> None:
     try:

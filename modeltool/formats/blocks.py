@@ -137,10 +137,11 @@ class CastLoader:
             dataset[...] = self()
             return
         rows = rows_per_block(entry)
-        if archive_rows:
-            _cast_rows_overlapped(entry.loader, entry.shape[0], rows,
-                                    [np.empty((rows, *entry.shape[1:]), self.dtype)
-                                     for _ in range(2)], dataset)
+        source = entry.loader if archive_rows else _hdf5_rows(entry)
+        if source is not None:
+            _cast_rows_overlapped(source, entry.shape[0], rows,
+                                  [np.empty((rows, *entry.shape[1:]), self.dtype)
+                                   for _ in range(2)], dataset)
             return
         buffer = np.empty((rows, *entry.shape[1:]), self.dtype)
         start = 0
@@ -190,6 +191,63 @@ def _cast_rows_overlapped(loader: Any, length: int, rows: int, buffers: list[np.
             _write_converted(loader, in_flight.pop(0), dataset)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _HDF5Rows:
+    """Rows of a contiguous, unfiltered dataset of an HDF5 file opened by path, read with
+    pread on the file's own descriptor (safe in any thread; HDF5 keeps no checksum of the
+    values, so there is nothing to credit)."""
+
+    def __init__(self, dataset: h5py.Dataset, descriptor: int, offset: int,
+                 display: str | None) -> None:
+        self.dataset, self.descriptor, self.offset, self.display = (dataset, descriptor,
+                                                                    offset, display)
+        self.values_dtype = _h5_value_dtype(dataset)
+        self.row_bytes = int(np.prod(dataset.shape[1:], dtype=np.int64)) \
+            * self.values_dtype.itemsize
+
+    def read_rows(self, start: int, stop: int, out: np.ndarray, *,
+                  checksum: bool = False) -> np.ndarray:
+        view = out.reshape(-1).view(np.uint8).data
+        where, done = self.offset + start * self.row_bytes, 0
+        while done < len(view):
+            count = os.preadv(self.descriptor, [view[done:]], where + done)
+            if count <= 0:
+                raise CorruptFileError(f"weights {self.dataset.name} are cut short",
+                                       path=self.display, hint="the file may be truncated")
+            done += count
+        return out
+
+    def credit_rows(self, start: int, stop: int, crc: int) -> None:
+        """Nothing to count: HDF5 datasets carry no checksum."""
+
+
+def _h5_value_dtype(dataset: h5py.Dataset) -> np.dtype[Any]:
+    from . import _h5
+
+    return _h5.value_dtype(dataset)
+
+
+def _hdf5_rows(entry: WeightEntry) -> _HDF5Rows | None:
+    """A thread-safe row reader for ``entry``'s dataset when its bytes lie as they are in a
+    file HDF5 opened by path (the sec2 driver), else None (it is then read through h5py).
+    The first row read both ways must agree."""
+    from . import _h5
+
+    dataset = dataset_of(entry)
+    if dataset is None or not dataset.shape or dataset.file.driver != "sec2":
+        return None
+    try:
+        _h5.check_dataset(dataset, entry.location)
+        offset = _h5.contiguous_offset(dataset)
+        if offset is None:
+            return None
+        rows = _HDF5Rows(dataset, dataset.file.id.get_vfd_handle(), offset, entry.location)
+        first = _h5.as_bfloat16(dataset, np.asarray(dataset[:1]))
+        raw = rows.read_rows(0, 1, np.empty(first.shape, rows.values_dtype))
+    except (CorruptFileError, OSError, ValueError, TypeError, *_h5.READ_ERRORS):
+        return None
+    return rows if raw.tobytes() == first.tobytes() else None
 
 
 _PER_THREAD = threading.local()

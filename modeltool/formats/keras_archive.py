@@ -199,15 +199,14 @@ class StreamingLoader:
             entry = self.entry
             try:
                 ds = self._file[entry.location]
-                offset = ds.id.get_offset()
+                offset = _h5.contiguous_offset(ds)
                 dtype = _h5.value_dtype(ds)
-                contiguous = offset is not None and ds.chunks is None and ds.external is None \
-                    and ds.id.get_storage_size() == entry.size * dtype.itemsize
+                contiguous = offset is not None and ds.size == entry.size
             except _h5.READ_ERRORS as err:
                 raise CorruptFileError(f"cannot read the weights of layer {entry.path!r} "
                                        f"({_h5.short(err)})", path=self._display) from err
             _h5.check_dataset(ds, self._display, entry.path)
-            self.weight_layout = (ds, int(offset) if contiguous else None, dtype)
+            self.weight_layout = (ds, offset if contiguous else None, dtype)
         return self.weight_layout
 
     @property

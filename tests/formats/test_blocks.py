@@ -78,6 +78,33 @@ def test_blockwise_cast_into_hdf5_kinds(kind: str, dtype: str, workers: int, tmp
         assert got[weight.path].tobytes() == expected.tobytes(), weight.path
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_blockwise_cast_from_a_legacy_h5(workers: int, tmp_path: Path, keras: Any,
+                                         tiny_blocks: dict[str, list[int]],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """From an HDF5 source, the workers read the datasets' rows straight from the file (pread
+    on HDF5's own descriptor); Keras loads the cast model with numpy's float16 of each
+    weight."""
+    monkeypatch.setattr(block_reader, "_workers", lambda: workers)
+    read: list[int] = []
+    rows = block_reader._HDF5Rows.read_rows
+
+    def record(self: Any, start: int, stop: int, out: np.ndarray, **options: Any) -> np.ndarray:
+        read.append(out.nbytes)
+        return rows(self, start, stop, out, **options)
+
+    monkeypatch.setattr(block_reader._HDF5Rows, "read_rows", record)
+    source = fixture_path("mnist_mlp_small", "k3.h5")
+    out = tmp_path / "cast.keras"
+    modeltool.convert(source, out, "keras", dtype="float16", verify=False)
+    assert len(read) > 2 and max(read) <= BLOCK
+    reference = keras.models.load_model(source, compile=False)
+    loaded = keras.models.load_model(out, compile=False)
+    for a, b in zip(reference.weights, loaded.weights):
+        assert np.asarray(b.numpy()).tobytes() == \
+            np.asarray(a.numpy()).astype(np.float16).tobytes(), a.path
+
+
 def test_diff_reads_big_tensors_in_bounded_blocks(tmp_path: Path, keras: Any,
                                                   tiny_blocks: dict[str, list[int]]) -> None:
     paths = []
