@@ -119,9 +119,9 @@ def read_as(entry: WeightEntry, dtype: np.dtype[np.generic]) -> np.ndarray:
 class CastLoader:
     """The loader of a cast tensor: called, the whole tensor converted (``read_as``);
     ``write_into(dataset)`` converts a big tensor block by block into reused buffers and
-    writes each block to the new HDF5 dataset (the cast tensor is never whole in memory; from a
-    ``.keras`` archive, the conversion of one block overlaps the reading and writing of the
-    others)."""
+    writes each block to the new HDF5 dataset (the cast tensor is never whole in memory; when
+    its bytes lie as they are in a ``.keras`` archive or an HDF5 file, worker threads read and
+    convert blocks while the ones before are written)."""
 
     def __init__(self, entry: WeightEntry, dtype: np.dtype[Any]) -> None:
         self.entry, self.dtype = entry, dtype
@@ -162,14 +162,15 @@ def _workers() -> int:
 
 
 def _cast_rows_overlapped(loader: Any, length: int, rows: int, buffers: list[np.ndarray],
-                            dataset: h5py.Dataset) -> None:
-    """Cast rows ``[0, length)`` of a ``.keras`` archive's tensor into ``dataset``, block by
-    block. Worker threads (one per CPU, at most two) each read a share of a block from the
-    archive into their own buffer, take its CRC-32 and convert it, while this thread counts
-    the CRCs into the member's checksum in order and writes the block before: numpy, the
-    CRC-32, the read and the write all release the GIL, and the conversion alone is most of a
-    float16 cast. (Reading costs what mapping the archive does, and a file cut short by
-    another process is then an error, not a SIGBUS.)
+                          dataset: h5py.Dataset) -> None:
+    """Cast rows ``[0, length)`` of a tensor into ``dataset``, block by block. ``loader`` reads
+    rows in any thread (a ``.keras`` archive's StreamingLoader, or _HDF5Rows). Worker threads
+    (one per CPU, at most two) each read a share of a block into their own buffer, take its
+    CRC-32 where the source keeps one and convert it, while this thread counts the CRCs into
+    the archive member's checksum in order and writes the block before: numpy, the CRC-32,
+    the read and the write all release the GIL, and the conversion alone is most of a
+    float16 cast. (Reading costs what mapping the file does, and a file cut short by another
+    process is then an error, not a SIGBUS.)
 
     Two buffers alternate, so a block is converted while the one before is written."""
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -198,11 +199,13 @@ class _HDF5Rows:
     pread on the file's own descriptor (safe in any thread; HDF5 keeps no checksum of the
     values, so there is nothing to credit)."""
 
+    checksummed = False
+
     def __init__(self, dataset: h5py.Dataset, descriptor: int, offset: int,
-                 display: str | None) -> None:
+                 values_dtype: np.dtype[Any], display: str | None) -> None:
         self.dataset, self.descriptor, self.offset, self.display = (dataset, descriptor,
                                                                     offset, display)
-        self.values_dtype = _h5_value_dtype(dataset)
+        self.values_dtype = values_dtype
         self.row_bytes = int(np.prod(dataset.shape[1:], dtype=np.int64)) \
             * self.values_dtype.itemsize
 
@@ -222,12 +225,6 @@ class _HDF5Rows:
         """Nothing to count: HDF5 datasets carry no checksum."""
 
 
-def _h5_value_dtype(dataset: h5py.Dataset) -> np.dtype[Any]:
-    from . import _h5
-
-    return _h5.value_dtype(dataset)
-
-
 def _hdf5_rows(entry: WeightEntry) -> _HDF5Rows | None:
     """A thread-safe row reader for ``entry``'s dataset when its bytes lie as they are in a
     file HDF5 opened by path (the sec2 driver), else None (it is then read through h5py).
@@ -242,7 +239,8 @@ def _hdf5_rows(entry: WeightEntry) -> _HDF5Rows | None:
         offset = _h5.contiguous_offset(dataset)
         if offset is None:
             return None
-        rows = _HDF5Rows(dataset, dataset.file.id.get_vfd_handle(), offset, entry.location)
+        rows = _HDF5Rows(dataset, dataset.file.id.get_vfd_handle(), offset,
+                         _h5.value_dtype(dataset), entry.location)
         first = _h5.as_bfloat16(dataset, np.asarray(dataset[:1]))
         raw = rows.read_rows(0, 1, np.empty(first.shape, rows.values_dtype))
     except (CorruptFileError, OSError, ValueError, TypeError, *_h5.READ_ERRORS):
@@ -255,7 +253,7 @@ _PER_THREAD = threading.local()
 
 def _convert_rows(loader: Any, start: int, stop: int, out: np.ndarray) -> int:
     """Rows ``[start, stop)`` read into this thread's buffer and converted into ``out``;
-    returns their CRC-32."""
+    returns their CRC-32 (0 when the source keeps none)."""
     from ._zip import crc32
 
     dtype = loader.values_dtype
@@ -265,7 +263,7 @@ def _convert_rows(loader: Any, start: int, stop: int, out: np.ndarray) -> int:
         buffer = _PER_THREAD.buffer = np.empty(nbytes, np.uint8)
     block = loader.read_rows(start, stop, buffer[:nbytes].view(dtype).reshape(out.shape),
                              checksum=False)
-    crc = crc32(block)
+    crc = crc32(block) if getattr(loader, "checksummed", True) else 0
     cast_into(block, out)
     return int(crc)
 
