@@ -227,11 +227,16 @@ def write_entry(group: h5py.Group, name: str, entry: Any,
     """Store one weight (a WeightEntry) as ``write_array`` does; returns its bytes.
 
     A loader with a ``write_into(dataset)`` method (``convert --dtype``'s cast of a big tensor)
-    fills the new dataset block by block: the tensor is never whole in memory."""
+    fills the new dataset block by block: the tensor is never whole in memory. Its storage is
+    allocated at once and never filled by HDF5, so its blocks may be written in place
+    (``contiguous_offset``)."""
     write_into = getattr(entry.loader, "write_into", None)
     if write_into is not None:
         dtype = bfloat16() if entry.dtype == "bfloat16" else np.dtype(entry.dtype)
-        ds = group.create_dataset(name, shape=tuple(entry.shape), dtype=dtype)
+        creation = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        creation.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        ds = group.create_dataset(name, shape=tuple(entry.shape), dtype=dtype, dcpl=creation,
+                                  fill_time="never")
         if entry.dtype == "bfloat16":
             ds.attrs["dtype"] = "bfloat16"
         write_into(ds)

@@ -386,6 +386,37 @@ class _WriteWindow(_Window):
     def flush(self) -> None:
         self._raw.flush()
 
+    def direct(self, offset: int) -> tuple[int, int]:
+        """``(descriptor, file position)`` of the window's ``offset``, for writes that bypass
+        it (``os.pwrite`` from worker threads); ``wrote_directly`` records how far they went."""
+        self._raw.flush()
+        return self._raw.fileno(), self._start + offset
+
+    def wrote_directly(self, end: int) -> None:
+        """Bytes up to ``end`` were written past the window (``direct``)."""
+        self.size = max(self.size, end)
+
+
+#: The member windows h5py files are being written through, by HDF5 file id (see
+#: ``direct_writes``): a writer of big datasets can then write their bytes in place.
+_WINDOWS: dict[int, _WriteWindow] = {}
+
+
+@contextlib.contextmanager
+def direct_writes(file_id: int, window: _WriteWindow) -> Iterator[None]:
+    """While inside, ``window_of(file_id)`` is ``window`` (the HDF5 file ``file_id`` is written
+    through it)."""
+    _WINDOWS[file_id] = window
+    try:
+        yield
+    finally:
+        _WINDOWS.pop(file_id, None)
+
+
+def window_of(file_id: int) -> _WriteWindow | None:
+    """The member window HDF5 file ``file_id`` is written through, if registered."""
+    return _WINDOWS.get(file_id)
+
 
 class StoredMemberWriter:
     """Write one stored (uncompressed) member of a zip archive being written, in place.

@@ -12,7 +12,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import h5py
 import numpy as np
@@ -139,9 +139,7 @@ class CastLoader:
         rows = rows_per_block(entry)
         source = entry.loader if archive_rows else _hdf5_rows(entry)
         if source is not None:
-            _cast_rows_overlapped(source, entry.shape[0], rows,
-                                  [np.empty((rows, *entry.shape[1:]), self.dtype)
-                                   for _ in range(2)], dataset)
+            _cast_rows_overlapped(source, entry.shape[0], rows, dataset, self.dtype)
             return
         buffer = np.empty((rows, *entry.shape[1:]), self.dtype)
         start = 0
@@ -150,6 +148,30 @@ class CastLoader:
             cast_into(block, out)
             dataset[start:start + len(block)] = out
             start += len(block)
+
+
+#: The cast's worker threads and block buffers, kept for the process (big tensors follow one
+#: another: fresh threads and buffers for each would page-fault their memory anew each time).
+_POOLS: dict[int, Any] = {}
+_BUFFERS: list[np.ndarray] = []
+
+
+def _pool(workers: int) -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers,
+                                                    thread_name_prefix="modeltool-cast")
+    return pool
+
+
+def _block_buffers(shape: tuple[int, ...], dtype: np.dtype[Any]) -> list[np.ndarray]:
+    """Two C-contiguous arrays of ``shape`` and ``dtype`` over the kept block buffers."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if not _BUFFERS or _BUFFERS[0].nbytes < nbytes:
+        _BUFFERS[:] = [np.empty(nbytes, np.uint8) for _ in range(2)]
+    return [buffer[:nbytes].view(dtype).reshape(shape) for buffer in _BUFFERS]
 
 
 def _workers() -> int:
@@ -161,37 +183,85 @@ def _workers() -> int:
     return max(1, min(2, cpus))
 
 
-def _cast_rows_overlapped(loader: Any, length: int, rows: int, buffers: list[np.ndarray],
-                          dataset: h5py.Dataset) -> None:
+def _cast_rows_overlapped(loader: Any, length: int, rows: int, dataset: h5py.Dataset,
+                          dtype: np.dtype[Any]) -> None:
     """Cast rows ``[0, length)`` of a tensor into ``dataset``, block by block. ``loader`` reads
     rows in any thread (a ``.keras`` archive's StreamingLoader, or _HDF5Rows). Worker threads
     (one per CPU, at most two) each read a share of a block into their own buffer, take its
-    CRC-32 where the source keeps one and convert it, while this thread counts the CRCs into
-    the archive member's checksum in order and writes the block before: numpy, the CRC-32,
-    the read and the write all release the GIL, and the conversion alone is most of a
-    float16 cast. (Reading costs what mapping the file does, and a file cut short by another
-    process is then an error, not a SIGBUS.)
+    CRC-32 where the source keeps one, convert it and write it in place in the new file
+    (``os.pwrite`` at the dataset's allocated bytes, see ``_placement``), while this thread
+    counts the CRCs into the archive member's checksum in order. numpy, the CRC-32, the
+    reads and the writes all release the GIL. (Reading costs what mapping the file does, and
+    a file cut short by another process is then an error, not a SIGBUS.)
 
-    Two buffers alternate, so a block is converted while the one before is written."""
-    from concurrent.futures import Future, ThreadPoolExecutor
+    Where the dataset cannot be written in place, the workers convert into two alternating
+    buffers and this thread writes each block through h5py while the next is converted."""
+    from concurrent.futures import Future, wait
 
     workers = _workers()
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modeltool-cast")
-    in_flight: list[tuple[list[tuple[int, int, Future[int]]], np.ndarray, int, int]] = []
+    pool = _pool(workers)
+    tail = tuple(dataset.shape[1:])
+    placement = _placement(dataset)
+    buffers = _block_buffers((rows, *tail), dtype) if placement is None else None
+    in_flight: list[tuple[list[tuple[int, int, Future[int]]], np.ndarray | None, int, int]] = []
     try:
         for index, start in enumerate(range(0, length, rows)):
             stop = min(start + rows, length)
-            out = buffers[index % 2][:stop - start]
             cuts = [start + (stop - start) * part // workers for part in range(workers + 1)]
-            jobs = [(a, b, pool.submit(_convert_rows, loader, a, b, out[a - start:b - start]))
-                    for a, b in zip(cuts, cuts[1:]) if b > a]
+            shares = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+            if buffers is None:
+                out = None
+                jobs = [(a, b, pool.submit(_convert_rows_in_place, loader, a, b, tail, dtype,
+                                           placement)) for a, b in shares]
+            else:
+                out = buffers[index % 2][:stop - start]
+                jobs = [(a, b, pool.submit(_convert_rows, loader, a, b,
+                                           out[a - start:b - start])) for a, b in shares]
             in_flight.append((jobs, out, start, stop))
             if len(in_flight) == 2:
-                _write_converted(loader, in_flight.pop(0), dataset)
+                _finish_block(loader, in_flight[0], dataset)
+                in_flight.pop(0)  # only once done: a failure still waits for its jobs
         while in_flight:
-            _write_converted(loader, in_flight.pop(0), dataset)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+            _finish_block(loader, in_flight[0], dataset)
+            in_flight.pop(0)
+        if placement is not None and placement.window is not None:
+            placement.window.wrote_directly(placement.offset + dataset.id.get_storage_size())
+    finally:  # on failure: no worker may still fill a buffer or write
+        pending = [future for jobs, _, _, _ in in_flight for _, _, future in jobs]
+        for future in pending:
+            future.cancel()
+        wait(pending)
+
+
+class _Placement(NamedTuple):
+    """Where a dataset's bytes go in the file being written: ``position`` of its first byte
+    for ``os.pwrite`` on ``descriptor``; ``offset`` within the HDF5 file, and the zip member
+    ``window`` it is written through (None for an HDF5 file of its own)."""
+
+    descriptor: int
+    position: int
+    offset: int
+    row_bytes: int
+    window: Any
+
+
+def _placement(dataset: h5py.Dataset) -> _Placement | None:
+    """Where ``dataset`` (created by ``_h5.write_entry``: allocated at once, never filled) can
+    be written in place, else None: a file HDF5 writes by path, or a ``.keras`` archive's
+    weights member (``_zip.direct_writes``)."""
+    from . import _h5, _zip
+
+    offset = _h5.contiguous_offset(dataset)
+    if offset is None or not dataset.shape:
+        return None
+    row_bytes = int(np.prod(dataset.shape[1:], dtype=np.int64)) * dataset.dtype.itemsize
+    if dataset.file.driver == "sec2":
+        return _Placement(dataset.file.id.get_vfd_handle(), offset, offset, row_bytes, None)
+    window = _zip.window_of(dataset.file.id.id)
+    if window is None:
+        return None
+    descriptor, position = window.direct(offset)
+    return _Placement(descriptor, position, offset, row_bytes, window)
 
 
 class _HDF5Rows:
@@ -268,9 +338,30 @@ def _convert_rows(loader: Any, start: int, stop: int, out: np.ndarray) -> int:
     return int(crc)
 
 
-def _write_converted(loader: Any, job: tuple[list[Any], np.ndarray, int, int],
-                     dataset: h5py.Dataset) -> None:
+def _convert_rows_in_place(loader: Any, start: int, stop: int, tail: tuple[int, ...],
+                           dtype: np.dtype[Any], placement: _Placement) -> int:
+    """Rows ``[start, stop)`` converted into this thread's output buffer and written at their
+    place in the new file; returns their CRC-32 as ``_convert_rows`` does."""
+    shape = (stop - start, *tail)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    out: np.ndarray | None = getattr(_PER_THREAD, "out", None)
+    if out is None or out.nbytes < nbytes:
+        out = _PER_THREAD.out = np.empty(nbytes, np.uint8)
+    block = out[:nbytes].view(dtype).reshape(shape)
+    crc = _convert_rows(loader, start, stop, block)
+    view = out[:nbytes].data
+    position, done = placement.position + start * placement.row_bytes, 0
+    while done < nbytes:
+        done += os.pwrite(placement.descriptor, view[done:], position + done)
+    return crc
+
+
+def _finish_block(loader: Any, job: tuple[list[Any], np.ndarray | None, int, int],
+                  dataset: h5py.Dataset) -> None:
+    """Count a block's CRC-32s in order; write it through h5py when it was not written in
+    place."""
     jobs, out, start, stop = job
     for a, b, converted in jobs:
         loader.credit_rows(a, b, converted.result())
-    dataset[start:stop] = out
+    if out is not None:
+        dataset[start:stop] = out

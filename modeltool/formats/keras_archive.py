@@ -285,7 +285,7 @@ def write_keras_archive(artifact: ModelArtifact, path: str | os.PathLike[str], *
         archive.writestr(_CONFIG_FILENAME, json.dumps(keras_loadable_config(artifact.config)))
         # the weights are written straight into the archive (no scratch copy to add)
         with _zip.StoredMemberWriter(archive, _WEIGHTS_FILENAME) as window, \
-                h5py.File(window, "w") as handle:
+                h5py.File(window, "w") as handle, _zip.direct_writes(handle.id.id, window):
             write_v3_layers(handle, artifact)
         for name, load in sorted(artifact.assets.items()):
             archive.writestr(name, load())

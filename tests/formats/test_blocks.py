@@ -57,14 +57,24 @@ def test_blockwise_cast_into_hdf5_kinds(kind: str, dtype: str, workers: int, tmp
                                         keras: Any, tiny_blocks: dict[str, list[int]],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The cast file Keras loads holds exactly numpy's / ml-dtypes' cast of every weight,
-    with each block converted by one worker thread or split between two."""
+    with each block converted by one worker thread or split between two and written in place
+    (into the archive's member, or the HDF5 file)."""
     monkeypatch.setattr(block_reader, "_workers", lambda: workers)
+    in_place: list[int] = []
+    convert = block_reader._convert_rows_in_place
+
+    def record(loader: Any, start: int, stop: int, *rest: Any) -> int:
+        in_place.append(stop - start)
+        return convert(loader, start, stop, *rest)
+
+    monkeypatch.setattr(block_reader, "_convert_rows_in_place", record)
     source = fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"]
     suffix = {"keras": ".keras", "h5": ".h5", "k3-weights": ".weights.h5"}[kind]
     out = tmp_path / f"cast{suffix}"
     modeltool.convert(source, out, kind, dtype=dtype, verify=False)
     assert tiny_blocks["unchecked"] and max(tiny_blocks["unchecked"]) <= BLOCK
     assert all(size <= BLOCK for size in tiny_blocks["whole"])  # big tensors never whole
+    assert len(in_place) == len(tiny_blocks["unchecked"])
     target = np.float16 if dtype == "float16" else ml_dtypes.bfloat16
     reference = keras.models.load_model(source, compile=False)
     if kind == "k3-weights":  # loaded into the float32 model: the float32 values round-trip
