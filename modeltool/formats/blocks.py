@@ -150,28 +150,31 @@ class CastLoader:
             start += len(block)
 
 
-#: The cast's worker threads and block buffers, kept for the process (big tensors follow one
+#: The cast's worker threads, kept for the process (by process id: a forked child starts its
+#: own) with their buffers, and each calling thread's block buffers (big tensors follow one
 #: another: fresh threads and buffers for each would page-fault their memory anew each time).
-_POOLS: dict[int, Any] = {}
-_BUFFERS: list[np.ndarray] = []
+_POOLS: dict[tuple[int, int], Any] = {}
+_CALLER = threading.local()
 
 
 def _pool(workers: int) -> Any:
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = _POOLS.get(workers)
+    key = (os.getpid(), workers)
+    pool = _POOLS.get(key)
     if pool is None:
-        pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers,
-                                                    thread_name_prefix="modeltool-cast")
+        pool = _POOLS[key] = ThreadPoolExecutor(max_workers=workers,
+                                                thread_name_prefix="modeltool-cast")
     return pool
 
 
 def _block_buffers(shape: tuple[int, ...], dtype: np.dtype[Any]) -> list[np.ndarray]:
-    """Two C-contiguous arrays of ``shape`` and ``dtype`` over the kept block buffers."""
+    """Two C-contiguous arrays of ``shape`` and ``dtype`` over this thread's kept buffers."""
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if not _BUFFERS or _BUFFERS[0].nbytes < nbytes:
-        _BUFFERS[:] = [np.empty(nbytes, np.uint8) for _ in range(2)]
-    return [buffer[:nbytes].view(dtype).reshape(shape) for buffer in _BUFFERS]
+    buffers: list[np.ndarray] | None = getattr(_CALLER, "buffers", None)
+    if buffers is None or buffers[0].nbytes < nbytes:
+        buffers = _CALLER.buffers = [np.empty(nbytes, np.uint8) for _ in range(2)]
+    return [buffer[:nbytes].view(dtype).reshape(shape) for buffer in buffers]
 
 
 def _workers() -> int:

@@ -88,6 +88,32 @@ def test_blockwise_cast_into_hdf5_kinds(kind: str, dtype: str, workers: int, tmp
         assert got[weight.path].tobytes() == expected.tobytes(), weight.path
 
 
+@pytest.mark.parametrize("kind", ["keras", "h5"])
+def test_blockwise_cast_written_through_h5py(kind: str, tmp_path: Path, keras: Any,
+                                             tiny_blocks: dict[str, list[int]],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a dataset cannot be written in place, the converted blocks go through h5py from
+    two alternating buffers: Keras loads numpy's float16 of every weight."""
+    monkeypatch.setattr(block_reader, "_placement", lambda dataset: None)
+    written: list[int] = []
+    finish = block_reader._finish_block
+
+    def record(loader: Any, job: Any, dataset: Any) -> None:
+        written.append(job[1] is not None)
+        finish(loader, job, dataset)
+
+    monkeypatch.setattr(block_reader, "_finish_block", record)
+    source = fixture_files(model="mnist_mlp_small", kind="keras")[0]["path"]
+    out = tmp_path / f"cast.{kind}"
+    modeltool.convert(source, out, kind, dtype="float16", verify=False)
+    assert len(written) > 2 and all(written)
+    reference = keras.models.load_model(source, compile=False)
+    loaded = keras.models.load_model(out, compile=False)
+    for a, b in zip(reference.weights, loaded.weights):
+        assert np.asarray(b.numpy()).tobytes() == \
+            np.asarray(a.numpy()).astype(np.float16).tobytes(), a.path
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_blockwise_cast_from_a_legacy_h5(workers: int, tmp_path: Path, keras: Any,
                                          tiny_blocks: dict[str, list[int]],
