@@ -150,6 +150,11 @@ class CastLoader:
             start += len(block)
 
 
+#: Bytes per write of a worker. The file system serialises writes to one file: two workers
+#: writing 4 MB shares wait on each other far more than in 256 KB pieces (measured: the
+#: float16 cast of a 1 GB model takes 1.1-1.3 s with whole shares, 0.9-1.05 s in pieces).
+WRITE_PIECE = 256 << 10
+
 #: The cast's worker threads, kept for the process (by process id: a forked child starts its
 #: own) with their buffers, and each calling thread's block buffers (big tensors follow one
 #: another: fresh threads and buffers for each would page-fault their memory anew each time).
@@ -355,7 +360,7 @@ def _convert_rows_in_place(loader: Any, start: int, stop: int, tail: tuple[int, 
     view = out[:nbytes].data
     position, done = placement.position + start * placement.row_bytes, 0
     while done < nbytes:
-        done += os.pwrite(placement.descriptor, view[done:], position + done)
+        done += os.pwrite(placement.descriptor, view[done:done + WRITE_PIECE], position + done)
     return crc
 
 

@@ -58,8 +58,9 @@ def test_blockwise_cast_into_hdf5_kinds(kind: str, dtype: str, workers: int, tmp
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The cast file Keras loads holds exactly numpy's / ml-dtypes' cast of every weight,
     with each block converted by one worker thread or split between two and written in place
-    (into the archive's member, or the HDF5 file)."""
+    (into the archive's member, or the HDF5 file) in pieces of a few bytes."""
     monkeypatch.setattr(block_reader, "_workers", lambda: workers)
+    monkeypatch.setattr(block_reader, "WRITE_PIECE", 100)
     in_place: list[int] = []
     convert = block_reader._convert_rows_in_place
 
