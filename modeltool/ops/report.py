@@ -9,12 +9,9 @@ tensor and the page by the number of tensors, not their size), the migration log
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from ..artifact import WeightEntry
 from ..graph.layout import Layout
@@ -24,7 +21,6 @@ PathLike = str | os.PathLike[str]
 
 #: Bars of each weight histogram; values per slice when reading a tensor.
 HISTOGRAM_BINS = 24
-SLICE = 1 << 22
 
 
 @dataclass
@@ -82,56 +78,26 @@ def report_label(node: PlotNode) -> list[str]:
 
 
 def tensor_stats_streaming(entry: WeightEntry, bins: int = HISTOGRAM_BINS) -> TensorStats:
-    """Statistics and a histogram of one tensor, computed slice by slice."""
+    """Statistics and a histogram of one tensor, read in bounded blocks (two passes: the
+    histogram needs the range first; ``ops.tensor_stats``)."""
     from ..errors import ModelToolError
+    from .tensor_stats import entry_blocks, histogram, moments
 
     stats = TensorStats(entry.path, entry.name, tuple(entry.shape), entry.dtype, entry.nbytes)
     try:
-        array = np.asarray(entry.read()).reshape(-1)
+        found = moments(entry_blocks(entry))
+        stats.nan, stats.inf, stats.zeros = found.nan, found.inf, found.zeros
+        if not found.count:
+            return stats
+        high = found.max if found.max > found.min else found.min + 1.0
+        stats.histogram = histogram(entry_blocks(entry), found.min, high, bins)
     except ModelToolError as err:
         stats.error = err.problem
         return stats
-    if array.size == 0:
+    except ValueError as err:
+        stats.error = str(err)
         return stats
-    numeric = array.dtype.kind in "fciub"
-    if not numeric:
-        stats.error = f"{array.dtype} values are not numbers"
-        return stats
-    lo, hi = math.inf, -math.inf
-    total = 0.0
-    count = 0
-    for start in range(0, array.size, SLICE):
-        part = array[start:start + SLICE]
-        if part.dtype.kind == "c":
-            part = np.abs(part)
-        part = part.astype(np.float64)
-        finite_mask = np.isfinite(part)
-        stats.nan += int(np.isnan(part).sum())
-        stats.inf += int((~finite_mask).sum()) - int(np.isnan(part).sum())
-        finite = part[finite_mask]
-        stats.zeros += int((finite == 0).sum())
-        if finite.size:
-            lo = min(lo, float(finite.min()))
-            hi = max(hi, float(finite.max()))
-            total += float(finite.sum())
-            count += int(finite.size)
-    if count == 0:
-        return stats
-    mean = total / count
-    squares = 0.0
-    counts = np.zeros(bins, dtype=np.int64)
-    edge_hi = hi if hi > lo else lo + 1.0
-    for start in range(0, array.size, SLICE):
-        part = array[start:start + SLICE]
-        if part.dtype.kind == "c":
-            part = np.abs(part)
-        part = part.astype(np.float64)
-        finite = part[np.isfinite(part)]
-        squares += float(((finite - mean) ** 2).sum())
-        counts += np.histogram(finite, bins=bins, range=(lo, edge_hi))[0]
-    stats.min, stats.max, stats.mean = lo, hi, mean
-    stats.std = math.sqrt(squares / count)
-    stats.histogram = [int(c) for c in counts]
+    stats.min, stats.max, stats.mean, stats.std = found.min, found.max, found.mean, found.std
     return stats
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,21 +79,25 @@ def weights(path: PathLike, *, stats: bool = False) -> WeightsReport:
 
 
 def tensor_stats(entry: WeightEntry) -> dict[str, float | int]:
-    """min, max, mean, std, NaN and Inf counts of one tensor."""
-    return array_stats(np.asarray(entry.read()))
+    """min, max, mean, std (of the finite values), NaN and Inf counts of one tensor, read in
+    bounded blocks (``ops.tensor_stats``)."""
+    from .tensor_stats import entry_blocks, moments
+
+    return _stats_dict(moments(entry_blocks(entry)))
 
 
 def array_stats(array: np.ndarray) -> dict[str, float | int]:
     """min, max, mean, std (of the finite values), NaN and Inf counts of an array."""
-    if array.dtype.kind not in "fc" or array.size == 0:
-        finite = array.astype(np.float64) if array.size else np.zeros(1)
-        return {"min": float(finite.min()), "max": float(finite.max()),
-                "mean": float(finite.mean()), "std": float(finite.std()), "nan": 0, "inf": 0}
-    nan = int(np.isnan(array).sum())
-    inf = int(np.isinf(array).sum())
-    finite = array[np.isfinite(array)].astype(np.float64)
-    if finite.size == 0:
+    from .tensor_stats import moments
+
+    return _stats_dict(moments([array]))
+
+
+def _stats_dict(found: Any) -> dict[str, float | int]:
+    if not found.size:
+        return {"min": 0.0, "max": 0.0, "mean": 0.0, "std": 0.0, "nan": 0, "inf": 0}
+    if not found.count:
         return {"min": math.nan, "max": math.nan, "mean": math.nan, "std": math.nan,
-                "nan": nan, "inf": inf}
-    return {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean()),
-            "std": float(finite.std()), "nan": nan, "inf": inf}
+                "nan": found.nan, "inf": found.inf}
+    return {"min": found.min, "max": found.max, "mean": found.mean, "std": found.std,
+            "nan": found.nan, "inf": found.inf}
