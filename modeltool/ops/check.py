@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..artifact import ModelArtifact
+from ..artifact import ModelArtifact, WeightEntry
 from ..errors import IntegrityError, ModelToolError
 from ..kinds import CONFIG_KINDS, Kind
 
@@ -154,14 +154,14 @@ def _check_values(artifact: ModelArtifact, report: CheckReport) -> None:
         report.tensors += 1
         report.params += entry.size
         try:
-            array = np.asarray(entry.read())
+            counts = _non_finite(entry)
         except IntegrityError as err:
             report.problems.append(Problem("crc", _damaged_member(err, entry.key), err.problem))
             continue
         except ModelToolError as err:
             report.problems.append(Problem("read", entry.key, err.problem))
             continue
-        report.problems += value_problems(entry.key, array)
+        report.problems += _count_problems(entry.key, *counts)
     try:
         artifact.weights.verify()
     except IntegrityError as err:
@@ -173,13 +173,28 @@ def _damaged_member(err: IntegrityError, fallback: str) -> str:
     return "model.weights.h5" if "model.weights.h5" in err.problem else fallback
 
 
+def _non_finite(entry: WeightEntry) -> tuple[int, int]:
+    """NaN and infinite values of a tensor, counted in bounded blocks."""
+    from .tensor_stats import Moments, entry_blocks, finite_values
+
+    counts = Moments()
+    try:
+        for block in entry_blocks(entry):
+            finite_values(block, counts)
+    except ValueError:  # values that are not numbers: nothing to count
+        return 0, 0
+    return counts.nan, counts.inf
+
+
 def value_problems(where: str, array: np.ndarray) -> list[Problem]:
     """NaN and infinite values of a float tensor, as problems named ``where``."""
     if array.dtype.kind not in "fc":
         return []
+    return _count_problems(where, int(np.isnan(array).sum()), int(np.isinf(array).sum()))
+
+
+def _count_problems(where: str, nan: int, inf: int) -> list[Problem]:
     found = []
-    nan = int(np.isnan(array).sum())
-    inf = int(np.isinf(array).sum())
     if nan:
         found.append(Problem("nan", where, f"{nan:,} NaN values"))
     if inf:

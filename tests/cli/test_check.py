@@ -8,6 +8,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from modeltool.cli import main
@@ -38,12 +39,19 @@ def _first_weighted(handle: h5py.File) -> tuple[h5py.Group, str]:
     raise AssertionError("no weights")
 
 
-def test_nan_and_inf_are_counted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block_bytes", [None, 64])
+def test_nan_and_inf_are_counted(block_bytes: int | None, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also when the tensor is read in many small blocks (the values far apart)."""
+    if block_bytes is not None:
+        import modeltool.formats.blocks as block_reader
+
+        monkeypatch.setattr(block_reader, "BLOCK_BYTES", block_bytes)
     path = _copy(tmp_path)
     with h5py.File(path, "a") as handle:
         group, name = _first_weighted(handle)
         values = group[name][...]
-        values.flat[:3] = [np.nan, np.nan, np.inf]
+        values.flat[[0, values.size // 2, values.size - 1]] = [np.nan, np.nan, np.inf]
         group[name][...] = values
     result = CliRunner().invoke(main, ["check", str(path), "--json"])
     assert result.exit_code == 1
