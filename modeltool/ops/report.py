@@ -19,7 +19,7 @@ from .plot import PlotGraph, PlotNode, PlotOptions, levels_of, node_label
 
 PathLike = str | os.PathLike[str]
 
-#: Bars of each weight histogram; values per slice when reading a tensor.
+#: Bars of each weight histogram.
 HISTOGRAM_BINS = 24
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..artifact import WeightEntry
 from ..formats import open_artifact
+
+if TYPE_CHECKING:
+    from .tensor_stats import Moments
 
 PathLike = str | os.PathLike[str]
 
@@ -93,7 +96,7 @@ def array_stats(array: np.ndarray) -> dict[str, float | int]:
     return _stats_dict(moments([array]))
 
 
-def _stats_dict(found: Any) -> dict[str, float | int]:
+def _stats_dict(found: Moments) -> dict[str, float | int]:
     if not found.size:
         return {"min": 0.0, "max": 0.0, "mean": 0.0, "std": 0.0, "nan": 0, "inf": 0}
     if not found.count:
