@@ -182,7 +182,9 @@ def bench_freeze(files: dict[str, Path], work: Path, times: int) -> list[bool]:
     mt_wall, mt_rss = repeat(freeze, "modeltool freeze", times, out_mt)
     sync_wall, _ = repeat(["sh", "-c", f"cp '{big}' '{out_sync}' && sync '{out_sync}'"],
                           "cp + sync", times, out_sync)
-    run(["cp", str(big), str(out_mt)], "cp")  # an existing output: freeze replaces it, durably
+    # an existing output, on disk (its writeback must not run during the timed runs): freeze
+    # replaces it, durably
+    run(["sh", "-c", f"cp '{big}' '{out_mt}' && sync '{out_mt}'"], "cp + sync")
     replace_wall, _ = repeat(freeze, "modeltool freeze --force (replacing)", times)
     print(f"\n2. Freeze: {big.stat().st_size / 1e9:.2f} GB .keras "
           f"(--all-but-last 1), median of {times}")
