@@ -2,8 +2,8 @@
 
 The summary rows, the graph (every level laid out with its nested models closed: the page
 opens them in the browser), the statistics and a small histogram of every weight tensor
-(tensors are read one at a time and each in slices, so memory stays bounded by the largest
-tensor and the page by the number of tensors, not their size), the migration log and the
+(tensors are read one at a time, each in bounded blocks, so memory stays bounded and the
+page grows with the number of tensors, not their size), the migration log and the
 ``check`` findings.
 """
 
