@@ -146,11 +146,7 @@ def optimize_ort(src: Path, dst: Path) -> None:
 
 def optimize_onnxslim(src: Path, dst: Path) -> None:
     """onnxslim: constant folding, dead-code removal and pattern fusions in standard ONNX."""
-    try:
-        import onnxslim
-    except ImportError as err:
-        raise MissingDependencyError("--optimize onnxslim needs onnxslim",
-                                     hint=_optional.install_hint("onnxslim")) from err
+    onnxslim = _optional.require("onnxslim", "--optimize onnxslim")
     onnx = _optional.require("onnx", "ONNX optimization")
     with _quiet():
         slim = onnxslim.slim(onnx.load_model(os.fspath(src)))
@@ -159,11 +155,9 @@ def optimize_onnxslim(src: Path, dst: Path) -> None:
 
 def to_float16(src: Path, dst: Path) -> None:
     """Weights and arithmetic in float16; graph inputs and outputs stay float32."""
-    try:
-        from onnxconverter_common import float16
-    except ImportError as err:
-        raise MissingDependencyError("--float16 needs onnxconverter-common",
-                                     hint=_optional.install_hint("onnxconverter_common")) from err
+    _optional.require("onnxconverter_common", "--float16")
+    from onnxconverter_common import float16
+
     onnx = _optional.require("onnx", "float16 conversion")
     with _quiet():
         model = float16.convert_float_to_float16(onnx.load_model(os.fspath(src)),
