@@ -40,6 +40,18 @@ except ImportError:  # pragma: no cover - a platform without isal wheels
     from ._crc import combine as crc32_combine
 
 
+def read_at(descriptor: int, view: memoryview, position: int) -> int:
+    """Fill ``view`` from ``position`` of a file with ``pread`` (no file position: any thread);
+    returns how many bytes there were (less than ``len(view)`` at the end of the file)."""
+    done = 0
+    while done < len(view):
+        count = os.preadv(descriptor, [view[done:]], position + done)
+        if count <= 0:
+            break
+        done += count
+    return done
+
+
 def open_zip(path: str | os.PathLike[str]) -> zipfile.ZipFile:
     """Open a zip archive and check its directory, translating errors."""
     try:
@@ -232,13 +244,9 @@ class StoredMember(_Window):
         if offset < 0 or offset + len(view) > self._size:
             raise CorruptFileError(f"archive member {self.name} is cut short",
                                    path=self._display, hint="the file may be truncated")
-        done = 0
-        while done < len(view):
-            count = os.preadv(self._file.fileno(), [view[done:]], self._start + offset + done)
-            if count <= 0:
-                raise CorruptFileError(f"archive member {self.name} is cut short",
-                                       path=self._display, hint="the file may be truncated")
-            done += count
+        if read_at(self._file.fileno(), view, self._start + offset) < len(view):
+            raise CorruptFileError(f"archive member {self.name} is cut short",
+                                   path=self._display, hint="the file may be truncated")
 
     def credit_crc(self, offset: int, size: int, crc: int) -> None:
         """Extend the checksum with bytes ``[offset, offset + size)`` whose CRC-32 (``crc``) was

@@ -159,7 +159,18 @@ WRITE_PIECE = 256 << 10
 #: own) with their buffers, and each calling thread's block buffers (big tensors follow one
 #: another: fresh threads and buffers for each would page-fault their memory anew each time).
 _POOLS: dict[tuple[int, int], Any] = {}
-_CALLER = threading.local()
+_PER_THREAD = threading.local()
+
+
+def _thread_array(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+    """A C-contiguous array of ``shape`` and ``dtype`` over this thread's buffer ``name``,
+    kept and grown as needed."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buffer: np.ndarray | None = getattr(_PER_THREAD, name, None)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = np.empty(nbytes, np.uint8)
+        setattr(_PER_THREAD, name, buffer)
+    return buffer[:nbytes].view(dtype).reshape(shape)
 
 
 def _pool(workers: int) -> Any:
@@ -175,11 +186,7 @@ def _pool(workers: int) -> Any:
 
 def _block_buffers(shape: tuple[int, ...], dtype: np.dtype[Any]) -> list[np.ndarray]:
     """Two C-contiguous arrays of ``shape`` and ``dtype`` over this thread's kept buffers."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buffers: list[np.ndarray] | None = getattr(_CALLER, "buffers", None)
-    if buffers is None or buffers[0].nbytes < nbytes:
-        buffers = _CALLER.buffers = [np.empty(nbytes, np.uint8) for _ in range(2)]
-    return [buffer[:nbytes].view(dtype).reshape(shape) for buffer in buffers]
+    return [_thread_array(f"block{index}", shape, dtype) for index in range(2)]
 
 
 def _workers() -> int:
@@ -289,14 +296,12 @@ class _HDF5Rows:
 
     def read_rows(self, start: int, stop: int, out: np.ndarray, *,
                   checksum: bool = False) -> np.ndarray:
+        from ._zip import read_at
+
         view = out.reshape(-1).view(np.uint8).data
-        where, done = self.offset + start * self.row_bytes, 0
-        while done < len(view):
-            count = os.preadv(self.descriptor, [view[done:]], where + done)
-            if count <= 0:
-                raise CorruptFileError(f"weights {self.dataset.name} are cut short",
-                                       path=self.display, hint="the file may be truncated")
-            done += count
+        if read_at(self.descriptor, view, self.offset + start * self.row_bytes) < len(view):
+            raise CorruptFileError(f"weights {self.dataset.name} are cut short",
+                                   path=self.display, hint="the file may be truncated")
         return out
 
     def credit_rows(self, start: int, stop: int, crc: int) -> None:
@@ -326,21 +331,14 @@ def _hdf5_rows(entry: WeightEntry) -> _HDF5Rows | None:
     return rows if raw.tobytes() == first.tobytes() else None
 
 
-_PER_THREAD = threading.local()
-
-
 def _convert_rows(loader: Any, start: int, stop: int, out: np.ndarray) -> int:
     """Rows ``[start, stop)`` read into this thread's buffer and converted into ``out``;
     returns their CRC-32 (0 when the source keeps none)."""
     from ._zip import crc32
 
     dtype = loader.values_dtype
-    nbytes = out.size * dtype.itemsize
-    buffer: np.ndarray | None = getattr(_PER_THREAD, "buffer", None)
-    if buffer is None or buffer.nbytes < nbytes:
-        buffer = _PER_THREAD.buffer = np.empty(nbytes, np.uint8)
-    block = loader.read_rows(start, stop, buffer[:nbytes].view(dtype).reshape(out.shape),
-                             checksum=False)
+    source = _thread_array("source", out.shape, dtype)
+    block = loader.read_rows(start, stop, source, checksum=False)
     crc = crc32(block) if getattr(loader, "checksummed", True) else 0
     cast_into(block, out)
     return int(crc)
@@ -350,14 +348,10 @@ def _convert_rows_in_place(loader: Any, start: int, stop: int, tail: tuple[int, 
                            dtype: np.dtype[Any], placement: _Placement) -> int:
     """Rows ``[start, stop)`` converted into this thread's output buffer and written at their
     place in the new file; returns their CRC-32 as ``_convert_rows`` does."""
-    shape = (stop - start, *tail)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    out: np.ndarray | None = getattr(_PER_THREAD, "out", None)
-    if out is None or out.nbytes < nbytes:
-        out = _PER_THREAD.out = np.empty(nbytes, np.uint8)
-    block = out[:nbytes].view(dtype).reshape(shape)
+    block = _thread_array("converted", (stop - start, *tail), dtype)
     crc = _convert_rows(loader, start, stop, block)
-    view = out[:nbytes].data
+    view = block.reshape(-1).view(np.uint8).data
+    nbytes = len(view)
     position, done = placement.position + start * placement.row_bytes, 0
     while done < nbytes:
         done += os.pwrite(placement.descriptor, view[done:done + WRITE_PIECE], position + done)
